@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// The root scripts' single entry point. It exists so that `npm start` and `npm test` work on a
+// machine with only Node and npm: corepack and a global pnpm are not assumed. It installs the
+// workspace with a pinned pnpm (fetched by npx the first time, then the local copy), then hands
+// over to turbo, which needs `pnpm` on PATH: node_modules/.bin is put there.
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { delimiter, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const PNPM = 'pnpm@12.21.0'
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const bin = join(root, 'node_modules', '.bin')
+const env = { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` }
+const isWin = process.platform === 'win32'
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, env, stdio: 'inherit', shell: isWin })
+  if (r.error) throw r.error
+  if (r.status !== 0) process.exit(r.status ?? 1)
+}
+
+function install() {
+  const local = join(bin, isWin ? 'pnpm.cmd' : 'pnpm')
+  const frozen = process.env.CI ? ['--frozen-lockfile'] : ['--prefer-offline']
+  if (existsSync(local)) run(local, ['install', ...frozen])
+  else run('npx', ['--yes', PNPM, 'install', ...frozen])
+}
+
+const [task = 'test', ...rest] = process.argv.slice(2)
+install()
+const turbo = (...args) => run('turbo', ['run', ...args, '--output-logs=errors-only'])
+
+switch (task) {
+  case 'start':
+    turbo('build', '--filter=@verb-tcp/demo-server...')
+    run('node', ['apps/demo-server/dist/cli.js', '--host', '127.0.0.1', '--port', '8080', ...rest])
+    break
+  case 'test':
+    turbo('build', 'typecheck', 'lint', 'check:publish')
+    // One vitest run over every package and app, so the total test count is printed once.
+    run('vitest', ['run', ...rest])
+    break
+  case 'build':
+    turbo('build', ...rest)
+    break
+  case 'bench':
+    run('turbo', ['run', 'bench', '--concurrency=1', ...rest])
+    break
+  default:
+    console.error(`unknown task ${task}: use start, test, build or bench`)
+    process.exit(2)
+}
