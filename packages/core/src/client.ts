@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { connect as netConnect, type Socket } from 'node:net'
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls'
 import { backoffDelay, type RetryOptions, resolveRetry } from './backoff.ts'
 import { ErrorCode, ProtocolError } from './errors.ts'
 import type { TCPSocket } from './types.ts'

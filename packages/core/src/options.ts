@@ -46,7 +46,8 @@ function checkKeys(
       const known = [...Object.keys(table), ...extra].join(', ')
       throw new TypeError(`Unknown option ${where}${key}. Known options: ${known}`)
     }
-    if (!rule[0](v)) throw new TypeError(`Option ${where}${key} must be ${rule[1]}, got ${String(v)}`)
+    if (!rule[0](v))
+      throw new TypeError(`Option ${where}${key} must be ${rule[1]}, got ${String(v)}`)
   }
 }
 

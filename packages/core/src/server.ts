@@ -1,5 +1,7 @@
+import { once } from 'node:events'
 import { type AddressInfo, Server as NetServer, type Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
+import { bind } from './bind.ts'
 import {
   DEFAULT_BACKLOG,
   DEFAULT_GRACE_PERIOD,
@@ -129,7 +131,10 @@ export class TcpServer {
     }
     if (this.#server || this.#shutdown) {
       return Promise.reject(
-        new ProtocolError(ErrorCode.SERVER_STATE, 'listen() called on a server that is already running'),
+        new ProtocolError(
+          ErrorCode.SERVER_STATE,
+          'listen() called on a server that is already running',
+        ),
       )
     }
     const tcp = this.#tcp()
@@ -138,7 +143,10 @@ export class TcpServer {
         new TypeError('A TLS server needs tcp.tls options with at least a key and certificate'),
       )
     }
-    const base = { allowHalfOpen: tcp.allowHalfOpen ?? false, pauseOnConnect: tcp.pauseOnConnect ?? false }
+    const base = {
+      allowHalfOpen: tcp.allowHalfOpen ?? false,
+      pauseOnConnect: tcp.pauseOnConnect ?? false,
+    }
     const server: NetServer =
       this.protocol === 'tls' ? new TlsServer({ ...tcp.tls, ...base }) : new NetServer(base)
     this.#server = server
@@ -174,7 +182,7 @@ export class TcpServer {
         resolve(address)
       })
     })
-    server.listen({
+    bind(server, {
       port: port ?? this.#options.port ?? DEFAULT_PORT,
       host: host ?? this.#options.host ?? DEFAULT_HOST,
       backlog: tcp.backlog ?? DEFAULT_BACKLOG,
@@ -209,7 +217,11 @@ export class TcpServer {
    * A second signal while closing destroys the remaining connections at once.
    */
   handleSignals(options: HandleSignalsOptions = {}): this {
-    const { signals = ['SIGTERM', 'SIGINT'], exit = (code) => process.exit(code), ...close } = options
+    const {
+      signals = ['SIGTERM', 'SIGINT'],
+      exit = (code) => process.exit(code),
+      ...close
+    } = options
     const onSignal = () => {
       if (this.#shutdown) {
         this.#shutdown.shorten(0)
@@ -224,11 +236,7 @@ export class TcpServer {
     return this
   }
 
-  #startShutdown(
-    server: NetServer,
-    gracePeriod: number,
-    notify: CloseOptions['notify'],
-  ): Shutdown {
+  #startShutdown(server: NetServer, gracePeriod: number, notify: CloseOptions['notify']): Shutdown {
     let closed = 0
     let forced = 0
     const counted = new Set<Socket>()
@@ -256,14 +264,17 @@ export class TcpServer {
       else timer = setTimeout(forceAll, ms)
     }
 
-    const result = new Promise<CloseResult>((resolve) => {
-      server.close(() => {
-        clearTimeout(timer)
-        this.#server = undefined
-        this.#shutdown = undefined
-        this.#each('onClose', (handler) => handler())
-        resolve({ closed, forced })
-      })
+    // Done when the listener is closed and every socket has emitted 'close' (the server's own
+    // 'close' can come a tick before the last socket's), so counts and `connections` are final.
+    const sockets = [...this.#raw, ...this.#sockets].map((socket) =>
+      socket.closed ? undefined : once(socket, 'close'),
+    )
+    const result = Promise.all([new Promise((r) => server.close(r)), ...sockets]).then(() => {
+      clearTimeout(timer)
+      this.#server = undefined
+      this.#shutdown = undefined
+      this.#each('onClose', (handler) => handler())
+      return { closed, forced }
     })
     if (notify) {
       for (const socket of this.#sockets) this.#guard(socket, () => notify(socket))
@@ -329,7 +340,10 @@ export class TcpServer {
   }
 
   /** Runs server-level handlers; a throw goes to onError. */
-  #each<K extends 'onListening' | 'onClose'>(kind: K, call: (handler: Handlers[K][number]) => void) {
+  #each<K extends 'onListening' | 'onClose'>(
+    kind: K,
+    call: (handler: Handlers[K][number]) => void,
+  ) {
     for (const handler of this.#list(kind)) {
       try {
         call(handler)
@@ -345,7 +359,9 @@ export class TcpServer {
 
   #list<K extends keyof Handlers>(kind: K): Handlers[K] {
     const fromOptions = this.#tcp()[kind]
-    return (fromOptions ? [fromOptions, ...this.#handlers[kind]] : this.#handlers[kind]) as Handlers[K]
+    return (
+      fromOptions ? [fromOptions, ...this.#handlers[kind]] : this.#handlers[kind]
+    ) as Handlers[K]
   }
 
   #add<K extends keyof Handlers>(kind: K, handler: Handlers[K][number]): this {
@@ -390,4 +406,3 @@ export function createServer(protocol: ServerProtocol | string = ServerProtocol.
   }
   return new TcpServer(protocol as 'tcp' | 'tls')
 }
-

@@ -4,7 +4,8 @@ import type { TLSSocket, TlsOptions } from 'node:tls'
 /** The socket handed to handlers: the real `net.Socket`, or a `tls.TLSSocket` for TLS servers. */
 export type TCPSocket = Socket | TLSSocket
 
-export type ConnectionHandler = (socket: TCPSocket) => void | Promise<void>
+/** May be async: a rejection is handled like a throw. Its return value is otherwise ignored. */
+export type ConnectionHandler = (socket: TCPSocket) => unknown
 /** `socket` is present when the error concerns one connection (its handler threw, or it failed). */
 export type ErrorHandler = (error: Error, socket?: TCPSocket) => void
 export type ListeningHandler = (address: AddressInfo) => void
@@ -13,7 +14,7 @@ export type CloseHandler = () => void
  * Called when a connection has been idle for `timeout` ms. Return `true` to keep it open
  * (its idle timer starts again); anything else lets the server destroy it.
  */
-export type TimeoutHandler = (socket: TCPSocket) => boolean | undefined | void
+export type TimeoutHandler = (socket: TCPSocket) => unknown
 
 export interface TcpOptions {
   /** Pending-connection queue length given to `listen(2)`. @default 511 */
