@@ -214,7 +214,8 @@ export class TcpServer {
 
   /**
    * Opts in to SIGTERM and SIGINT running `close(options)` and then exiting with code 0.
-   * A second signal while closing destroys the remaining connections at once.
+   * A second signal while closing destroys the remaining connections at once. The listeners
+   * are removed when the server closes, whatever closed it.
    */
   handleSignals(options: HandleSignalsOptions = {}): this {
     const {
@@ -222,19 +223,24 @@ export class TcpServer {
       exit = (code) => process.exit(code),
       ...close
     } = options
+    this.#unhandleSignals()
     const onSignal = () => {
       if (this.#shutdown) {
         this.#shutdown.shorten(0)
         return
       }
-      void this.close(close).then(() => {
-        for (const signal of signals) process.off(signal, onSignal)
-        exit(0)
-      })
+      void this.close(close).then(() => exit(0))
     }
     for (const signal of signals) process.on(signal, onSignal)
+    this.#unhandleSignals = () => {
+      for (const signal of signals) process.off(signal, onSignal)
+      this.#unhandleSignals = () => {}
+    }
     return this
   }
+
+  /** Removes the listeners `handleSignals` added; runs when the server has closed, however. */
+  #unhandleSignals: () => void = () => {}
 
   #startShutdown(server: NetServer, gracePeriod: number, notify: CloseOptions['notify']): Shutdown {
     let closed = 0
@@ -273,6 +279,7 @@ export class TcpServer {
       clearTimeout(timer)
       this.#server = undefined
       this.#shutdown = undefined
+      this.#unhandleSignals()
       this.#each('onClose', (handler) => handler())
       return { closed, forced }
     })

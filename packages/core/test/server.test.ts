@@ -317,6 +317,16 @@ describe('handleSignals', () => {
     expect(process.listenerCount('SIGTERM')).toBe(0)
   })
 
+  it('removes its listeners when the server is closed directly', async () => {
+    const app = createServer()
+    await app.listen()
+    const before = process.listenerCount('SIGINT')
+    app.handleSignals({ exit: () => {} })
+    expect(process.listenerCount('SIGINT')).toBe(before + 1)
+    await app.close()
+    expect(process.listenerCount('SIGINT')).toBe(before)
+  })
+
   it('forces the remaining connections at once on a second signal', async () => {
     const exit = nextCall<[number]>()
     const onClose = vi.fn()
