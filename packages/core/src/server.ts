@@ -44,8 +44,10 @@ interface Shutdown {
 export interface HandleSignalsOptions extends CloseOptions {
   /** @default ['SIGTERM', 'SIGINT'] */
   signals?: NodeJS.Signals[]
-  /** Called with 0 once the server has closed. @default process.exit */
-  exit?: (code: number) => void
+  /** Called on each handled signal: `'graceful'` for the first, `'force'` for a later one. */
+  onSignal?: (signal: NodeJS.Signals, phase: 'graceful' | 'force') => void
+  /** Called with 0 and the close result once the server has closed. @default process.exit */
+  exit?: (code: number, result: CloseResult) => void
 }
 
 /**
@@ -161,13 +163,13 @@ export class TcpServer {
       server.on('connection', (socket: Socket) => this.#accept(socket))
     }
 
-    const listening: Promise<AddressInfo> = new Promise((resolve, reject) => {
+    const listening = new ListenPromise<AddressInfo>((resolve, reject) => {
       const onStartError = (error: Error) => {
         this.#server = undefined
         const handlers = this.#list('onError')
-        // With an error handler the failure is reported there, and the promise is marked handled
-        // so the seed's un-awaited `app.listen(8080)` cannot crash the process with a rejection.
-        if (handlers.length > 0) {
+        // Reported once: to whoever awaits the promise, or else to onError, and then the promise
+        // is marked handled so the seed's un-awaited `app.listen(8080)` cannot crash the process.
+        if (!listening.observed && handlers.length > 0) {
           report(handlers, error, undefined, false)
           listening.catch(() => {})
         }
@@ -221,15 +223,22 @@ export class TcpServer {
     const {
       signals = ['SIGTERM', 'SIGINT'],
       exit = (code) => process.exit(code),
+      onSignal: notifySignal,
       ...close
     } = options
     this.#unhandleSignals()
-    const onSignal = () => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      const phase = this.#shutdown ? 'force' : 'graceful'
+      try {
+        notifySignal?.(signal, phase)
+      } catch (thrown) {
+        report(this.#list('onError'), asError(thrown), undefined, false)
+      }
       if (this.#shutdown) {
         this.#shutdown.shorten(0)
         return
       }
-      void this.close(close).then(() => exit(0))
+      void this.close(close).then((result) => exit(0, result))
     }
     for (const signal of signals) process.on(signal, onSignal)
     this.#unhandleSignals = () => {
@@ -375,6 +384,22 @@ export class TcpServer {
     if (typeof handler !== 'function') throw new TypeError(`${kind} expects a function`)
     ;(this.#handlers[kind] as unknown[]).push(handler)
     return this
+  }
+}
+
+/** A promise that knows whether anyone has subscribed to it (`then`, `catch`, `await`). */
+class ListenPromise<T> extends Promise<T> {
+  static override get [Symbol.species]() {
+    return Promise
+  }
+  observed = false
+  // biome-ignore lint/suspicious/noThenProperty: subclassing Promise, on purpose
+  override then<A = T, B = never>(
+    onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    this.observed = true
+    return super.then(onFulfilled, onRejected)
   }
 }
 

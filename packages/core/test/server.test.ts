@@ -30,7 +30,15 @@ describe('listen', () => {
     expect((await second.listen(0)).port).toBeGreaterThan(0)
   })
 
-  it('also reports a failed listen to onError, and then an un-awaited listen cannot crash', async () => {
+  it('reports a failed listen once: to an awaiting caller, not also to onError', async () => {
+    const { port } = await track(createServer()).listen()
+    const onError = vi.fn()
+    const app = track(createServer().onError(onError))
+    await expect(app.listen(port)).rejects.toMatchObject({ code: 'EADDRINUSE' })
+    expect(onError).not.toHaveBeenCalled()
+  })
+
+  it('reports an un-awaited failed listen to onError, and it cannot crash the process', async () => {
     const { port } = await track(createServer()).listen()
     const seen = nextCall<[Error]>()
     const rejections: unknown[] = []
@@ -296,7 +304,7 @@ describe('close', () => {
 
 describe('handleSignals', () => {
   it('closes gracefully on SIGTERM, then exits with code 0', async () => {
-    const exit = nextCall<[number]>()
+    const exit = nextCall<[number, unknown]>()
     const notify = vi.fn()
     const app = track(createServer())
     const { port } = await app.listen()
@@ -310,8 +318,8 @@ describe('handleSignals', () => {
         s.write('bye')
       },
     })
-    process.emit('SIGTERM')
-    expect(await exit.called).toEqual([0])
+    process.emit('SIGTERM', 'SIGTERM')
+    expect(await exit.called).toEqual([0, { closed: 1, forced: 0 }])
     expect(notify).toHaveBeenCalledTimes(1)
     expect(app.listening).toBe(false)
     expect(process.listenerCount('SIGTERM')).toBe(0)
@@ -328,16 +336,21 @@ describe('handleSignals', () => {
   })
 
   it('forces the remaining connections at once on a second signal', async () => {
-    const exit = nextCall<[number]>()
+    const exit = nextCall<[number, unknown]>()
+    const onSignal = vi.fn()
     const onClose = vi.fn()
     const app = track(createServer().onClose(onClose))
     const { port } = await app.listen()
     await dial(port)
     await vi.waitFor(() => expect(app.connections.size).toBe(1))
-    app.handleSignals({ exit: exit.fn, gracePeriod: 60_000 })
-    process.emit('SIGINT')
-    process.emit('SIGINT')
-    expect(await exit.called).toEqual([0])
+    app.handleSignals({ exit: exit.fn, gracePeriod: 60_000, onSignal })
+    process.emit('SIGINT', 'SIGINT')
+    process.emit('SIGINT', 'SIGINT')
+    expect(await exit.called).toEqual([0, { closed: 0, forced: 1 }])
+    expect(onSignal.mock.calls).toEqual([
+      ['SIGINT', 'graceful'],
+      ['SIGINT', 'force'],
+    ])
     expect(onClose).toHaveBeenCalledTimes(1)
   })
 })
