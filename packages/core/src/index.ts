@@ -46,6 +46,7 @@ export {
 } from './errors.ts'
 export { createServer, type HandleSignalsOptions, TcpServer } from './server.ts'
 export type {
+  AdmitHandler,
   CloseHandler,
   CloseOptions,
   CloseResult,

@@ -21,6 +21,7 @@ const TCP_KEYS: Record<keyof TcpOptions, [Check, string]> = {
   noDelay: [bool, 'a boolean'],
   timeout: [uint, 'a non-negative integer (ms)'],
   tls: [object, 'an object of tls.createServer options'],
+  onAdmit: [fn, 'a function'],
   onConnection: [fn, 'a function'],
   onError: [fn, 'a function'],
   onListening: [fn, 'a function'],

@@ -15,6 +15,7 @@ import { ErrorCode, ProtocolError } from './errors.ts'
 import { mergeOptions, validateOptions } from './options.ts'
 import { asError, report } from './report.ts'
 import type {
+  AdmitHandler,
   CloseHandler,
   CloseOptions,
   CloseResult,
@@ -28,6 +29,7 @@ import type {
 } from './types.ts'
 
 interface Handlers {
+  onAdmit: AdmitHandler[]
   onConnection: ConnectionHandler[]
   onError: ErrorHandler[]
   onListening: ListeningHandler[]
@@ -62,6 +64,7 @@ export class TcpServer {
   readonly protocol: 'tcp' | 'tls'
   #options: ServerOptions = {}
   readonly #handlers: Handlers = {
+    onAdmit: [],
     onConnection: [],
     onError: [],
     onListening: [],
@@ -91,6 +94,10 @@ export class TcpServer {
     return this.#options
   }
 
+  /** Adds an admission check that runs before `onConnection`; return `false` to refuse. */
+  onAdmit(handler: AdmitHandler): this {
+    return this.#add('onAdmit', handler)
+  }
   onConnection(handler: ConnectionHandler): this {
     return this.#add('onConnection', handler)
   }
@@ -306,10 +313,11 @@ export class TcpServer {
 
   #accept(socket: TCPSocket): void {
     const tcp = this.#tcp()
-    this.#sockets.add(socket)
-    socket.once('close', () => this.#sockets.delete(socket))
     // Without a listener a socket 'error' throws from the event loop and kills the process.
     socket.on('error', (error) => report(this.#list('onError'), error, socket, true))
+    if (!this.#admit(socket)) return
+    this.#sockets.add(socket)
+    socket.once('close', () => this.#sockets.delete(socket))
 
     socket.setNoDelay(tcp.noDelay ?? true)
     socket.setKeepAlive(
@@ -327,6 +335,25 @@ export class TcpServer {
       if (socket.destroyed) break
       this.#guard(socket, () => handler(socket))
     }
+  }
+
+  /** False when an admission handler refused the socket (or failed); the socket is then ended. */
+  #admit(socket: TCPSocket): boolean {
+    for (const handler of this.#list('onAdmit')) {
+      let verdict: unknown
+      this.#guard(socket, () => {
+        verdict = handler(socket)
+      })
+      if (socket.destroyed) return false
+      if (verdict === false) {
+        socket.end()
+        // A refused peer that never reads must not hold the socket open.
+        socket.setTimeout(REFUSED_LINGER, () => socket.destroy())
+        socket.resume()
+        return false
+      }
+    }
+    return true
   }
 
   #onIdle(socket: TCPSocket): void {
@@ -413,6 +440,9 @@ function setHighWaterMarks(socket: TCPSocket, readable?: number, writable?: numb
   if (readable !== undefined) s._readableState.highWaterMark = readable
   if (writable !== undefined) s._writableState.highWaterMark = writable
 }
+
+/** Ms a refused connection may take to read its notice and close before it is destroyed. */
+const REFUSED_LINGER = 5_000
 
 const SERVED = new Set<string>([ServerProtocol.TCP, ServerProtocol.TLS])
 

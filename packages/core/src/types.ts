@@ -16,6 +16,14 @@ export type CloseHandler = () => void
  */
 export type TimeoutHandler = (socket: TCPSocket) => unknown
 
+/**
+ * Runs for every accepted connection before any `onConnection` handler, to let it in or not.
+ * Return `false` to refuse it: the server then ends the socket (after anything the handler
+ * wrote, such as a "server full" line) and the application never sees it. Anything else admits.
+ * Connection limits and per-IP throttling (`@verb-tcp/pool`) plug in here.
+ */
+export type AdmitHandler = (socket: TCPSocket) => unknown
+
 export interface TcpOptions {
   /** Pending-connection queue length given to `listen(2)`. @default 511 */
   backlog?: number
@@ -39,6 +47,7 @@ export interface TcpOptions {
   timeout?: number
   /** TLS options (`key`, `cert`, `ca`, `requestCert`, …) for `ServerProtocol.TLS`. */
   tls?: TlsOptions
+  onAdmit?: AdmitHandler
   onConnection?: ConnectionHandler
   onError?: ErrorHandler
   onListening?: ListeningHandler

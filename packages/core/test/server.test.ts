@@ -134,6 +134,54 @@ describe('connections', () => {
   })
 })
 
+describe('onAdmit', () => {
+  it('refuses a connection before onConnection: the notice arrives, then the end', async () => {
+    const onConnection = vi.fn()
+    let n = 0
+    const app = track(
+      createServer()
+        .onAdmit((socket) => {
+          if (++n === 1) return true
+          socket.write('server full\n')
+          return false
+        })
+        .onConnection(onConnection),
+    )
+    const { port } = await app.listen()
+    await dial(port)
+    await vi.waitFor(() => expect(onConnection).toHaveBeenCalledTimes(1))
+    const refused = await dial(port)
+    expect((await readBytes(refused, 100)).toString()).toBe('server full\n')
+    await once(refused, 'close')
+    expect(onConnection).toHaveBeenCalledTimes(1)
+    expect(app.connections.size).toBe(1)
+  })
+
+  it('treats a throwing admission check as a refusal reported to onError', async () => {
+    const seen = nextCall<[Error, TCPSocket | undefined]>()
+    const onConnection = vi.fn()
+    const app = track(
+      createServer()
+        .withOptions({
+          tcp: {
+            onAdmit: () => {
+              throw new Error('gate broke')
+            },
+          },
+        })
+        .onConnection(onConnection)
+        .onError(seen.fn),
+    )
+    const { port } = await app.listen()
+    const client = await dial(port)
+    const [error, socket] = await seen.called
+    expect(error.message).toBe('gate broke')
+    expect(socket).toBeDefined()
+    await once(client, 'close')
+    expect(onConnection).not.toHaveBeenCalled()
+  })
+})
+
 describe('a failing application handler', () => {
   it('goes to onError with its socket, ends only that socket, and the server keeps serving', async () => {
     const seen = nextCall<[Error, TCPSocket | undefined]>()
