@@ -283,7 +283,8 @@ export class TcpServer {
       deadline = next
       clearTimeout(timer)
       if (ms === 0) forceAll()
-      else timer = setTimeout(forceAll, ms)
+      // Node fires a timer over 2^31-1 ms at once; a grace period that long means "wait".
+      else timer = setTimeout(forceAll, Math.min(ms, 2 ** 31 - 1))
     }
 
     // Done when the listener is closed and every socket has emitted 'close' (the server's own

@@ -77,6 +77,7 @@ describe('withOptions', () => {
     [{ host: '' }, /host/],
     [{ tcp: { backlog: 1.5 } }, /tcp\.backlog/],
     [{ tcp: { timeout: -1 } }, /tcp\.timeout/],
+    [{ tcp: { timeout: 2 ** 31 } }, /tcp\.timeout/],
     [{ tcp: { readableHighWaterMark: 0 } }, /tcp\.readableHighWaterMark/],
     [{ tcp: { noDelay: 'yes' } }, /tcp\.noDelay/],
     [{ tcp: { onConnection: 'fn' } }, /tcp\.onConnection/],

@@ -338,6 +338,18 @@ describe('close', () => {
     expect(await first).toEqual({ closed: 0, forced: 1 })
   })
 
+  it('treats a grace period beyond what a timer can count as waiting, not as now', async () => {
+    const app = createServer()
+    const { port } = await app.listen()
+    const client = await dial(port)
+    await vi.waitFor(() => expect(app.connections.size).toBe(1))
+    const closing = app.close({ gracePeriod: 2 ** 40 })
+    await new Promise((r) => setTimeout(r, 20))
+    expect(client.destroyed).toBe(false)
+    client.end()
+    expect(await closing).toEqual({ closed: 1, forced: 0 })
+  })
+
   it('can listen again after closing', async () => {
     const app = track(createServer())
     await app.listen()
