@@ -37,7 +37,9 @@ switch (task) {
     run('node', ['apps/demo-server/dist/cli.js', '--host', '127.0.0.1', '--port', '8080', ...rest])
     break
   case 'test':
-    turbo('build', 'typecheck', 'lint', 'check:publish')
+    turbo('build', 'typecheck', 'check:publish')
+    // Lint once over the whole tree (root scripts and configs included) instead of per package.
+    run('biome', ['check', '.'])
     // One vitest run over every package and app, so the total test count is printed once.
     run('vitest', ['run', ...rest])
     break
