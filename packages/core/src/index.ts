@@ -29,6 +29,29 @@ export {
   type ReconnectingClientEvents,
 } from './client.ts'
 export {
+  type AttachedDecoder,
+  type AttachHandlers,
+  type AttachOptions,
+  attachDecoder,
+} from './codec/attach.ts'
+export {
+  type BinaryInput,
+  type DecodeResult,
+  type DecodeSink,
+  decodeAll,
+  type SyncDecoder,
+  toBuffer,
+} from './codec/decoder.ts'
+export { CodecErrorCode, hexPreview, TruncatedFrameError } from './codec/errors.ts'
+export { type ByteSource, type IterateOptions, iterateFrames } from './codec/iterate.ts'
+export { PayloadBuffer, PRESIZE_LIMIT } from './codec/payload-buffer.ts'
+export {
+  createDecoderTransform,
+  type DecoderTransformOptions,
+  type RecoverableErrorOption,
+} from './codec/transform.ts'
+export { createDecoderStream, type DecoderStreamOptions } from './codec/web-stream.ts'
+export {
   DEFAULT_BACKLOG,
   DEFAULT_GRACE_PERIOD,
   DEFAULT_HOST,

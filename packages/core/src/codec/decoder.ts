@@ -1,0 +1,69 @@
+import type { ProtocolError } from '../errors.ts'
+
+/**
+ * Where a decoder delivers what it finds, in stream order. A callback pair rather than a
+ * returned array: measured on 64-byte frames, the array per chunk cost more than it gave,
+ * and a recoverable error must land between the frames around it, not after all of them.
+ */
+export interface DecodeSink<T> {
+  frame(value: T): void
+  /** Called with every error. After one with `recoverable: false` the decoder is finished. */
+  error(error: ProtocolError): void
+}
+
+/**
+ * A synchronous, I/O-free frame decoder: bytes in, frames out. Every adapter in this folder
+ * drives one of these, so a codec is written once and runs on sockets, Node streams, async
+ * iterators and Web streams alike.
+ *
+ * `push` and `end` never throw for any input bytes: problems go to `sink.error`. An exception
+ * thrown by the sink itself propagates to the caller and finishes the decoder, since the rest of
+ * that chunk was never looked at.
+ */
+export interface SyncDecoder<T> {
+  /** Decodes one chunk. Input after a fatal error or after `end()` is ignored. */
+  push(chunk: BinaryInput, sink: DecodeSink<T>): void
+  /** Marks the end of input: a partial frame is reported as `ERR_TRUNCATED_FRAME`. */
+  end(sink: DecodeSink<T>): void
+}
+
+/** What a decoder accepts. Strings are refused: their byte encoding would be a guess. */
+export type BinaryInput = Uint8Array | ArrayBuffer | DataView
+
+/**
+ * The input as a Buffer over the same memory, without copying. Honours `byteOffset`, since
+ * Node's pooled buffers and `subarray` views rarely start at 0.
+ */
+export function toBuffer(input: BinaryInput): Buffer {
+  if (Buffer.isBuffer(input)) return input
+  if (ArrayBuffer.isView(input))
+    return Buffer.from(input.buffer, input.byteOffset, input.byteLength)
+  if (input instanceof ArrayBuffer) return Buffer.from(input)
+  throw new TypeError(`expected a Uint8Array, ArrayBuffer or DataView, got ${typeof input}`)
+}
+
+/** The outcome of decoding a whole input at once: for tests, tools and small payloads. */
+export interface DecodeResult<T> {
+  frames: T[]
+  errors: ProtocolError[]
+}
+
+/** Feeds every chunk to `decoder`, then ends it (unless `end` is false), and collects the results. */
+export function decodeAll<T>(
+  decoder: SyncDecoder<T>,
+  chunks: Iterable<BinaryInput>,
+  options: { end?: boolean } = {},
+): DecodeResult<T> {
+  const result: DecodeResult<T> = { frames: [], errors: [] }
+  const sink: DecodeSink<T> = {
+    frame: (value) => {
+      result.frames.push(value)
+    },
+    error: (error) => {
+      result.errors.push(error)
+    },
+  }
+  for (const chunk of chunks) decoder.push(chunk, sink)
+  if (options.end !== false) decoder.end(sink)
+  return result
+}
