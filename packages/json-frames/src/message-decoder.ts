@@ -1,0 +1,121 @@
+import { isAscii, isUtf8 } from 'node:buffer'
+import { type BinaryInput, type DecodeSink, ProtocolError } from '@verb-tcp/core'
+import { JsonFramesErrorCode } from './errors.ts'
+import { NewlineLengthDecoder } from './frame-decoder.ts'
+import type { MessageDecoderOptions } from './types.ts'
+
+/**
+ * Decodes `<byte length>\n<json>` frames into parsed JSON values. The payload must be strict
+ * UTF-8 (never silently replaced with U+FFFD) and JSON: either failure is a recoverable error,
+ * since the length already told us where the next frame starts.
+ *
+ * Values come from `JSON.parse`, so a `__proto__` key is an own property: safe here, but
+ * `Object.assign({}, message)` would then set the target's prototype. Validate before merging.
+ */
+export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
+  readonly #requireType: boolean
+  // Per chunk: when the rest of the chunk is ASCII, it is decoded to one string once, and each
+  // payload is a slice of it. Small frames then cost a substring instead of a native call each.
+  #chunk: Buffer | undefined
+  #text: string | undefined
+  #textStart = 0
+
+  constructor(options: MessageDecoderOptions = {}) {
+    super(options)
+    this.#requireType = options.requireType === true
+  }
+
+  override push(input: BinaryInput, sink: DecodeSink<M>): void {
+    this.#chunk = undefined
+    this.#text = undefined
+    try {
+      super.push(input, sink)
+    } finally {
+      // Never keep the chunk alive (or reuse its text) past the call.
+      this.#chunk = undefined
+      this.#text = undefined
+    }
+  }
+
+  protected onPayload(
+    buf: Buffer,
+    start: number,
+    end: number,
+    offset: number,
+    owned: boolean,
+    sink: DecodeSink<M>,
+  ): void {
+    let text: string | undefined
+    if (!owned) {
+      if (this.#chunk !== buf) {
+        this.#chunk = buf
+        this.#text = isAscii(buf.subarray(start)) ? buf.toString('latin1', start) : undefined
+        this.#textStart = start
+      }
+      if (this.#text !== undefined) {
+        text = this.#text.slice(start - this.#textStart, end - this.#textStart)
+      }
+    }
+    if (text === undefined) {
+      if (!isUtf8(buf.subarray(start, end))) {
+        sink.error(
+          this.#error(
+            JsonFramesErrorCode.INVALID_UTF8,
+            'payload is not valid UTF-8',
+            offset,
+            end - start,
+          ),
+        )
+        return
+      }
+      text = buf.toString('utf8', start, end)
+    }
+    let value: M
+    try {
+      value = JSON.parse(text)
+    } catch (cause) {
+      const hint = text.charCodeAt(0) === 0xfeff ? ' (it starts with a UTF-8 byte order mark)' : ''
+      sink.error(
+        this.#error(
+          JsonFramesErrorCode.INVALID_JSON,
+          `payload is not JSON${hint}`,
+          offset,
+          end - start,
+          cause,
+        ),
+      )
+      return
+    }
+    if (this.#requireType && !hasType(value)) {
+      sink.error(
+        this.#error(
+          JsonFramesErrorCode.INVALID_MESSAGE,
+          'message is not an object with a string "type"',
+          offset,
+          end - start,
+        ),
+      )
+      return
+    }
+    sink.frame(value)
+  }
+
+  #error(code: string, message: string, offset: number, length: number, cause?: unknown) {
+    return new ProtocolError(code, `${message} (frame at offset ${offset}, ${length} bytes)`, {
+      recoverable: true,
+      offset,
+      declaredLength: length,
+      limit: this.maxFrameBytes,
+      ...(cause === undefined ? {} : { cause }),
+    })
+  }
+}
+
+function hasType(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as { type?: unknown }).type === 'string'
+  )
+}

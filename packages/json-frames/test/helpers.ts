@@ -1,0 +1,22 @@
+import { type BinaryInput, decodeAll, type ProtocolError, type SyncDecoder } from '@verb-tcp/core'
+
+export const enc = (s: string) => Buffer.from(s, 'utf8')
+
+/** Decodes the chunks and returns frames as strings, and error codes, for compact assertions. */
+export function run<T>(decoder: SyncDecoder<T>, chunks: (BinaryInput | string)[], end = true) {
+  const r = decodeAll(
+    decoder,
+    chunks.map((c) => (typeof c === 'string' ? enc(c) : c)),
+    { end },
+  )
+  return { ...r, codes: r.errors.map((e: ProtocolError) => e.code) }
+}
+
+export const text = (frames: Uint8Array[]) => frames.map((f) => Buffer.from(f).toString('utf8'))
+
+/** Every way to cut `bytes` in two, as chunk lists. */
+export function everySplit(bytes: Buffer): Buffer[][] {
+  const out: Buffer[][] = []
+  for (let i = 0; i <= bytes.length; i++) out.push([bytes.subarray(0, i), bytes.subarray(i)])
+  return out
+}

@@ -1,0 +1,95 @@
+import type { DecodeSink, ProtocolError } from '@verb-tcp/core'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { encodeMessage, FrameDecoder, MessageDecoder } from '../src/index.ts'
+
+const LIMIT = 256
+
+/** Cuts `wire` at the given fractions, 1-byte pieces included. */
+function cut(wire: Buffer, points: number[]): Buffer[] {
+  const at = [...new Set(points.map((p) => Math.floor(p * wire.length)))].sort((a, b) => a - b)
+  const out: Buffer[] = []
+  let prev = 0
+  for (const p of [...at, wire.length]) {
+    out.push(wire.subarray(prev, p))
+    prev = p
+  }
+  return out
+}
+
+const json = fc.jsonValue({ maxDepth: 3 }).filter((v) => encodeMessage(v).length < 4000)
+const fractions = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 40 })
+
+describe('properties', () => {
+  it('random messages x random chunkings decode to the same messages', () => {
+    fc.assert(
+      fc.property(fc.array(json, { maxLength: 20 }), fractions, (messages, points) => {
+        const wire = Buffer.concat(messages.map((m) => encodeMessage(m)))
+        const d = new MessageDecoder()
+        const frames: unknown[] = []
+        const errors: ProtocolError[] = []
+        const sink: DecodeSink<unknown> = {
+          frame: (f) => frames.push(f),
+          error: (e) => errors.push(e),
+        }
+        for (const c of cut(wire, points)) d.push(c, sink)
+        d.end(sink)
+        expect(errors).toEqual([])
+        // JSON has no -0 and no undefined in arrays: compare through JSON.
+        expect(JSON.stringify(frames)).toBe(JSON.stringify(messages))
+      }),
+      { numRuns: 300, interruptAfterTimeLimit: 8000 },
+    )
+  })
+
+  it('1-byte chunks decode the same messages', () => {
+    fc.assert(
+      fc.property(fc.array(json, { maxLength: 5 }), (messages) => {
+        const wire = Buffer.concat(messages.map((m) => encodeMessage(m)))
+        const d = new MessageDecoder()
+        const frames: unknown[] = []
+        const sink: DecodeSink<unknown> = { frame: (f) => frames.push(f), error: () => {} }
+        for (let i = 0; i < wire.length; i++) d.push(wire.subarray(i, i + 1), sink)
+        d.end(sink)
+        expect(JSON.stringify(frames)).toBe(JSON.stringify(messages))
+      }),
+      { numRuns: 100, interruptAfterTimeLimit: 5000 },
+    )
+  })
+
+  it('arbitrary bytes give frames or coded errors only, never a throw, never memory past the limit', () => {
+    // Bias towards digits and LF so headers are often valid and payloads get buffered.
+    const byte = fc.oneof(
+      fc.integer({ min: 0, max: 255 }),
+      fc.constantFrom(0x0a, 0x30, 0x31, 0x32, 0x35, 0x39),
+    )
+    const bytes = fc.array(byte, { maxLength: 2000 }).map((a) => Buffer.from(a))
+    fc.assert(
+      fc.property(bytes, fractions, fc.boolean(), (wire, points, skip) => {
+        for (const d of [
+          new FrameDecoder({ maxFrameBytes: LIMIT, oversize: skip ? 'skip' : 'error' }),
+          new MessageDecoder({ maxFrameBytes: LIMIT, oversize: skip ? 'skip' : 'error' }),
+        ]) {
+          let fatal = 0
+          const sink: DecodeSink<unknown> = {
+            frame: () => {
+              expect(fatal).toBe(0)
+            },
+            error: (e) => {
+              expect(e.name).toBe('ProtocolError')
+              expect(e.code).toMatch(/^ERR_[A-Z0-9_]+$/)
+              if (!e.recoverable) fatal++
+            },
+          }
+          for (const c of cut(wire, points)) {
+            d.push(c, sink)
+            expect(d.bufferedBytes).toBeLessThanOrEqual(LIMIT)
+          }
+          d.end(sink)
+          expect(fatal).toBeLessThanOrEqual(1)
+        }
+      }),
+      { numRuns: 500, interruptAfterTimeLimit: 8000 },
+    )
+  })
+})
