@@ -42,8 +42,10 @@ export {
   type SyncDecoder,
   toBuffer,
 } from './codec/decoder.ts'
+export { type CodecErrorOutcome, routeCodecError } from './codec/error-policy.ts'
 export { CodecErrorCode, hexPreview, TruncatedFrameError } from './codec/errors.ts'
 export { type ByteSource, type IterateOptions, iterateFrames } from './codec/iterate.ts'
+export { checkFrameLimit, DEFAULT_MAX_FRAME_BYTES } from './codec/limits.ts'
 export { PayloadBuffer, PRESIZE_LIMIT } from './codec/payload-buffer.ts'
 export {
   createDecoderTransform,

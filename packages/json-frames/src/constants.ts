@@ -1,5 +1,5 @@
 /** Default largest payload, in bytes, for decoding and for encoding. 8 MiB, as tokio-util. */
-export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
+export { DEFAULT_MAX_FRAME_BYTES } from '@verb-tcp/core'
 
 /**
  * The largest limit that can be configured: a Node Buffer's maximum on 64-bit Node 20 (4 GiB).

@@ -1,5 +1,6 @@
 import {
   type BinaryInput,
+  checkFrameLimit,
   type DecodeSink,
   hexPreview,
   PayloadBuffer,
@@ -8,7 +9,7 @@ import {
   TruncatedFrameError,
   toBuffer,
 } from '@verb-tcp/core'
-import { DEFAULT_MAX_FRAME_BYTES, LF, MAX_FRAME_BYTES_LIMIT, MAX_SKIP_DIGITS } from './constants.ts'
+import { LF, MAX_FRAME_BYTES_LIMIT, MAX_SKIP_DIGITS } from './constants.ts'
 import { JsonFramesErrorCode } from './errors.ts'
 import type { FrameDecoderOptions, RawFrameDecoderOptions } from './types.ts'
 
@@ -18,12 +19,8 @@ const SKIP = 2
 const DONE = 3
 
 /** Validates a byte limit option, so a bad config fails at construction, not mid-stream. */
-export function checkLimit(value: number | undefined): number {
-  if (value === undefined) return DEFAULT_MAX_FRAME_BYTES
-  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_FRAME_BYTES_LIMIT) {
-    throw new RangeError(`maxFrameBytes must be an integer from 0 to 2^32, got ${value}`)
-  }
-  return value
+export function checkLimit(value: number | undefined, name?: string): number {
+  return checkFrameLimit(value, MAX_FRAME_BYTES_LIMIT, name)
 }
 
 /**

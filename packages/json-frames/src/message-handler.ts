@@ -1,6 +1,11 @@
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
-import { type AttachedDecoder, attachDecoder, type ProtocolError } from '@verb-tcp/core'
+import {
+  type AttachedDecoder,
+  attachDecoder,
+  type ProtocolError,
+  routeCodecError,
+} from '@verb-tcp/core'
 import { encodeMessage } from './encoder.ts'
 import { checkLimit } from './frame-decoder.ts'
 import { MessageDecoder } from './message-decoder.ts'
@@ -40,7 +45,7 @@ export class MessageHandler<M = any> extends EventEmitter<MessageHandlerEvents<M
   constructor(socket: Duplex, options: MessageHandlerOptions = {}) {
     super()
     this.socket = socket
-    this.#maxSendBytes = checkLimit(options.maxSendBytes)
+    this.#maxSendBytes = checkLimit(options.maxSendBytes, 'maxSendBytes')
     this.#attached = attachDecoder(socket, new MessageDecoder<M>(options), {
       frame: (message) => {
         this.emit('message', message)
@@ -77,20 +82,6 @@ export class MessageHandler<M = any> extends EventEmitter<MessageHandlerEvents<M
   }
 
   #onError(error: ProtocolError) {
-    const socket = this.socket
-    if (this.listenerCount('error') > 0) {
-      this.emit('error', error)
-      if (!error.recoverable && !socket.destroyed) {
-        socket.end()
-        // The stream is unreadable from here: do not wait on a peer that may never close.
-        socket.once('finish', () => socket.destroy())
-      }
-    } else if (error.recoverable) {
-      this.skipped++
-    } else {
-      // destroy(error) emits 'error' on the socket, which kills the process if nobody listens.
-      if (socket.listenerCount('error') === 0) socket.once('error', () => {})
-      socket.destroy(error)
-    }
+    if (routeCodecError(this, this.socket, error) === 'skipped') this.skipped++
   }
 }
