@@ -1,0 +1,319 @@
+import {
+  type BinaryInput,
+  checkFrameLimit,
+  type DecodeSink,
+  hexPreview,
+  PayloadBuffer,
+  ProtocolError,
+  type SyncDecoder,
+  TruncatedFrameError,
+  toBuffer,
+} from '@verb-tcp/core'
+import { HEADER_BYTES, MAX_FLAGS, MAX_FRAME_BYTES_LIMIT, MAX_TYPE } from './constants.ts'
+import { BinaryFramesErrorCode } from './errors.ts'
+import type { BinaryFrame, FrameDecoderOptions } from './types.ts'
+
+const HEADER = 0
+const PAYLOAD = 1
+const SKIP = 2
+const DONE = 3
+
+/** Validates a byte limit option (0 – 2^32 − 1), so a bad config fails at construction. */
+export function checkLimit(value: number | undefined, name?: string): number {
+  return checkFrameLimit(value, MAX_FRAME_BYTES_LIMIT, name)
+}
+
+/** Big-endian u16 at `i`. */
+function u16(b: Buffer, i: number): number {
+  return ((b[i] as number) << 8) | (b[i + 1] as number)
+}
+
+/**
+ * Big-endian u32 at `i`, unsigned: the top byte is multiplied in, since `<< 24` would make
+ * 0x80000000 and above negative.
+ */
+function u32(b: Buffer, i: number): number {
+  return (
+    (b[i] as number) * 0x1000000 +
+    (((b[i + 1] as number) << 16) | ((b[i + 2] as number) << 8) | (b[i + 3] as number))
+  )
+}
+
+function checkU16Option(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff) {
+    throw new RangeError(`${name} must be an integer from 0 to 65535, got ${String(value)}`)
+  }
+  return value
+}
+
+/**
+ * Decodes `u16 type | u32 length | u16 flags | payload` frames (big-endian) into
+ * `{ type, flags, payload }`.
+ *
+ * It parses in place: a frame inside one input chunk comes out as a view of it (or one copy with
+ * `copy: true`); a frame that spans chunks is collected once into a buffer of exactly its size,
+ * which grows with the bytes received rather than with the length the peer declared. A header
+ * split across chunks is kept in an 8-byte scratch. The length is read unsigned and checked
+ * against the limit at the header, before any payload is buffered.
+ */
+export class BinaryFrameDecoder implements SyncDecoder<BinaryFrame> {
+  readonly maxFrameBytes: number
+  readonly #skipOversize: boolean
+  readonly #copy: boolean
+  /** 1 for each accepted type, when there is an allow-list. */
+  readonly #typeAllowed: Uint8Array | undefined
+  /** Flag bits that are refused. */
+  readonly #badFlags: number
+  /** True when some header needs more than the limit check (allow-list or flag mask). */
+  readonly #strict: boolean
+
+  #state = HEADER
+  readonly #scratch = Buffer.alloc(HEADER_BYTES)
+  #scratchFilled = 0
+  #payload: PayloadBuffer | undefined
+  #type = 0
+  #flags = 0
+  #skipLeft = 0
+  #skipLength = 0
+  /** Stream offset of the chunk being decoded. */
+  #position = 0
+  /** Stream offset of the current frame's header. */
+  #headerOffset = 0
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.maxFrameBytes = checkLimit(options.maxFrameBytes)
+    this.#skipOversize = options.oversize === 'skip'
+    this.#copy = options.copy === true
+    if (options.types !== undefined) {
+      const allowed = new Uint8Array(MAX_TYPE + 1)
+      for (const t of options.types) allowed[checkU16Option(t, 'types[]')] = 1
+      this.#typeAllowed = allowed
+    }
+    this.#badFlags =
+      options.allowedFlags === undefined
+        ? 0
+        : ~checkU16Option(options.allowedFlags, 'allowedFlags') & MAX_FLAGS
+    this.#strict = this.#typeAllowed !== undefined || this.#badFlags !== 0
+  }
+
+  /** Bytes held for a partial frame: a partial header, or the capacity of a payload's buffer. */
+  get bufferedBytes(): number {
+    return this.#scratchFilled + (this.#payload?.capacity ?? 0)
+  }
+
+  /** Total bytes pushed so far: the stream offset of the next byte. */
+  get position(): number {
+    return this.#position
+  }
+
+  push(input: BinaryInput, sink: DecodeSink<BinaryFrame>): void {
+    if (this.#state === DONE) return
+    const chunk = toBuffer(input)
+    try {
+      this.#scan(chunk, sink)
+    } catch (error) {
+      // Only the sink can throw here; the rest of this chunk is unread, so the stream is over.
+      this.#finish()
+      throw error
+    }
+    this.#position += chunk.length
+  }
+
+  end(sink: DecodeSink<BinaryFrame>): void {
+    const state = this.#state
+    if (state === DONE) return
+    const offset = this.#position
+    const limit = this.maxFrameBytes
+    let error: TruncatedFrameError | undefined
+    if (state === HEADER && this.#scratchFilled > 0) {
+      error = new TruncatedFrameError(undefined, this.#scratchFilled, { offset, limit })
+    } else if (state === PAYLOAD) {
+      const p = this.#payload as PayloadBuffer
+      error = new TruncatedFrameError(p.expected, p.filled, { offset, limit })
+    } else if (state === SKIP) {
+      const received = this.#skipLength - this.#skipLeft
+      error = new TruncatedFrameError(this.#skipLength, received, { offset, limit })
+    }
+    this.#finish()
+    if (error !== undefined) sink.error(error)
+  }
+
+  #finish() {
+    this.#state = DONE
+    this.#payload = undefined
+    this.#scratchFilled = 0
+  }
+
+  #scan(chunk: Buffer, sink: DecodeSink<BinaryFrame>): void {
+    const n = chunk.length
+    let i = 0
+    if (this.#state === HEADER && this.#scratchFilled > 0) {
+      // Finish a header that began in an earlier chunk.
+      const s = this.#scratch
+      const take = Math.min(HEADER_BYTES - this.#scratchFilled, n)
+      chunk.copy(s, this.#scratchFilled, 0, take)
+      this.#scratchFilled += take
+      if (this.#scratchFilled < HEADER_BYTES) return
+      this.#scratchFilled = 0
+      i = this.#onHeader(u16(s, 0), u32(s, 2), u16(s, 6), s, 0, chunk, take, sink)
+      if (i < 0) return
+    } else if (this.#state === PAYLOAD) {
+      const p = this.#payload as PayloadBuffer
+      i = p.append(chunk, 0, n)
+      if (!p.complete) return
+      this.#payload = undefined
+      this.#state = HEADER
+      sink.frame({ type: this.#type, flags: this.#flags, payload: p.take() })
+    } else if (this.#state === SKIP) {
+      i = Math.min(n, this.#skipLeft)
+      this.#skipLeft -= i
+      if (this.#skipLeft > 0) return
+      this.#state = HEADER
+    }
+
+    const limit = this.maxFrameBytes
+    const strict = this.#strict
+    const copy = this.#copy
+    while (n - i >= HEADER_BYTES) {
+      const type = u16(chunk, i)
+      const length = u32(chunk, i + 2)
+      const flags = u16(chunk, i + 6)
+      const start = i + HEADER_BYTES
+      const end = start + length
+      if (length <= limit && end <= n && !strict) {
+        const payload = copy ? Buffer.from(chunk.subarray(start, end)) : chunk.subarray(start, end)
+        sink.frame({ type, flags, payload })
+        i = end
+        continue
+      }
+      this.#headerOffset = this.#position + i
+      i = this.#onHeader(type, length, flags, chunk, i, chunk, start, sink)
+      if (i < 0) return
+    }
+    if (i < n) {
+      this.#headerOffset = this.#position + i
+      chunk.copy(this.#scratch, 0, i, n)
+      this.#scratchFilled = n - i
+    }
+  }
+
+  /**
+   * Everything but the common case: a header read from `hdr[hdrAt..]` whose payload starts at
+   * `chunk[start]`. Returns where scanning goes on, or -1 when this chunk is used up (or the
+   * stream is over).
+   */
+  #onHeader(
+    type: number,
+    length: number,
+    flags: number,
+    hdr: Buffer,
+    hdrAt: number,
+    chunk: Buffer,
+    start: number,
+    sink: DecodeSink<BinaryFrame>,
+  ): number {
+    if (length > this.maxFrameBytes) {
+      const error = this.#error(
+        BinaryFramesErrorCode.FRAME_TOO_LARGE,
+        `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`,
+        this.#skipOversize,
+        type,
+        length,
+        hdr,
+        hdrAt,
+        chunk,
+        start,
+      )
+      if (!this.#skipOversize) {
+        this.#finish()
+        sink.error(error)
+        return -1
+      }
+      sink.error(error)
+      return this.#skip(chunk, start, length)
+    }
+    if (this.#typeAllowed !== undefined && this.#typeAllowed[type] === 0) {
+      sink.error(
+        this.#error(
+          BinaryFramesErrorCode.UNKNOWN_TYPE,
+          `frame of unknown type 0x${type.toString(16).padStart(4, '0')}`,
+          true,
+          type,
+          length,
+          hdr,
+          hdrAt,
+          chunk,
+          start,
+        ),
+      )
+      return this.#skip(chunk, start, length)
+    }
+    if ((flags & this.#badFlags) !== 0) {
+      sink.error(
+        this.#error(
+          BinaryFramesErrorCode.RESERVED_FLAGS,
+          `frame with reserved flag bits 0x${(flags & this.#badFlags).toString(16).padStart(4, '0')} set`,
+          true,
+          type,
+          length,
+          hdr,
+          hdrAt,
+          chunk,
+          start,
+        ),
+      )
+      return this.#skip(chunk, start, length)
+    }
+    const n = chunk.length
+    const end = start + length
+    if (end <= n) {
+      const payload = this.#copy
+        ? Buffer.from(chunk.subarray(start, end))
+        : chunk.subarray(start, end)
+      sink.frame({ type, flags, payload })
+      return end
+    }
+    const p = new PayloadBuffer(length, n - start)
+    p.append(chunk, start, n)
+    this.#payload = p
+    this.#type = type
+    this.#flags = flags
+    this.#state = PAYLOAD
+    return -1
+  }
+
+  #skip(chunk: Buffer, start: number, length: number): number {
+    const available = chunk.length - start
+    if (length <= available) return start + length
+    this.#skipLeft = length - available
+    this.#skipLength = length
+    this.#state = SKIP
+    return -1
+  }
+
+  #error(
+    code: string,
+    what: string,
+    recoverable: boolean,
+    type: number,
+    length: number,
+    hdr: Buffer,
+    hdrAt: number,
+    chunk: Buffer,
+    start: number,
+  ): ProtocolError {
+    // The header and what follows it, in hex: `47 45 54 20 …` is an HTTP client on our port,
+    // `16 03 01 …` a TLS ClientHello.
+    const header = hdr.subarray(hdrAt, hdrAt + HEADER_BYTES)
+    const bytes =
+      hdr === chunk
+        ? chunk.subarray(hdrAt, start + 8)
+        : Buffer.concat([header, chunk.subarray(start, start + 8)])
+    const offset = this.#headerOffset
+    return new ProtocolError(
+      code,
+      `${what} at offset ${offset} (type 0x${type.toString(16).padStart(4, '0')}; first bytes: ${hexPreview(bytes)})`,
+      { recoverable, declaredLength: length, limit: this.maxFrameBytes, offset },
+    )
+  }
+}

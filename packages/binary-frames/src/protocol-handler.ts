@@ -1,0 +1,129 @@
+import { EventEmitter } from 'node:events'
+import type { Duplex } from 'node:stream'
+import {
+  type AttachedDecoder,
+  attachDecoder,
+  type ProtocolError,
+  routeCodecError,
+} from '@verb-tcp/core'
+import { HEARTBEAT, PONG, PONG_PAYLOAD } from './constants.ts'
+import { checkFrame, writeCheckedFrame } from './encoder.ts'
+import { BinaryFrameDecoder, checkLimit } from './frame-decoder.ts'
+import type { BinaryFrame, FrameDecoderOptions } from './types.ts'
+
+export interface BinaryProtocolHandlerOptions extends FrameDecoderOptions {
+  /** Largest payload `sendBinaryMessage` will send, in bytes. @default 8 MiB */
+  maxSendBytes?: number
+  /**
+   * Answer every `HEARTBEAT` (0x01) frame with a `PONG` (0x02) frame whose payload is `pong`, as
+   * the seed does. Listeners for type 0x01 still see the heartbeat; it is never `'unknown'`.
+   * With `false`, heartbeats are frames like any other. @default true
+   */
+  heartbeat?: boolean
+}
+
+/**
+ * The handler's events. Besides the named ones, a message type (a number) is an event too:
+ * `handler.on(DATA, (frame) => …)` receives the frames of that type.
+ */
+export interface BinaryProtocolHandlerEvents {
+  /** Every frame, before its type's listeners. */
+  frame: [frame: BinaryFrame]
+  /**
+   * A frame no listener of its type took (and not a heartbeat answered automatically): the
+   * seed's `default:` branch, as an event instead of `console.log`.
+   */
+  unknown: [frame: BinaryFrame]
+  /** Decoding errors; see the class description for what happens without a listener. */
+  error: [error: ProtocolError]
+  /** The frames of one message type. */
+  [type: number]: [frame: BinaryFrame]
+}
+
+/**
+ * The seed's `BinaryProtocolHandler`, made real: decodes `u16 type | u32 length | u16 flags |
+ * payload` frames from a socket and dispatches them by type; `sendBinaryMessage` sends one.
+ *
+ * Dispatch: `'frame'` sees every frame; `on(type, fn)` sees the frames of that type; a frame
+ * that no type listener takes is emitted as `'unknown'`. Heartbeats (0x01) are answered with
+ * `PONG` (0x02, payload `pong`) unless `heartbeat: false`.
+ *
+ * Errors: with an `'error'` listener, every error is emitted there, and after a fatal one the
+ * socket is ended (writes made by the listener still go out) and reading stops. Without one, a
+ * recoverable error is counted in `skipped` and a fatal one destroys the socket with the error;
+ * neither can crash the process. A listener that throws is a fatal `ERR_HANDLER_FAILED`.
+ *
+ * Backpressure: when a write returns false (the peer is not reading what we send, heartbeat
+ * replies included), reading pauses until the socket drains. `pause()` and `resume()` let the
+ * application hold reading itself.
+ *
+ * @example
+ * ```ts
+ * const handler = new BinaryProtocolHandler(socket)
+ * handler.on(DATA, (frame) => handler.sendBinaryMessage(DATA, frame.payload))
+ * handler.on('unknown', (frame) => metrics.count('unknown type', frame.type))
+ * ```
+ */
+export class BinaryProtocolHandler extends EventEmitter<BinaryProtocolHandlerEvents> {
+  readonly socket: Duplex
+  /** Recoverable errors skipped because nobody listened for `'error'`. */
+  skipped = 0
+  readonly #attached: AttachedDecoder
+  readonly #maxSendBytes: number
+  readonly #heartbeat: boolean
+
+  constructor(socket: Duplex, options: BinaryProtocolHandlerOptions = {}) {
+    super()
+    this.socket = socket
+    this.#maxSendBytes = checkLimit(options.maxSendBytes, 'maxSendBytes')
+    this.#heartbeat = options.heartbeat !== false
+    this.#attached = attachDecoder(socket, new BinaryFrameDecoder(options), {
+      frame: (frame) => this.#dispatch(frame),
+      error: (error) => this.#onError(error),
+    })
+  }
+
+  /**
+   * Sends one frame. Returns what `socket.write` returns: false means the socket's buffer is
+   * full, so wait for `'drain'` before sending more (reading pauses until then). Payloads over
+   * 16 KiB are written with the header in one corked write, without being copied. Throws
+   * `ERR_ENCODE_RANGE`, `ERR_FRAME_TOO_LARGE` or a `TypeError` before writing anything.
+   */
+  sendBinaryMessage(type: number, payload: Uint8Array, flags = 0): boolean {
+    checkFrame(type, payload, flags, this.#maxSendBytes)
+    const ok = writeCheckedFrame(this.socket, type, payload, flags)
+    if (!ok) this.#attached.waitForDrain()
+    return ok
+  }
+
+  /** Stops reading until `resume()`. */
+  pause(): this {
+    this.socket.pause()
+    return this
+  }
+
+  resume(): this {
+    this.socket.resume()
+    return this
+  }
+
+  /** Stops decoding; the socket is left as it is. */
+  detach(): void {
+    this.#attached.detach()
+  }
+
+  #dispatch(frame: BinaryFrame): void {
+    this.emit('frame', frame)
+    const type = frame.type
+    if (type === HEARTBEAT && this.#heartbeat) {
+      if (!this.socket.destroyed && this.socket.writable) this.sendBinaryMessage(PONG, PONG_PAYLOAD)
+      this.emit(type, frame)
+      return
+    }
+    if (!this.emit(type, frame)) this.emit('unknown', frame)
+  }
+
+  #onError(error: ProtocolError): void {
+    if (routeCodecError(this, this.socket, error) === 'skipped') this.skipped++
+  }
+}

@@ -1,0 +1,36 @@
+import { type BinaryInput, decodeAll, type ProtocolError, type SyncDecoder } from '@verb-tcp/core'
+import type { BinaryFrame } from '../src/index.ts'
+
+export const hex = (b: Uint8Array) =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
+export const fromHex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex')
+
+/** Decodes the chunks; frames as `[type, flags, payload hex]` and error codes, for compact assertions. */
+export function run(
+  decoder: SyncDecoder<BinaryFrame>,
+  chunks: (BinaryInput | string)[],
+  end = true,
+) {
+  const r = decodeAll(
+    decoder,
+    chunks.map((c) => (typeof c === 'string' ? fromHex(c) : c)),
+    { end },
+  )
+  return {
+    ...r,
+    tuples: r.frames.map((f) => [f.type, f.flags, hex(f.payload)] as const),
+    codes: r.errors.map((e: ProtocolError) => e.code),
+  }
+}
+
+/** Cuts `wire` at the given fractions (0–1), 1-byte pieces included. */
+export function cut(wire: Buffer, points: number[]): Buffer[] {
+  const at = [...new Set(points.map((p) => Math.floor(p * wire.length)))].sort((a, b) => a - b)
+  const out: Buffer[] = []
+  let prev = 0
+  for (const p of [...at, wire.length]) {
+    out.push(wire.subarray(prev, p))
+    prev = p
+  }
+  return out
+}
