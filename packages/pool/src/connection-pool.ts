@@ -1,0 +1,346 @@
+import { ProtocolError, type TCPSocket } from '@verb-tcp/core'
+import { monotonic } from './clock.ts'
+import {
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_IDLE_MS,
+} from './constants.ts'
+import { PoolErrorCode } from './errors.ts'
+import { SafeEmitter } from './safe-emitter.ts'
+import type {
+  BroadcastResult,
+  Clock,
+  ConnectionPoolEvents,
+  ConnectionPoolOptions,
+  ConnectionStat,
+  ConnectionStats,
+  PoolCounters,
+  RemoveReason,
+  SlowReaderPolicy,
+} from './types.ts'
+import { fn, knownKeys, limit, ms, oneOf, positiveInt } from './validate.ts'
+
+interface Entry {
+  readonly id: string
+  readonly socket: TCPSocket
+  /** Wall clock, for display. */
+  readonly connectedAt: number
+  /** Monotonic. */
+  readonly since: number
+  lastActivity: number
+  /** Bytes moved in both directions when last observed. */
+  lastBytes: number
+}
+
+const OPTIONS = [
+  'maxConnections',
+  'maxBufferedBytes',
+  'slowReader',
+  'idleTimeoutMs',
+  'sweepIntervalMs',
+  'now',
+]
+
+/**
+ * The seed's `TCPConnectionPool`, made safe to lean on: a hard limit, byte-exact stats, a
+ * broadcast that encodes once and cannot let a slow reader grow memory without bound, an
+ * idle sweep on an unref'd timer, and no leaked listeners.
+ *
+ * Activity is observed, not intercepted: the pool adds no `'data'` listener (which would switch
+ * the socket to flowing mode under the application's feet) and does not wrap `write`. It reads
+ * `socket.bytesRead` and `socket.bytesWritten` when it sweeps, broadcasts or reports, and a
+ * connection whose counters moved since the last look was active. So `lastActivity` is exact to
+ * within one observation; call {@link ConnectionPool.touch} to mark activity precisely.
+ */
+export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
+  readonly maxConnections: number
+  readonly maxBufferedBytes: number
+  readonly slowReader: SlowReaderPolicy
+  readonly idleTimeoutMs: number
+  readonly #now: Clock
+  readonly #byId = new Map<string, Entry>()
+  readonly #bySocket = new Map<TCPSocket, Entry>()
+  readonly #onClose: (this: TCPSocket) => void
+  readonly #onError: (this: TCPSocket) => void
+  #sweeper: NodeJS.Timeout | undefined
+  #closed = false
+  #seq = 0
+  readonly #counters: Omit<PoolCounters, 'connections'> = {
+    peak: 0,
+    accepted: 0,
+    refusedByLimit: 0,
+    closedIdle: 0,
+    closedSlow: 0,
+    skippedSlow: 0,
+  }
+
+  constructor(options: ConnectionPoolOptions = {}) {
+    super()
+    knownKeys(options, OPTIONS, 'ConnectionPool')
+    this.maxConnections = limit(options.maxConnections, 'maxConnections', DEFAULT_MAX_CONNECTIONS)
+    this.maxBufferedBytes = positiveInt(
+      options.maxBufferedBytes,
+      'maxBufferedBytes',
+      DEFAULT_MAX_BUFFERED_BYTES,
+    )
+    this.slowReader = oneOf(options.slowReader, 'slowReader', ['close', 'skip'], 'close')
+    this.idleTimeoutMs = ms(options.idleTimeoutMs, 'idleTimeoutMs', 0)
+    const interval = ms(
+      options.sweepIntervalMs,
+      'sweepIntervalMs',
+      Math.max(1, Math.floor(this.idleTimeoutMs / 4)),
+      1,
+    )
+    this.#now = fn(options.now, 'now', monotonic)
+    const pool = this
+    // One listener function per pool, not per socket: `this` is the socket that closed.
+    this.#onClose = function onClose(this: TCPSocket) {
+      const entry = pool.#bySocket.get(this)
+      if (entry) pool.#remove(entry, 'closed')
+    }
+    this.#onError = function onError(this: TCPSocket) {
+      const entry = pool.#bySocket.get(this)
+      if (entry) pool.#remove(entry, 'error')
+    }
+    if (this.idleTimeoutMs > 0) {
+      this.#sweeper = setInterval(() => this.cleanup(this.idleTimeoutMs), interval)
+      this.#sweeper.unref()
+    }
+  }
+
+  /** Connections in the pool now. */
+  get size(): number {
+    return this.#byId.size
+  }
+
+  /** True once the pool holds `maxConnections`. */
+  get full(): boolean {
+    return this.#byId.size >= this.maxConnections
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Counters for monitoring; a fresh object each time. */
+  get counters(): PoolCounters {
+    return { connections: this.#byId.size, ...this.#counters }
+  }
+
+  /**
+   * Adds `socket` and returns its id (`address:port#n`, never reused). Adding a socket that is
+   * already in the pool returns its id. Throws a `ProtocolError`: `ERR_CONNECTION_LIMIT` when
+   * full (the socket is left alone: refusing it is the caller's business), `ERR_SOCKET_CLOSED`
+   * for a destroyed socket, `ERR_POOL_CLOSED` after `close()`.
+   */
+  addConnection(socket: TCPSocket): string {
+    const id = this.tryAddConnection(socket)
+    if (id === undefined) {
+      throw new ProtocolError(
+        PoolErrorCode.CONNECTION_LIMIT,
+        `Connection limit reached (${this.maxConnections})`,
+        { limit: this.maxConnections },
+      )
+    }
+    return id
+  }
+
+  /** `addConnection`, but a full pool returns `undefined` instead of throwing. */
+  tryAddConnection(socket: TCPSocket): string | undefined {
+    if (this.#closed) {
+      throw new ProtocolError(PoolErrorCode.POOL_CLOSED, 'The connection pool is closed')
+    }
+    const existing = this.#bySocket.get(socket)
+    if (existing) return existing.id
+    if (socket.destroyed) {
+      throw new ProtocolError(PoolErrorCode.SOCKET_CLOSED, 'Cannot add a destroyed socket')
+    }
+    if (this.full) {
+      this.#counters.refusedByLimit++
+      this.notify('refuse', socket)
+      return undefined
+    }
+    const address = socket.remoteAddress
+    const host = address?.includes(':') ? `[${address}]` : address
+    const id = `${host}:${socket.remotePort}#${++this.#seq}`
+    const now = this.#now()
+    const entry: Entry = {
+      id,
+      socket,
+      connectedAt: Date.now(),
+      since: now,
+      lastActivity: now,
+      lastBytes: movedBytes(socket),
+    }
+    this.#byId.set(id, entry)
+    this.#bySocket.set(socket, entry)
+    // As in the seed, the pool listens for 'error' too: the connection leaves at once, and a
+    // socket error cannot crash the process for want of a listener. Both go when it leaves.
+    socket.on('close', this.#onClose)
+    socket.on('error', this.#onError)
+    this.#counters.accepted++
+    if (this.#byId.size > this.#counters.peak) this.#counters.peak = this.#byId.size
+    this.notify('add', id, socket)
+    return id
+  }
+
+  /** Destroys the connection and removes it; false if the id is not in the pool. */
+  removeConnection(id: string): boolean {
+    const entry = this.#byId.get(id)
+    if (!entry) return false
+    this.#remove(entry, 'removed')
+    entry.socket.destroy()
+    return true
+  }
+
+  has(id: string): boolean {
+    return this.#byId.has(id)
+  }
+
+  /** The socket of connection `id`. */
+  get(id: string): TCPSocket | undefined {
+    return this.#byId.get(id)?.socket
+  }
+
+  /** The id of `socket`, if it is in the pool. */
+  idOf(socket: TCPSocket): string | undefined {
+    return this.#bySocket.get(socket)?.id
+  }
+
+  /** Ids of every connection, oldest first. */
+  ids(): string[] {
+    return [...this.#byId.keys()]
+  }
+
+  /** Marks connection `id` active now (for activity the byte counters do not show). */
+  touch(id: string): void {
+    const entry = this.#byId.get(id)
+    if (entry) entry.lastActivity = this.#now()
+  }
+
+  /**
+   * Writes `data` to every connection but those in `exclude`. A string is encoded (UTF-8) once
+   * and the same buffer goes to everyone; pass a buffer you will not modify afterwards.
+   *
+   * A receiver whose unsent bytes plus this message would exceed `maxBufferedBytes` is handled by
+   * the `slowReader` policy: `'close'` destroys it, `'skip'` leaves it out of this message (it
+   * gets later ones once it has caught up). A receiver with nothing queued always gets the
+   * message. Memory per receiver is therefore bounded by `max(maxBufferedBytes, message size)`.
+   */
+  broadcast(data: string | Uint8Array, exclude?: string | Iterable<string>): BroadcastResult {
+    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+    const skip =
+      exclude === undefined
+        ? undefined
+        : typeof exclude === 'string'
+          ? new Set([exclude])
+          : new Set(exclude)
+    const now = this.#now()
+    const result: BroadcastResult = { sent: 0, skipped: 0, closed: 0 }
+    for (const entry of this.#byId.values()) {
+      if (skip?.has(entry.id)) continue
+      const socket = entry.socket
+      if (socket.destroyed || !socket.writable) continue
+      observe(entry, now)
+      const pending = socket.writableLength
+      if (pending > 0 && pending + payload.byteLength > this.maxBufferedBytes) {
+        if (this.slowReader === 'skip') {
+          result.skipped++
+          this.#counters.skippedSlow++
+          this.notify('slow', entry.id, 'skip', pending)
+        } else {
+          result.closed++
+          this.#counters.closedSlow++
+          this.notify('slow', entry.id, 'close', pending)
+          this.#remove(entry, 'slow')
+          socket.destroy()
+        }
+        continue
+      }
+      socket.write(payload)
+      result.sent++
+    }
+    return result
+  }
+
+  /** The seed's shape (`total`, and per connection `id`, `uptime`, `lastActivity`, bytes), plus more fields. */
+  getConnectionStats(): ConnectionStats {
+    const now = this.#now()
+    const connections: ConnectionStat[] = []
+    for (const entry of this.#byId.values()) {
+      observe(entry, now)
+      const { socket } = entry
+      const pendingBytes = socket.writableLength
+      connections.push({
+        id: entry.id,
+        uptime: now - entry.since,
+        lastActivity: now - entry.lastActivity,
+        bytesReceived: socket.bytesRead,
+        bytesSent: (socket.bytesWritten ?? 0) - pendingBytes,
+        pendingBytes,
+        connectedAt: entry.connectedAt,
+        remoteAddress: socket.remoteAddress,
+        remotePort: socket.remotePort,
+      })
+    }
+    return { total: this.#byId.size, connections }
+  }
+
+  /**
+   * Destroys every connection with no bytes moved in either direction for more than
+   * `maxIdleMs`, and returns their ids. The automatic sweep (`idleTimeoutMs`) calls this.
+   */
+  cleanup(maxIdleMs: number = DEFAULT_MAX_IDLE_MS): string[] {
+    ms(maxIdleMs, 'maxIdleMs', DEFAULT_MAX_IDLE_MS)
+    const now = this.#now()
+    const idle: Entry[] = []
+    for (const entry of this.#byId.values()) {
+      observe(entry, now)
+      if (now - entry.lastActivity > maxIdleMs) idle.push(entry)
+    }
+    for (const entry of idle) {
+      this.#counters.closedIdle++
+      this.#remove(entry, 'idle')
+      entry.socket.destroy()
+    }
+    return idle.map((entry) => entry.id)
+  }
+
+  /**
+   * Stops the idle sweep, destroys every connection still in the pool and refuses new ones.
+   * Returns how many were destroyed. Calling it again does nothing.
+   */
+  close(): number {
+    if (this.#closed) return 0
+    this.#closed = true
+    clearInterval(this.#sweeper)
+    this.#sweeper = undefined
+    const entries = [...this.#byId.values()]
+    for (const entry of entries) {
+      this.#remove(entry, 'pool-closed')
+      entry.socket.destroy()
+    }
+    return entries.length
+  }
+
+  #remove(entry: Entry, reason: RemoveReason): void {
+    this.#byId.delete(entry.id)
+    this.#bySocket.delete(entry.socket)
+    entry.socket.off('close', this.#onClose)
+    entry.socket.off('error', this.#onError)
+    this.notify('remove', entry.id, reason)
+  }
+}
+
+/** Bytes read plus bytes the kernel has accepted for sending. */
+function movedBytes(socket: TCPSocket): number {
+  return socket.bytesRead + (socket.bytesWritten ?? 0) - socket.writableLength
+}
+
+function observe(entry: Entry, now: number): void {
+  const moved = movedBytes(entry.socket)
+  if (moved !== entry.lastBytes) {
+    entry.lastBytes = moved
+    entry.lastActivity = now
+  }
+}

@@ -1,0 +1,210 @@
+import { addressKey } from './address.ts'
+import { monotonic } from './clock.ts'
+import {
+  DEFAULT_IPV6_PREFIX,
+  DEFAULT_MAX_PER_WINDOW,
+  DEFAULT_MAX_TRACKED_ADDRESSES,
+  DEFAULT_WINDOW_MS,
+  EVICTION_SCAN,
+} from './constants.ts'
+import { SafeEmitter } from './safe-emitter.ts'
+import type {
+  Clock,
+  ThrottlerCounters,
+  ThrottlerEvents,
+  ThrottlerOptions,
+  ThrottleVerdict,
+} from './types.ts'
+import { fn, knownKeys, limit, ms, positiveInt } from './validate.ts'
+
+interface Entry {
+  /** Times of the last `maxPerWindow` accepted connections, a ring starting at `head`. */
+  hits: number[]
+  head: number
+  /** Newest accepted connection. */
+  last: number
+  /** Connections open now (acquired and not yet released). */
+  active: number
+}
+
+const OPTIONS = [
+  'maxPerWindow',
+  'windowMs',
+  'maxConcurrent',
+  'ipv6Prefix',
+  'maxTrackedAddresses',
+  'now',
+]
+
+/**
+ * The seed's `ConnectionThrottler`, with its two limits kept apart: at most `maxPerWindow` new
+ * connections per address in any `windowMs` (an exact sliding window, so no 2× burst at a window
+ * edge), and optionally at most `maxConcurrent` open at once. `releaseConnection` gives back a
+ * concurrent slot only; it never refunds the rate window, as the seed's did.
+ *
+ * Addresses are normalized ({@link addressKey}): `::ffff:1.2.3.4` counts as `1.2.3.4`, IPv6 is
+ * grouped by `ipv6Prefix`. At most `maxTrackedAddresses` are tracked; see the README's "Memory".
+ */
+export class ConnectionThrottler extends SafeEmitter<ThrottlerEvents> {
+  readonly maxPerWindow: number
+  readonly windowMs: number
+  readonly maxConcurrent: number
+  readonly ipv6Prefix: number
+  readonly maxTrackedAddresses: number
+  readonly #now: Clock
+  /** In least-recently-seen order: every attempt moves its entry to the end. */
+  readonly #entries = new Map<string, Entry>()
+  #lastSweep: number
+  readonly #counters: Omit<ThrottlerCounters, 'tracked'> = {
+    accepted: 0,
+    refusedByRate: 0,
+    refusedByConcurrency: 0,
+    refusedByCapacity: 0,
+    evicted: 0,
+  }
+
+  /**
+   * `new ConnectionThrottler(options)`, or the seed's
+   * `new ConnectionThrottler(maxConnectionsPerIP = 10, timeWindow = 60000)`.
+   */
+  constructor(options?: ThrottlerOptions)
+  constructor(maxConnectionsPerIP?: number, timeWindow?: number)
+  constructor(first: ThrottlerOptions | number = {}, timeWindow?: number) {
+    super()
+    const options: ThrottlerOptions =
+      typeof first === 'number'
+        ? { maxPerWindow: first, ...(timeWindow !== undefined && { windowMs: timeWindow }) }
+        : first
+    knownKeys(options, OPTIONS, 'ConnectionThrottler')
+    this.maxPerWindow = positiveInt(options.maxPerWindow, 'maxPerWindow', DEFAULT_MAX_PER_WINDOW)
+    this.windowMs = ms(options.windowMs, 'windowMs', DEFAULT_WINDOW_MS, 1)
+    this.maxConcurrent = limit(options.maxConcurrent, 'maxConcurrent', Number.POSITIVE_INFINITY)
+    const prefix = options.ipv6Prefix ?? DEFAULT_IPV6_PREFIX
+    if (!Number.isInteger(prefix) || prefix < 1 || prefix > 128) {
+      throw new RangeError(`ipv6Prefix must be an integer from 1 to 128, got ${String(prefix)}`)
+    }
+    this.ipv6Prefix = prefix
+    this.maxTrackedAddresses = positiveInt(
+      options.maxTrackedAddresses,
+      'maxTrackedAddresses',
+      DEFAULT_MAX_TRACKED_ADDRESSES,
+    )
+    this.#now = fn(options.now, 'now', monotonic)
+    this.#lastSweep = this.#now()
+  }
+
+  /** Addresses tracked now. Never more than `maxTrackedAddresses`. */
+  get size(): number {
+    return this.#entries.size
+  }
+
+  get counters(): ThrottlerCounters {
+    return { tracked: this.#entries.size, ...this.#counters }
+  }
+
+  /** The key `address` is counted under. */
+  keyOf(address: string | undefined): string {
+    return addressKey(address, this.ipv6Prefix)
+  }
+
+  /** The seed's check: true if a connection from `remoteAddress` may be accepted (and counts it). */
+  canAcceptConnection(remoteAddress: string | undefined): boolean {
+    return this.acquire(remoteAddress) === 'accepted'
+  }
+
+  /**
+   * Decides on a new connection from `remoteAddress`. `'accepted'` counts it against the window
+   * and takes a concurrent slot, to be given back with `releaseConnection` when it closes.
+   * Refusals do not count against the window.
+   */
+  acquire(remoteAddress: string | undefined): ThrottleVerdict {
+    const now = this.#now()
+    if (now - this.#lastSweep >= this.windowMs) this.#sweep(now)
+    const key = this.keyOf(remoteAddress)
+    let entry = this.#entries.get(key)
+    if (entry) {
+      // Move to the end: recently seen addresses are the last to be evicted.
+      this.#entries.delete(key)
+      this.#entries.set(key, entry)
+    } else {
+      if (this.#entries.size >= this.maxTrackedAddresses && !this.#evictOne(now)) {
+        return this.#refuse(key, 'capacity')
+      }
+      entry = { hits: [], head: 0, last: now, active: 0 }
+      this.#entries.set(key, entry)
+    }
+    if (entry.active >= this.maxConcurrent) return this.#refuse(key, 'concurrency')
+    const { hits } = entry
+    if (hits.length < this.maxPerWindow) {
+      hits.push(now)
+    } else {
+      if (now - (hits[entry.head] as number) < this.windowMs) return this.#refuse(key, 'rate')
+      hits[entry.head] = now
+      entry.head = (entry.head + 1) % this.maxPerWindow
+    }
+    entry.last = now
+    entry.active++
+    this.#counters.accepted++
+    return 'accepted'
+  }
+
+  /**
+   * A connection accepted for `remoteAddress` has closed: frees its concurrent slot. The rate
+   * window is not touched. Extra calls do nothing.
+   */
+  releaseConnection(remoteAddress: string | undefined): void {
+    const entry = this.#entries.get(this.keyOf(remoteAddress))
+    if (entry && entry.active > 0) entry.active--
+  }
+
+  /** Forgets every address. */
+  clear(): void {
+    this.#entries.clear()
+  }
+
+  #refuse(key: string, reason: Exclude<ThrottleVerdict, 'accepted'>): ThrottleVerdict {
+    if (reason === 'rate') this.#counters.refusedByRate++
+    else if (reason === 'concurrency') this.#counters.refusedByConcurrency++
+    else this.#counters.refusedByCapacity++
+    this.notify('refuse', key, reason)
+    return reason
+  }
+
+  /** An entry may go when forgetting it loses nothing: no open connection we must count. */
+  #holdsSlots(entry: Entry): boolean {
+    return entry.active > 0 && this.maxConcurrent !== Number.POSITIVE_INFINITY
+  }
+
+  /** Drops entries with no connection in the window and none open; once per window, O(n). */
+  #sweep(now: number): void {
+    this.#lastSweep = now
+    for (const [key, entry] of this.#entries) {
+      if (now - entry.last >= this.windowMs && !this.#holdsSlots(entry)) {
+        this.#entries.delete(key)
+        this.#counters.evicted++
+      }
+    }
+  }
+
+  /**
+   * At capacity: evicts the least recently seen entry that holds no counted connection, looking
+   * at no more than `EVICTION_SCAN` entries. An evicted address that is still inside its window
+   * starts afresh: under a flood of more distinct addresses than the cap, per-address history
+   * is the thing given up, not memory and not new clients.
+   */
+  #evictOne(now: number): boolean {
+    let scanned = 0
+    for (const [key, entry] of this.#entries) {
+      if (!this.#holdsSlots(entry)) {
+        this.#entries.delete(key)
+        this.#counters.evicted++
+        return true
+      }
+      if (++scanned >= EVICTION_SCAN) break
+    }
+    // Every entry looked at holds open connections. A full sweep may still find idle ones
+    // further in; at most once a second, so a flood cannot make every attempt O(n).
+    if (now - this.#lastSweep >= Math.min(this.windowMs, 1000)) this.#sweep(now)
+    return this.#entries.size < this.maxTrackedAddresses
+  }
+}
