@@ -1,0 +1,221 @@
+import {
+  type BinaryInput,
+  CodecErrorCode,
+  checkFrameLimit,
+  type DecodeSink,
+  hexPreview,
+  PayloadBuffer,
+  ProtocolError,
+  type SyncDecoder,
+  TruncatedFrameError,
+  toBuffer,
+} from '@verb-tcp/core'
+import { COMPACT_STREAM_ID, CONTROL_STREAM_ID, DEFAULTS, HEADER_BYTES } from './constants.ts'
+import { MuxErrorCode } from './errors.ts'
+import type { MuxFrame } from './types.ts'
+
+export interface MuxFrameDecoderOptions {
+  /** Largest data payload. Mutable later through `maxFrameSize`. @default 16 MiB (seed peers) */
+  maxFrameSize?: number
+  /** Largest control payload (stream 0 and the compact stream). @default 16384 */
+  maxControlBytes?: number
+}
+
+const U32 = 0xffff_ffff
+
+/**
+ * Incremental decoder of the seed's 8-byte-header frames. Control frames (stream 0 and the
+ * compact stream) come out whole, copied once with core's `PayloadBuffer` if they span chunks.
+ * Data frames are streamed through as views of the input: the first piece (`offset` 0) is
+ * emitted as soon as the header is read, so credit and size are checked before any payload is
+ * held, and later pieces follow as bytes arrive. Limits are checked at the header.
+ */
+export class MuxFrameDecoder implements SyncDecoder<MuxFrame> {
+  /** Largest data payload accepted; the session lowers it once the peer's hello is known. */
+  maxFrameSize: number
+  readonly maxControlBytes: number
+  readonly #header = Buffer.alloc(HEADER_BYTES)
+  #headerFill = 0
+  #streamId = 0
+  #length = 0
+  #done = 0
+  #inPayload = false
+  #control: PayloadBuffer | undefined
+  #consumed = 0
+  #finished = false
+
+  constructor(options: MuxFrameDecoderOptions = {}) {
+    this.maxFrameSize = checkFrameLimit(
+      options.maxFrameSize,
+      U32,
+      'maxFrameSize',
+      DEFAULTS.maxSeedFrameSize,
+    )
+    this.maxControlBytes = checkFrameLimit(
+      options.maxControlBytes,
+      U32,
+      'maxControlBytes',
+      DEFAULTS.maxControlBytes,
+    )
+  }
+
+  /** Bytes consumed so far (the stream offset of the next byte). */
+  get offset(): number {
+    return this.#consumed
+  }
+
+  /** Ignores all further input, as after a fatal error. */
+  stop(): void {
+    this.#finished = true
+    this.#control = undefined
+  }
+
+  push(chunk: BinaryInput, sink: DecodeSink<MuxFrame>): void {
+    if (this.#finished) return
+    const buf = toBuffer(chunk)
+    const n = buf.length
+    const base = this.#consumed
+    let i = 0
+    while (i < n && !this.#finished) {
+      if (!this.#inPayload) {
+        if (this.#headerFill === 0 && n - i >= HEADER_BYTES) {
+          this.#streamId = buf.readUInt32BE(i)
+          this.#length = buf.readUInt32BE(i + 4)
+          i += HEADER_BYTES
+        } else {
+          const take = Math.min(HEADER_BYTES - this.#headerFill, n - i)
+          buf.copy(this.#header, this.#headerFill, i, i + take)
+          this.#headerFill += take
+          i += take
+          if (this.#headerFill < HEADER_BYTES) break
+          this.#headerFill = 0
+          this.#streamId = this.#header.readUInt32BE(0)
+          this.#length = this.#header.readUInt32BE(4)
+        }
+        this.#consumed = base + i
+        const id = this.#streamId
+        const length = this.#length
+        const available = n - i
+        if (id === CONTROL_STREAM_ID || id === COMPACT_STREAM_ID) {
+          if (length > this.maxControlBytes) {
+            this.#fail(
+              sink,
+              new ProtocolError(
+                MuxErrorCode.CONTROL_TOO_LARGE,
+                `control frame of ${length} bytes exceeds maxControlBytes ${this.maxControlBytes}`,
+                {
+                  limit: this.maxControlBytes,
+                  declaredLength: length,
+                  offset: base + i - HEADER_BYTES,
+                  streamId: id,
+                },
+              ),
+            )
+            return
+          }
+          if (available >= length) {
+            i += length
+            this.#consumed = base + i
+            sink.frame({
+              streamId: id,
+              length,
+              offset: 0,
+              start: true,
+              payload: buf.subarray(i - length, i),
+            })
+          } else {
+            this.#control = new PayloadBuffer(length, available)
+            this.#inPayload = true
+          }
+          continue
+        }
+        if (length > this.maxFrameSize) {
+          const at = base + i - HEADER_BYTES
+          const head = buf.subarray(Math.max(0, i - HEADER_BYTES), i)
+          this.#fail(
+            sink,
+            new ProtocolError(
+              CodecErrorCode.FRAME_TOO_LARGE,
+              `frame for stream ${id} declares ${length} bytes, over the limit of ${this.maxFrameSize} (header ${hexPreview(head)})`,
+              { limit: this.maxFrameSize, declaredLength: length, offset: at, streamId: id },
+            ),
+          )
+          return
+        }
+        const take = Math.min(length, available)
+        i += take
+        this.#consumed = base + i
+        this.#done = take
+        this.#inPayload = take < length
+        sink.frame({
+          streamId: id,
+          length,
+          offset: 0,
+          start: true,
+          payload: buf.subarray(i - take, i),
+        })
+        continue
+      }
+      // Inside a payload that started in an earlier chunk.
+      const control = this.#control
+      if (control !== undefined) {
+        i += control.append(buf, i, n)
+        this.#consumed = base + i
+        if (control.complete) {
+          this.#control = undefined
+          this.#inPayload = false
+          sink.frame({
+            streamId: this.#streamId,
+            length: this.#length,
+            offset: 0,
+            start: true,
+            payload: control.take(),
+          })
+        }
+        continue
+      }
+      const take = Math.min(this.#length - this.#done, n - i)
+      const offset = this.#done
+      i += take
+      this.#consumed = base + i
+      this.#done += take
+      if (this.#done === this.#length) this.#inPayload = false
+      sink.frame({
+        streamId: this.#streamId,
+        length: this.#length,
+        offset,
+        start: false,
+        payload: buf.subarray(i - take, i),
+      })
+    }
+    if (!this.#finished) this.#consumed = base + n
+  }
+
+  end(sink: DecodeSink<MuxFrame>): void {
+    if (this.#finished) return
+    if (this.#headerFill > 0) {
+      this.#fail(
+        sink,
+        new TruncatedFrameError(undefined, this.#headerFill, { offset: this.#consumed }),
+      )
+      return
+    }
+    if (this.#inPayload) {
+      const received = this.#control?.filled ?? this.#done
+      this.#fail(
+        sink,
+        new TruncatedFrameError(this.#length, received, {
+          offset: this.#consumed,
+          streamId: this.#streamId,
+        }),
+      )
+      return
+    }
+    this.#finished = true
+  }
+
+  #fail(sink: DecodeSink<MuxFrame>, error: ProtocolError): void {
+    this.stop()
+    sink.error(error)
+  }
+}

@@ -1,0 +1,1049 @@
+import { EventEmitter } from 'node:events'
+import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import type { Duplex } from 'node:stream'
+import {
+  checkFrameLimit,
+  type DecodeSink,
+  ErrorCode,
+  ProtocolError,
+  routeCodecError,
+} from '@verb-tcp/core'
+import {
+  COMPACT_STREAM_ID,
+  COMPACT_WINDOW_BYTES,
+  CONTROL_STREAM_ID,
+  DEFAULTS,
+  FEATURE_COMPACT,
+  HEADER_BYTES,
+  MAX_STREAM_ID,
+  MIN_FRAME_SIZE,
+  MIN_WINDOW,
+  PROTOCOL_VERSION,
+} from './constants.ts'
+import {
+  type ControlMessage,
+  encodeControl,
+  parseControl,
+  readCompact,
+  writeCompactHeader,
+  writeCompactWindow,
+} from './control.ts'
+import { goAwayCodeFor, MuxErrorCode, muxError, ResetCode, StreamResetError } from './errors.ts'
+import { FlowWindow } from './flow-window.ts'
+import { MuxFrameDecoder } from './frame-decoder.ts'
+import { RateLimiter } from './rate-limiter.ts'
+import { MuxStream, type StreamOwner } from './stream.ts'
+import type {
+  GoAwayInfo,
+  MuxFrame,
+  MuxSessionEvents,
+  MuxSessionOptions,
+  PeerSettings,
+  StreamInfo,
+  StreamMetadata,
+} from './types.ts'
+
+/** Window-update records per compact frame: 3,328 bytes, under any allowed `maxControlBytes`. */
+const COMPACT_BATCH = 256
+/** Payloads up to this size are copied next to their header: one buffer, one writev entry. */
+const COALESCE_BYTES = 1024
+/** Smallest accepted `maxControlBytes`: room for a hello, a goaway and a compact batch. */
+const MIN_CONTROL_BYTES = 4096
+/** An RTT floor for auto-tuning, in ms: the event loop is coarser than loopback. */
+const MIN_TUNING_RTT = 1
+
+interface PendingPing {
+  resolve: (rtt: number) => void
+  reject: (error: Error) => void
+  sent: number
+  timer: NodeJS.Timeout
+}
+
+function checkInt(name: string, value: number | undefined, min: number, max: number, dflt: number) {
+  if (value === undefined) return dflt
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`)
+  }
+  return value
+}
+
+/**
+ * A multiplexed session over one byte stream (`net.Socket`, TLS socket or any `Duplex`).
+ * See the package README for the wire format and the state machine.
+ */
+export class MuxSession extends EventEmitter<MuxSessionEvents> implements StreamOwner {
+  readonly role: MuxSessionOptions['role']
+  /** Live streams by id. */
+  readonly streams = new Map<number, MuxStream>()
+  /** What the peer advertised; undefined until its first frame. */
+  peer: PeerSettings | undefined
+  /** Smoothed RTT from pings, in ms; 0 until the first pong. */
+  rtt = 0
+
+  readonly #socket: Duplex
+  readonly #decoder: MuxFrameDecoder
+  readonly #o: Required<Omit<MuxSessionOptions, 'acceptStream' | 'role'>>
+  readonly #acceptStream: MuxSessionOptions['acceptStream']
+  readonly #sessionRecv: FlowWindow
+  #sessionSendLimit = MIN_WINDOW
+  #sessionSent = 0
+  #sendFrameSize = MIN_FRAME_SIZE
+  #peerCompact = false
+  #nextLocalId: number
+  #highestRemoteId = 0
+  #lastAcceptedId = 0
+  #remoteOpen = 0
+  readonly #openLimiter: RateLimiter
+  readonly #resetLimiter: RateLimiter
+  readonly #pingLimiter: RateLimiter
+
+  #ready: MuxStream[] = []
+  #readyHead = 0
+  readonly #control: Buffer[] = []
+  readonly #windowUpdates = new Map<number, number>()
+  #flushQueued = false
+  #waitingDrain = false
+  readonly #flushBound = () => this.#flush()
+  readonly #onDrainBound = () => {
+    this.#waitingDrain = false
+    this.#flush()
+  }
+
+  readonly #pings = new Map<number, PendingPing>()
+  #nextPingId = 1
+  #keepAlive: NodeJS.Timeout | undefined
+  readonly #seedBlocked = new Set<MuxStream>()
+
+  #goAwaySent = false
+  #goAwayReceived: GoAwayInfo | undefined
+  #closing = false
+  #failed = false
+  #closed = false
+  #error: ProtocolError | undefined
+  readonly #closedPromise: Promise<void>
+  #resolveClosed!: () => void
+
+  readonly #sink: DecodeSink<MuxFrame> = {
+    frame: (f) => this.#onFrame(f),
+    error: (e) => this.#fatal(e),
+  }
+
+  constructor(socket: Duplex, options: MuxSessionOptions) {
+    super()
+    if (options?.role !== 'dialler' && options?.role !== 'acceptor') {
+      throw new TypeError(`options.role must be 'dialler' or 'acceptor', got ${options?.role}`)
+    }
+    const U32 = 0xffff_ffff
+    const initialWindow = checkInt(
+      'initialWindow',
+      options.initialWindow,
+      MIN_WINDOW,
+      U32,
+      DEFAULTS.initialWindow,
+    )
+    const initialSessionWindow = checkInt(
+      'initialSessionWindow',
+      options.initialSessionWindow,
+      MIN_WINDOW,
+      U32,
+      Math.max(DEFAULTS.initialSessionWindow, initialWindow),
+    )
+    this.#o = {
+      initialWindow,
+      maxWindow: checkInt(
+        'maxWindow',
+        options.maxWindow,
+        initialWindow,
+        Number.MAX_SAFE_INTEGER,
+        Math.max(DEFAULTS.maxWindow, initialWindow),
+      ),
+      initialSessionWindow,
+      maxSessionWindow: checkInt(
+        'maxSessionWindow',
+        options.maxSessionWindow,
+        initialSessionWindow,
+        Number.MAX_SAFE_INTEGER,
+        Math.max(DEFAULTS.maxSessionWindow, initialSessionWindow),
+      ),
+      maxFrameSize: checkInt(
+        'maxFrameSize',
+        options.maxFrameSize,
+        MIN_FRAME_SIZE,
+        U32,
+        DEFAULTS.maxFrameSize,
+      ),
+      maxSeedFrameSize: checkFrameLimit(
+        options.maxSeedFrameSize,
+        U32,
+        'maxSeedFrameSize',
+        DEFAULTS.maxSeedFrameSize,
+      ),
+      maxControlBytes: checkInt(
+        'maxControlBytes',
+        options.maxControlBytes,
+        MIN_CONTROL_BYTES,
+        U32,
+        DEFAULTS.maxControlBytes,
+      ),
+      maxStreams: checkInt('maxStreams', options.maxStreams, 0, U32, DEFAULTS.maxStreams),
+      maxOpensPerSecond: checkInt(
+        'maxOpensPerSecond',
+        options.maxOpensPerSecond,
+        1,
+        U32,
+        DEFAULTS.maxOpensPerSecond,
+      ),
+      maxResetsPerSecond: checkInt(
+        'maxResetsPerSecond',
+        options.maxResetsPerSecond,
+        1,
+        U32,
+        DEFAULTS.maxResetsPerSecond,
+      ),
+      maxPingsPerSecond: checkInt(
+        'maxPingsPerSecond',
+        options.maxPingsPerSecond,
+        1,
+        U32,
+        DEFAULTS.maxPingsPerSecond,
+      ),
+      keepAliveInterval: checkInt(
+        'keepAliveInterval',
+        options.keepAliveInterval,
+        0,
+        2 ** 31 - 1,
+        DEFAULTS.keepAliveInterval,
+      ),
+      pingTimeout: checkInt(
+        'pingTimeout',
+        options.pingTimeout,
+        1,
+        2 ** 31 - 1,
+        DEFAULTS.pingTimeout,
+      ),
+      maxSocketBuffer: checkInt(
+        'maxSocketBuffer',
+        options.maxSocketBuffer,
+        1,
+        U32,
+        DEFAULTS.maxSocketBuffer,
+      ),
+      streamHighWaterMark: checkInt(
+        'streamHighWaterMark',
+        options.streamHighWaterMark,
+        1,
+        U32,
+        DEFAULTS.streamHighWaterMark,
+      ),
+      compact: options.compact ?? true,
+    }
+    this.role = options.role
+    this.#acceptStream = options.acceptStream
+    this.#nextLocalId = this.role === 'dialler' ? 1 : 2
+    this.#socket = socket
+    this.#decoder = new MuxFrameDecoder({
+      maxFrameSize: Math.max(this.#o.maxSeedFrameSize, this.#o.maxFrameSize),
+      maxControlBytes: this.#o.maxControlBytes,
+    })
+    this.#sessionRecv = new FlowWindow(
+      this.#o.initialSessionWindow,
+      this.#o.maxSessionWindow,
+      performance.now(),
+    )
+    this.#openLimiter = new RateLimiter(this.#o.maxOpensPerSecond)
+    this.#resetLimiter = new RateLimiter(this.#o.maxResetsPerSecond)
+    this.#pingLimiter = new RateLimiter(this.#o.maxPingsPerSecond)
+    this.#closedPromise = new Promise((resolve) => {
+      this.#resolveClosed = resolve
+    })
+
+    ;(socket as Partial<Socket>).setNoDelay?.(true)
+    socket.on('data', this.#onData)
+    socket.on('end', this.#onEnd)
+    socket.on('error', this.#onSocketError)
+    socket.on('close', this.#onClose)
+
+    const features = this.#o.compact ? [FEATURE_COMPACT] : []
+    this.#queueControl({
+      type: 'hello',
+      version: PROTOCOL_VERSION,
+      initialWindow: this.#o.initialWindow,
+      sessionWindow: this.#o.initialSessionWindow,
+      maxStreams: this.#o.maxStreams,
+      maxFrameSize: this.#o.maxFrameSize,
+      features,
+    })
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  /** Opens a stream carrying `type` and `metadata` in its `stream_create`. */
+  open(type: string, metadata: StreamMetadata = {}): MuxStream {
+    if (this.#failed || this.#closed || this.#socket.destroyed) {
+      throw muxError(MuxErrorCode.SESSION_CLOSED, 'the session is closed')
+    }
+    if (this.#goAwaySent || this.#goAwayReceived !== undefined || this.#closing) {
+      throw muxError(MuxErrorCode.GOING_AWAY, 'the session is going away: no new streams')
+    }
+    const id = this.#nextLocalId
+    if (id > MAX_STREAM_ID) {
+      throw muxError(MuxErrorCode.STREAMS_EXHAUSTED, 'every stream id has been used')
+    }
+    const frame = encodeControl({ type: 'stream_create', streamId: id, streamType: type, metadata })
+    if (frame.length - HEADER_BYTES > this.#o.maxControlBytes) {
+      throw muxError(
+        MuxErrorCode.CONTROL_TOO_LARGE,
+        `stream_create of ${frame.length - HEADER_BYTES} bytes exceeds maxControlBytes`,
+        { limit: this.#o.maxControlBytes, declaredLength: frame.length - HEADER_BYTES },
+      )
+    }
+    this.#nextLocalId += 2
+    const stream = this.#newStream({ id, type, metadata }, true)
+    this.#control.push(frame)
+    this.#scheduleFlush()
+    return stream
+  }
+
+  /** Seed API: opens a stream and returns its id. */
+  createStream(type: string, metadata: StreamMetadata = {}): number {
+    return this.open(type, metadata).id
+  }
+
+  /** Seed API: half-closes our side of a stream (`stream_close`). */
+  closeStream(streamId: number): void {
+    this.streams.get(streamId)?.end()
+  }
+
+  /** Seed API: writes to a stream; returns what `write()` returns (false if unknown). */
+  sendStreamData(streamId: number, data: Uint8Array | string): boolean {
+    const stream = this.streams.get(streamId)
+    if (stream === undefined || stream.writableEnded || stream.destroyed) return false
+    return stream.write(data)
+  }
+
+  getStream(streamId: number): MuxStream | undefined {
+    return this.streams.get(streamId)
+  }
+
+  /**
+   * Sends a ping; resolves with the round-trip time in ms. No pong within `pingTimeout` closes
+   * the session with `ERR_MUX_PING_TIMEOUT` (and rejects). A seed peer never answers pings.
+   */
+  ping(): Promise<number> {
+    if (this.#failed || this.#closed || this.#socket.destroyed) {
+      return Promise.reject(muxError(MuxErrorCode.SESSION_CLOSED, 'the session is closed'))
+    }
+    const id = this.#nextPingId
+    this.#nextPingId = id === 0xffff_ffff ? 1 : id + 1
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#fatal(
+          muxError(MuxErrorCode.PING_TIMEOUT, `no pong within ${this.#o.pingTimeout} ms`, {
+            limit: this.#o.pingTimeout,
+          }),
+        )
+      }, this.#o.pingTimeout)
+      timer.unref?.()
+      this.#pings.set(id, { resolve, reject, sent: performance.now(), timer })
+      this.#queueControl({ type: 'ping', id })
+    })
+  }
+
+  /**
+   * Sends `goaway` naming the last stream of the peer's we accepted. Streams the peer opens
+   * after it are refused; streams already open go on. Idempotent.
+   */
+  goAway(code: number = ResetCode.NO_ERROR, reason = ''): void {
+    if (this.#goAwaySent || this.#failed || this.#closed) return
+    this.#goAwaySent = true
+    this.#queueControl({ type: 'goaway', lastStreamId: this.#lastAcceptedId, code, reason })
+  }
+
+  /**
+   * Graceful close: `goaway`, then the connection is ended once every stream has finished.
+   * Resolves when the underlying stream is closed.
+   */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.goAway()
+      this.#closing = true
+      this.#maybeFinishClose()
+    }
+    return this.#closedPromise
+  }
+
+  /** Hard close: every stream is destroyed and the connection with it. */
+  destroy(error?: ProtocolError): void {
+    if (this.#closed) return
+    this.#error ??= error
+    this.#abortStreams(error ?? muxError(MuxErrorCode.SESSION_CLOSED, 'the session was destroyed'))
+    this.#socket.destroy()
+  }
+
+  /** True once the underlying stream has closed. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** The fatal error the session ended with, if any. */
+  get error(): ProtocolError | undefined {
+    return this.#error
+  }
+
+  /** Bytes received and not yet consumed by the application, over all streams. */
+  get bufferedBytes(): number {
+    return this.#sessionRecv.buffered
+  }
+
+  // ----------------------------------------------------------- StreamOwner (internal)
+
+  /** @internal */
+  get writeError(): ProtocolError | undefined {
+    if (this.#failed || this.#closed || this.#socket.destroyed) {
+      return this.#error ?? muxError(MuxErrorCode.SESSION_CLOSED, 'the session is closed')
+    }
+    return undefined
+  }
+
+  /** @internal */
+  schedule(stream: MuxStream): void {
+    if (!stream.inReady && stream.sendLimit > stream.sent) {
+      stream.inReady = true
+      this.#ready.push(stream)
+    }
+    this.#scheduleFlush()
+  }
+
+  /** @internal */
+  sendFin(stream: MuxStream): void {
+    this.#queueControl({ type: 'stream_close', streamId: stream.id })
+  }
+
+  /** @internal */
+  sendReset(stream: MuxStream, code: number): void {
+    this.#queueControl({ type: 'stream_reset', streamId: stream.id, code })
+  }
+
+  /** @internal */
+  onRead(stream: MuxStream): void {
+    const consumed = stream.pushed - stream.readableLength
+    const delta = consumed - stream.recv.consumed
+    if (delta > 0) {
+      stream.recv.consumed = consumed
+      this.#sessionRecv.consumed += delta
+    }
+    if (this.#seedBlocked.size > 0 && this.#seedBlocked.delete(stream)) {
+      if (this.#seedBlocked.size === 0) this.#socket.resume()
+    }
+    if (this.peer?.hello !== true) return
+    if (!stream.finReceived && !stream.detached) {
+      const recv = stream.recv
+      if (recv.limit - recv.consumed <= recv.window / 2) {
+        const before = recv.window
+        const limit = recv.update(performance.now(), this.#tuningRtt(), this.#sessionRecv.max)
+        if (limit >= 0) this.#queueWindow(stream.id, limit)
+        if (recv.window > before) this.#sessionRecv.ensure(recv.window * 1.5)
+      }
+    }
+    this.#maybeSessionUpdate()
+  }
+
+  /** @internal */
+  onFull(stream: MuxStream): void {
+    // Only seed peers ignore credit; for them the socket is paused while a reader lags.
+    if (this.peer?.hello === true) return
+    if (this.#seedBlocked.size === 0) this.#socket.pause()
+    this.#seedBlocked.add(stream)
+  }
+
+  /** @internal */
+  detach(stream: MuxStream): void {
+    if (stream.detached) return
+    stream.detached = true
+    stream.inReady = false
+    this.streams.delete(stream.id)
+    if (!stream.local) this.#remoteOpen--
+    // Bytes nobody will read any more give their session credit back.
+    const unread = stream.recv.received - stream.recv.consumed
+    if (unread > 0) {
+      stream.recv.consumed += unread
+      this.#sessionRecv.consumed += unread
+      if (this.peer?.hello === true) this.#maybeSessionUpdate()
+    }
+    if (this.#seedBlocked.delete(stream) && this.#seedBlocked.size === 0) this.#socket.resume()
+    this.#maybeFinishClose()
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #newStream(info: StreamInfo, local: boolean): MuxStream {
+    const peer = this.peer
+    const sendLimit =
+      peer === undefined ? MIN_WINDOW : peer.hello ? peer.initialWindow : Number.POSITIVE_INFINITY
+    const recv = new FlowWindow(this.#o.initialWindow, this.#o.maxWindow, performance.now())
+    const stream = new MuxStream(this, info, local, recv, sendLimit, this.#o.streamHighWaterMark)
+    this.streams.set(info.id, stream)
+    return stream
+  }
+
+  #tuningRtt(): number {
+    return this.rtt === 0 ? 0 : Math.max(this.rtt, MIN_TUNING_RTT)
+  }
+
+  #maybeSessionUpdate(): void {
+    const recv = this.#sessionRecv
+    if (recv.limit - recv.consumed <= recv.window / 2) {
+      const limit = recv.update(performance.now(), this.#tuningRtt())
+      if (limit >= 0) this.#queueWindow(CONTROL_STREAM_ID, limit)
+    }
+  }
+
+  #queueControl(message: ControlMessage): void {
+    if (this.#failed || this.#closed) return
+    this.#control.push(encodeControl(message))
+    this.#scheduleFlush()
+  }
+
+  #queueWindow(streamId: number, limit: number): void {
+    if (this.#failed || this.#closed) return
+    this.#windowUpdates.set(streamId, limit)
+    this.#scheduleFlush()
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushQueued) return
+    this.#flushQueued = true
+    process.nextTick(this.#flushBound)
+  }
+
+  #flush(): void {
+    this.#flushQueued = false
+    const socket = this.#socket
+    if (this.#closed || socket.destroyed || socket.writableEnded) return
+    socket.cork()
+    this.#writeControl(socket)
+    if (!this.#waitingDrain && !this.#failed) this.#writeData(socket)
+    socket.uncork()
+  }
+
+  #writeControl(socket: Duplex): void {
+    const control = this.#control
+    if (control.length === 1) socket.write(control[0])
+    else if (control.length > 1) socket.write(Buffer.concat(control))
+    control.length = 0
+    const updates = this.#windowUpdates
+    if (updates.size === 0) return
+    if (this.#peerCompact) {
+      let left = updates.size
+      let frame: Buffer | undefined
+      let at = 0
+      for (const [id, limit] of updates) {
+        if (frame === undefined) {
+          const records = Math.min(left, COMPACT_BATCH)
+          frame = Buffer.allocUnsafe(HEADER_BYTES + records * COMPACT_WINDOW_BYTES)
+          writeCompactHeader(frame, records)
+          at = HEADER_BYTES
+        }
+        writeCompactWindow(frame, at, id, limit)
+        at += COMPACT_WINDOW_BYTES
+        left--
+        if (at === frame.length) {
+          socket.write(frame)
+          frame = undefined
+        }
+      }
+    } else {
+      for (const [streamId, limit] of updates) {
+        socket.write(encodeControl({ type: 'window_update', streamId, limit }))
+      }
+    }
+    updates.clear()
+  }
+
+  #writeData(socket: Duplex): void {
+    const ready = this.#ready
+    const frameMax = this.#sendFrameSize
+    const maxBuffer = this.#o.maxSocketBuffer
+    while (this.#readyHead < ready.length) {
+      if (socket.writableNeedDrain && socket.writableLength >= maxBuffer) {
+        this.#waitingDrain = true
+        socket.once('drain', this.#onDrainBound)
+        break
+      }
+      const sessionCredit = this.#sessionSendLimit - this.#sessionSent
+      if (sessionCredit <= 0) break
+      const s = ready[this.#readyHead++] as MuxStream
+      if (s.detached || s.queued === 0) {
+        s.inReady = false
+        continue
+      }
+      const credit = s.sendLimit - s.sent
+      if (credit <= 0) {
+        s.inReady = false
+        continue
+      }
+      const n = Math.min(s.queued, frameMax, credit, sessionCredit)
+      this.#writeFrame(socket, s, n)
+      if (s.queued === 0) {
+        s.inReady = false
+        s.writeDone()
+      } else if (s.sendLimit > s.sent) {
+        ready.push(s)
+      } else {
+        s.inReady = false
+      }
+    }
+    if (this.#readyHead === ready.length) {
+      ready.length = 0
+      this.#readyHead = 0
+    } else if (this.#readyHead > 1024) {
+      this.#ready = ready.slice(this.#readyHead)
+      this.#readyHead = 0
+    }
+  }
+
+  #writeFrame(socket: Duplex, s: MuxStream, n: number): void {
+    const queue = s.queue
+    let chunk = queue[s.queueIndex] as Buffer
+    let offset = s.queueOffset
+    if (n <= COALESCE_BYTES) {
+      const frame = Buffer.allocUnsafe(HEADER_BYTES + n)
+      frame.writeUInt32BE(s.id, 0)
+      frame.writeUInt32BE(n, 4)
+      let at = HEADER_BYTES
+      let left = n
+      while (left > 0) {
+        const take = Math.min(chunk.length - offset, left)
+        chunk.copy(frame, at, offset, offset + take)
+        at += take
+        left -= take
+        offset += take
+        if (offset === chunk.length) {
+          s.queueIndex++
+          offset = 0
+          chunk = queue[s.queueIndex] as Buffer
+        }
+      }
+      socket.write(frame)
+    } else {
+      const header = Buffer.allocUnsafe(HEADER_BYTES)
+      header.writeUInt32BE(s.id, 0)
+      header.writeUInt32BE(n, 4)
+      socket.write(header)
+      let left = n
+      while (left > 0) {
+        const avail = chunk.length - offset
+        if (avail <= left) {
+          socket.write(offset === 0 ? chunk : chunk.subarray(offset))
+          left -= avail
+          s.queueIndex++
+          offset = 0
+          chunk = queue[s.queueIndex] as Buffer
+        } else {
+          socket.write(chunk.subarray(offset, offset + left))
+          offset += left
+          left = 0
+        }
+      }
+    }
+    s.queueOffset = offset
+    s.queued -= n
+    s.sent += n
+    this.#sessionSent += n
+  }
+
+  // --------------------------------------------------------------- receive path
+
+  readonly #onData = (chunk: Buffer) => {
+    this.#decoder.push(chunk, this.#sink)
+  }
+
+  readonly #onEnd = () => {
+    this.#decoder.end(this.#sink)
+    if (this.#failed) return
+    this.#abortStreams(muxError(MuxErrorCode.SESSION_CLOSED, 'the peer closed the connection'))
+    if (!this.#socket.writableEnded) {
+      this.#flush()
+      this.#socket.end()
+    }
+  }
+
+  readonly #onSocketError = (cause: Error) => {
+    if (this.#failed || this.#closed) return
+    this.#fatal(
+      muxError(MuxErrorCode.SESSION_CLOSED, `connection error: ${cause.message}`, { cause }),
+      false,
+    )
+  }
+
+  readonly #onClose = () => {
+    if (this.#closed) return
+    this.#closed = true
+    this.#decoder.stop()
+    if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive)
+    const error = this.#error
+    const closedError = error ?? muxError(MuxErrorCode.SESSION_CLOSED, 'the session closed')
+    for (const p of this.#pings.values()) {
+      clearTimeout(p.timer)
+      p.reject(closedError)
+    }
+    this.#pings.clear()
+    this.#abortStreams(closedError)
+    this.#socket.off('data', this.#onData)
+    this.emit('close', error)
+    this.#resolveClosed()
+  }
+
+  /**
+   * Destroys every stream that can still lose something. A stream closed on the wire in both
+   * directions (only unread data left) is kept, so its reader still gets every byte.
+   */
+  #abortStreams(error: ProtocolError): void {
+    for (const stream of [...this.streams.values()]) {
+      if (stream.finReceived && stream.finSent) this.detach(stream)
+      else stream.abort(error)
+    }
+  }
+
+  #maybeFinishClose(): void {
+    if (!this.#closing || this.streams.size > 0 || this.#socket.writableEnded) return
+    if (this.#socket.destroyed) return
+    this.#writeControl(this.#socket)
+    this.#socket.end()
+  }
+
+  /** A fatal error: tell the peer with goaway, then close as core's error rule says. */
+  #fatal(error: ProtocolError, sendGoAway = true): void {
+    if (this.#failed || this.#closed) return
+    this.#failed = true
+    this.#error = error
+    this.#decoder.stop()
+    const socket = this.#socket
+    if (sendGoAway && !socket.destroyed && !socket.writableEnded) {
+      socket.write(
+        encodeControl({
+          type: 'goaway',
+          lastStreamId: this.#lastAcceptedId,
+          code: goAwayCodeFor(error.code),
+          reason: error.code,
+        }),
+      )
+    }
+    this.#abortStreams(error)
+    routeCodecError(this, socket, error)
+  }
+
+  #becomeSeed(): void {
+    this.peer = {
+      hello: false,
+      version: 0,
+      initialWindow: Number.POSITIVE_INFINITY,
+      sessionWindow: Number.POSITIVE_INFINITY,
+      maxStreams: Number.POSITIVE_INFINITY,
+      maxFrameSize: this.#o.maxFrameSize,
+      features: [],
+    }
+    this.#sessionSendLimit = Number.POSITIVE_INFINITY
+    this.#sendFrameSize = this.#o.maxFrameSize
+    for (const s of this.streams.values()) {
+      s.sendLimit = Number.POSITIVE_INFINITY
+      if (s.queued > 0) this.schedule(s)
+    }
+    this.emit('settings', this.peer)
+    this.#scheduleFlush()
+  }
+
+  #onFrame(f: MuxFrame): void {
+    if (this.#failed) return
+    const id = f.streamId
+    if (id === CONTROL_STREAM_ID) this.#onControl(f.payload)
+    else if (id === COMPACT_STREAM_ID) this.#onCompact(f.payload)
+    else this.#onStreamData(f)
+  }
+
+  #isPastId(id: number): boolean {
+    const localParity = (id & 1) === (this.role === 'dialler' ? 1 : 0)
+    return localParity ? id < this.#nextLocalId : id <= this.#highestRemoteId
+  }
+
+  #onStreamData(f: MuxFrame): void {
+    if (this.peer === undefined) this.#becomeSeed()
+    const flow = this.peer?.hello === true
+    const id = f.streamId
+    const s = this.streams.get(id)
+    if (f.start) {
+      const length = f.length
+      if (!this.#sessionRecv.receive(length) && flow) {
+        this.#fatal(
+          muxError(MuxErrorCode.FLOW_CONTROL, `peer sent past the session window`, {
+            limit: this.#sessionRecv.limit,
+            declaredLength: length,
+            streamId: id,
+          }),
+        )
+        return
+      }
+      if (s === undefined) {
+        if (flow && !this.#isPastId(id)) {
+          this.#fatal(
+            muxError(MuxErrorCode.UNKNOWN_STREAM, `data for stream ${id}, which was never opened`, {
+              streamId: id,
+              declaredLength: length,
+            }),
+          )
+          return
+        }
+        // A stream that is closed or reset (or unknown to a seed peer): discard the bytes.
+        this.#discard(length)
+        return
+      }
+      if (s.finReceived) {
+        this.#discard(length)
+        s.abort(
+          new StreamResetError(id, ResetCode.STREAM_CLOSED, false, {
+            cause: muxError(MuxErrorCode.BAD_STREAM_ID, 'data after stream_close'),
+          }),
+          true,
+          ResetCode.STREAM_CLOSED,
+        )
+        return
+      }
+      if (!s.recv.receive(length) && flow) {
+        this.#fatal(
+          muxError(MuxErrorCode.FLOW_CONTROL, `peer sent past the window of stream ${id}`, {
+            limit: s.recv.limit,
+            declaredLength: length,
+            streamId: id,
+          }),
+        )
+        return
+      }
+    }
+    if (s !== undefined && f.payload.length > 0) s.deliver(f.payload)
+  }
+
+  #discard(n: number): void {
+    this.#sessionRecv.consumed += n
+    if (this.peer?.hello === true) this.#maybeSessionUpdate()
+  }
+
+  #onCompact(payload: Buffer): void {
+    // Only meaningful once both hellos offered it; a seed peer's frame here is just ignored.
+    if (this.peer?.hello !== true) return
+    const error = readCompact(payload, (id, limit) => this.#onWindow(id, limit))
+    if (error !== undefined) this.#fatal(error)
+  }
+
+  #onWindow(id: number, limit: number): void {
+    if (this.peer?.hello !== true) return
+    if (id === CONTROL_STREAM_ID) {
+      if (limit > this.#sessionSendLimit) {
+        this.#sessionSendLimit = limit
+        if (this.#readyHead < this.#ready.length) this.#scheduleFlush()
+      }
+      return
+    }
+    const s = this.streams.get(id)
+    if (s !== undefined && limit > s.sendLimit) {
+      s.sendLimit = limit
+      if (s.queued > 0) this.schedule(s)
+    }
+  }
+
+  #onControl(payload: Buffer): void {
+    const m = parseControl(payload)
+    if (m instanceof ProtocolError) {
+      this.#fatal(m)
+      return
+    }
+    if (this.peer === undefined && m.type !== 'hello') this.#becomeSeed()
+    switch (m.type) {
+      case 'hello':
+        this.#onHello(m)
+        return
+      case 'stream_create':
+        this.#onCreate(m.streamId, m.streamType, m.metadata)
+        return
+      case 'stream_close':
+        this.streams.get(m.streamId)?.remoteFin()
+        return
+      case 'stream_reset':
+        if (!this.#resetLimiter.take()) {
+          this.#rateLimited('resets', this.#o.maxResetsPerSecond)
+          return
+        }
+        this.streams.get(m.streamId)?.remoteReset(m.code)
+        return
+      case 'window_update':
+        this.#onWindow(m.streamId, m.limit)
+        return
+      case 'ping':
+        if (!this.#pingLimiter.take()) {
+          this.#rateLimited('pings', this.#o.maxPingsPerSecond)
+          return
+        }
+        this.#queueControl({ type: 'pong', id: m.id })
+        return
+      case 'pong':
+        this.#onPong(m.id)
+        return
+      case 'goaway':
+        this.#onGoAway({ lastStreamId: m.lastStreamId, code: m.code, reason: m.reason })
+        return
+      default:
+        return
+    }
+  }
+
+  #rateLimited(what: string, limit: number): void {
+    this.#fatal(
+      muxError(MuxErrorCode.RATE_LIMITED, `peer exceeded ${limit} ${what} per second`, { limit }),
+    )
+  }
+
+  #onHello(m: Extract<ControlMessage, { type: 'hello' }>): void {
+    if (this.peer !== undefined) {
+      this.#fatal(muxError(MuxErrorCode.BAD_CONTROL, 'hello after the first frame'))
+      return
+    }
+    if (
+      m.initialWindow < MIN_WINDOW ||
+      m.sessionWindow < MIN_WINDOW ||
+      m.maxFrameSize < MIN_FRAME_SIZE
+    ) {
+      this.#fatal(
+        muxError(
+          MuxErrorCode.BAD_CONTROL,
+          `hello advertises less than the minimum window (${MIN_WINDOW}) or frame size (${MIN_FRAME_SIZE})`,
+        ),
+      )
+      return
+    }
+    this.peer = {
+      hello: true,
+      version: m.version,
+      initialWindow: m.initialWindow,
+      sessionWindow: m.sessionWindow,
+      maxStreams: m.maxStreams,
+      maxFrameSize: m.maxFrameSize,
+      features: m.features,
+    }
+    this.#peerCompact = this.#o.compact && m.features.includes(FEATURE_COMPACT)
+    this.#sendFrameSize = Math.min(this.#o.maxFrameSize, m.maxFrameSize)
+    this.#decoder.maxFrameSize = this.#o.maxFrameSize
+    if (m.sessionWindow > this.#sessionSendLimit) this.#sessionSendLimit = m.sessionWindow
+    for (const s of this.streams.values()) {
+      if (m.initialWindow > s.sendLimit) s.sendLimit = m.initialWindow
+      if (s.queued > 0) this.schedule(s)
+    }
+    this.emit('settings', this.peer)
+    // One ping now gives an RTT for window auto-tuning; then keepalive, if enabled.
+    this.ping().catch(() => {})
+    if (this.#o.keepAliveInterval > 0) {
+      this.#keepAlive = setInterval(() => {
+        if (this.#pings.size === 0) this.ping().catch(() => {})
+      }, this.#o.keepAliveInterval)
+      this.#keepAlive.unref?.()
+    }
+    this.#scheduleFlush()
+  }
+
+  #onCreate(id: number, type: string, metadata: StreamMetadata): void {
+    if (!this.#openLimiter.take()) {
+      this.#rateLimited('stream opens', this.#o.maxOpensPerSecond)
+      return
+    }
+    const hello = this.peer?.hello === true
+    if (id === CONTROL_STREAM_ID || id === COMPACT_STREAM_ID) {
+      this.#fatal(
+        muxError(MuxErrorCode.BAD_STREAM_ID, `stream id ${id} is reserved`, { streamId: id }),
+      )
+      return
+    }
+    if (hello) {
+      const remoteParity = this.role === 'dialler' ? 0 : 1
+      if ((id & 1) !== remoteParity || id <= this.#highestRemoteId) {
+        this.#fatal(
+          muxError(
+            MuxErrorCode.BAD_STREAM_ID,
+            `stream id ${id} is not a new ${remoteParity === 1 ? 'odd' : 'even'} id above ${this.#highestRemoteId}`,
+            { streamId: id },
+          ),
+        )
+        return
+      }
+    } else {
+      // A seed peer numbers from 1 whatever its side: skip our own ids past its ids.
+      if (this.streams.has(id)) {
+        this.#queueControl({ type: 'stream_reset', streamId: id, code: ResetCode.REFUSED_STREAM })
+        return
+      }
+      while (this.#nextLocalId <= id) this.#nextLocalId += 2
+    }
+    if (id > this.#highestRemoteId) this.#highestRemoteId = id
+    const refuse = () =>
+      this.#queueControl({ type: 'stream_reset', streamId: id, code: ResetCode.REFUSED_STREAM })
+    if (this.#goAwaySent || this.#closing || this.#remoteOpen >= this.#o.maxStreams) {
+      refuse()
+      return
+    }
+    const info: StreamInfo = { id, type, metadata }
+    let accept: boolean
+    try {
+      accept = this.#acceptStream ? this.#acceptStream(info) : this.listenerCount('stream') > 0
+    } catch (cause) {
+      this.#fatal(new ProtocolError(ErrorCode.HANDLER_FAILED, 'acceptStream threw', { cause }))
+      return
+    }
+    if (!accept) {
+      refuse()
+      return
+    }
+    this.#lastAcceptedId = id
+    this.#remoteOpen++
+    const stream = this.#newStream(info, false)
+    try {
+      this.emit('stream', stream)
+    } catch (cause) {
+      this.#fatal(
+        new ProtocolError(ErrorCode.HANDLER_FAILED, "a 'stream' listener threw", {
+          cause,
+          streamId: id,
+        }),
+      )
+    }
+  }
+
+  #onPong(id: number): void {
+    const p = this.#pings.get(id)
+    if (p === undefined) return
+    this.#pings.delete(id)
+    clearTimeout(p.timer)
+    const rtt = performance.now() - p.sent
+    this.rtt = this.rtt === 0 ? rtt : this.rtt * 0.875 + rtt * 0.125
+    p.resolve(rtt)
+  }
+
+  #onGoAway(info: GoAwayInfo): void {
+    this.#goAwayReceived = info
+    this.emit('goaway', info)
+    // Our streams above lastStreamId were never processed: refused, safe to retry elsewhere.
+    if (this.peer?.hello === true) {
+      for (const s of [...this.streams.values()]) {
+        if (s.local && s.id > info.lastStreamId) s.remoteReset(ResetCode.REFUSED_STREAM)
+      }
+    }
+    if (info.code !== ResetCode.NO_ERROR) {
+      this.#error ??= muxError(
+        MuxErrorCode.REMOTE_GOAWAY,
+        `peer sent goaway with code ${info.code}: ${info.reason}`,
+      )
+    }
+  }
+}
+
+/** Creates a session over `socket` (a `net.Socket`, a TLS socket or any `Duplex`). */
+export function createSession(socket: Duplex, options: MuxSessionOptions): MuxSession {
+  return new MuxSession(socket, options)
+}

@@ -1,0 +1,101 @@
+import type { ProtocolError } from '@verb-tcp/core'
+
+/** One decoded piece of a frame. Control frames come whole; data frames may come in pieces. */
+export interface MuxFrame {
+  streamId: number
+  /** Payload length declared by the header. */
+  length: number
+  /** Where `payload` starts inside the frame's payload: 0 for the first (or only) piece. */
+  offset: number
+  /** True for the first piece of a frame, emitted as soon as the header is read. */
+  start: boolean
+  /** A view of the input (or one exact-size copy, for control frames spanning chunks). */
+  payload: Buffer
+}
+
+/** Which end of the connection a session is: the dialler uses odd stream ids, the acceptor even. */
+export type SessionRole = 'dialler' | 'acceptor'
+
+/** Free-form metadata sent with `stream_create`; must survive `JSON.stringify`. */
+export type StreamMetadata = Record<string, unknown>
+
+export interface MuxSessionOptions {
+  /** `'dialler'` (opened the TCP connection: odd ids) or `'acceptor'` (even ids). Required. */
+  role: SessionRole
+  /** Credit each new stream grants the peer, in bytes. @default 1048576 */
+  initialWindow?: number
+  /** Cap of a stream window under auto-tuning. @default 16777216 */
+  maxWindow?: number
+  /** Credit for all streams together. @default 4194304 */
+  initialSessionWindow?: number
+  /** Cap of the session window: bounds the bytes the peer can make us buffer. @default 67108864 */
+  maxSessionWindow?: number
+  /** Largest data payload per frame, sent and accepted. @default 65536 */
+  maxFrameSize?: number
+  /** Largest data payload accepted from a seed peer (one that sent no hello). @default 16777216 */
+  maxSeedFrameSize?: number
+  /** Largest control message. @default 16384 */
+  maxControlBytes?: number
+  /** Concurrent streams the peer may have open towards us; more are refused. @default 1000 */
+  maxStreams?: number
+  /** Stream opens per second accepted from the peer before the session is closed. @default 1000 */
+  maxOpensPerSecond?: number
+  /** Resets per second accepted from the peer before the session is closed. @default 1000 */
+  maxResetsPerSecond?: number
+  /** Pings per second accepted from the peer before the session is closed. @default 100 */
+  maxPingsPerSecond?: number
+  /** Keepalive ping interval in ms; 0 disables keepalive. @default 30000 */
+  keepAliveInterval?: number
+  /** Time in ms a ping may wait for its pong before the session is closed. @default 15000 */
+  pingTimeout?: number
+  /** Socket bytes queued before the scheduler waits for `'drain'`. @default 262144 */
+  maxSocketBuffer?: number
+  /** High-water mark of each stream's readable and writable side, in bytes. @default 262144 */
+  streamHighWaterMark?: number
+  /** Offer compact binary window updates in hello. @default true */
+  compact?: boolean
+  /**
+   * Decides on streams the peer opens, before any `'stream'` event. Return false to refuse
+   * (the peer gets a reset with `REFUSED_STREAM`). Without it, streams are accepted when the
+   * session has a `'stream'` listener and refused otherwise.
+   */
+  acceptStream?: (info: StreamInfo) => boolean
+}
+
+export interface StreamInfo {
+  id: number
+  type: string
+  metadata: StreamMetadata
+}
+
+/** What a peer's hello advertised (or the assumptions made for a seed peer). */
+export interface PeerSettings {
+  /** False for a seed peer: it sent no hello, and no flow control is applied towards it. */
+  hello: boolean
+  version: number
+  initialWindow: number
+  sessionWindow: number
+  maxStreams: number
+  maxFrameSize: number
+  features: string[]
+}
+
+export interface GoAwayInfo {
+  /** Highest stream id of ours the peer accepted; ours above it were never processed. */
+  lastStreamId: number
+  code: number
+  reason: string
+}
+
+export interface MuxSessionEvents {
+  /** The peer opened a stream (already accepted). Call `stream.refuse()` to refuse it. */
+  stream: [stream: import('./stream.ts').MuxStream]
+  /** The peer's hello arrived, or the peer was found to be a seed peer. */
+  settings: [settings: PeerSettings]
+  /** The peer sent goaway. */
+  goaway: [info: GoAwayInfo]
+  /** A fatal session error; only emitted when there is a listener. */
+  error: [error: ProtocolError]
+  /** The session is closed; `error` is the fatal error, if any. */
+  close: [error: ProtocolError | undefined]
+}

@@ -1,0 +1,131 @@
+import { once } from 'node:events'
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net'
+import { Duplex, type Readable } from 'node:stream'
+import { createSession, type MuxSession, type MuxSessionOptions } from '../src/index.ts'
+
+export interface PairOptions {
+  /** Cut every written chunk into pieces of this many bytes (1 = every byte on its own). */
+  split?: number
+}
+
+/**
+ * Two cross-wired in-memory Duplexes, like the two ends of a TCP connection: what one writes
+ * the other reads; `end()` on one ends the other's readable side; destroying one closes both.
+ */
+export function duplexPair(options: PairOptions = {}): [Duplex, Duplex] {
+  const make = (): Duplex & { peer?: Duplex } => {
+    const d: Duplex & { peer?: Duplex } = new Duplex({
+      allowHalfOpen: false,
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        const peer = d.peer as Duplex
+        if (!peer.destroyed) {
+          const step = options.split ?? chunk.length
+          for (let i = 0; i < chunk.length; i += step) peer.push(chunk.subarray(i, i + step))
+        }
+        cb()
+      },
+      final(cb) {
+        const peer = d.peer as Duplex
+        if (!peer.destroyed) peer.push(null)
+        cb()
+      },
+      destroy(err, cb) {
+        const peer = d.peer as Duplex
+        if (!peer.destroyed) process.nextTick(() => peer.destroy())
+        cb(err)
+      },
+    })
+    return d
+  }
+  const a = make()
+  const b = make()
+  a.peer = b
+  b.peer = a
+  return [a, b]
+}
+
+export interface SessionPair {
+  dialler: MuxSession
+  acceptor: MuxSession
+  a: Duplex
+  b: Duplex
+}
+
+const open: MuxSession[] = []
+
+/** Two sessions over an in-memory pair; `closeAll()` in afterEach destroys every one made. */
+export function sessionPair(
+  options: Partial<MuxSessionOptions> = {},
+  acceptorOptions: Partial<MuxSessionOptions> = options,
+  pair: PairOptions = {},
+): SessionPair {
+  const [a, b] = duplexPair(pair)
+  const dialler = createSession(a, { keepAliveInterval: 0, ...options, role: 'dialler' })
+  const acceptor = createSession(b, { keepAliveInterval: 0, ...acceptorOptions, role: 'acceptor' })
+  open.push(dialler, acceptor)
+  return { dialler, acceptor, a, b }
+}
+
+export function track(session: MuxSession): MuxSession {
+  open.push(session)
+  return session
+}
+
+export async function closeAll(): Promise<void> {
+  for (const s of open.splice(0)) s.destroy()
+}
+
+/** Reads a stream to its end and returns every byte. */
+export function readAll(stream: Readable): Promise<Buffer> {
+  // Not `for await`: the async iterator destroys a Duplex once its readable side ends, which
+  // would reset a stream whose writable side is still open.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    stream.on('data', (c: Buffer) => chunks.push(c))
+    stream.once('end', () => resolve(Buffer.concat(chunks)))
+    stream.once('error', reject)
+    stream.once('close', () => {
+      if (!stream.readableEnded) reject(new Error('closed before end'))
+    })
+  })
+}
+
+/** Deterministic bytes. */
+export function bytes(n: number, seed = 1): Buffer {
+  const b = Buffer.allocUnsafe(n)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    b[i] = x & 0xff
+  }
+  return b
+}
+
+export interface Loopback {
+  server: Server
+  client: Socket
+  serverSocket: Socket
+}
+
+/** A real loopback TCP connection on port 0. */
+export async function loopback(): Promise<Loopback> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const accepted = once(server, 'connection')
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1')
+  const [[serverSocket]] = await Promise.all([accepted, once(client, 'connect')])
+  return { server, client, serverSocket: serverSocket as Socket }
+}
+
+/** Waits (bounded by turns of the event loop, not time) until `cond()` holds. */
+export async function until(cond: () => boolean, turns = 10_000): Promise<void> {
+  for (let i = 0; i < turns; i++) {
+    if (cond()) return
+    await new Promise((r) => setImmediate(r))
+  }
+  throw new Error('condition not reached')
+}
