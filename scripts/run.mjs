@@ -4,7 +4,7 @@
 // workspace with a pinned pnpm (fetched by npx the first time, then the local copy), then hands
 // over to turbo, which needs `pnpm` on PATH: node_modules/.bin is put there.
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -14,10 +14,33 @@ const bin = join(root, 'node_modules', '.bin')
 const env = { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` }
 const isWin = process.platform === 'win32'
 
-function run(cmd, args) {
+function run(cmd, args, { exitOnFailure = true } = {}) {
   const r = spawnSync(cmd, args, { cwd: root, env, stdio: 'inherit', shell: isWin })
   if (r.error) throw r.error
-  if (r.status !== 0) process.exit(r.status ?? 1)
+  if (r.status !== 0 && exitOnFailure) process.exit(r.status ?? 1)
+  return r.status ?? 1
+}
+
+/**
+ * Runs vitest and ends with one plain `tests: N passed, N failed` line, the closing line CI
+ * tools read in any language (vitest's own summary is decorated).
+ */
+function vitest(args) {
+  const report = join(root, 'node_modules', '.cache', 'vitest-results.json')
+  rmSync(report, { force: true })
+  const status = run(
+    'vitest',
+    ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args],
+    { exitOnFailure: false },
+  )
+  if (existsSync(report)) {
+    const r = JSON.parse(readFileSync(report, 'utf8'))
+    const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0)
+    console.log(
+      `tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`,
+    )
+  }
+  if (status !== 0) process.exit(status)
 }
 
 function install() {
@@ -41,7 +64,7 @@ switch (task) {
     // Lint once over the whole tree (root scripts and configs included) instead of per package.
     run('biome', ['check', '.'])
     // One vitest run over every package and app, so the total test count is printed once.
-    run('vitest', ['run', ...rest])
+    vitest(rest)
     break
   case 'build':
     turbo('build', ...rest)
