@@ -129,3 +129,74 @@ export async function until(cond: () => boolean, turns = 10_000): Promise<void> 
   }
   throw new Error('condition not reached')
 }
+
+/** One frame: u32 BE stream id, u32 BE length, payload. */
+export function frame(streamId: number, payload: Buffer | string): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload) : payload
+  const header = Buffer.alloc(8)
+  header.writeUInt32BE(streamId, 0)
+  header.writeUInt32BE(body.length, 4)
+  return Buffer.concat([header, body])
+}
+
+/** A JSON control frame on stream 0. */
+export function ctrl(message: object): Buffer {
+  return frame(0, JSON.stringify(message))
+}
+
+export const HELLO = {
+  type: 'hello',
+  version: 1,
+  initialWindow: 65536,
+  sessionWindow: 1 << 20,
+  maxStreams: 100,
+  maxFrameSize: 65536,
+  features: [],
+}
+
+/** Decodes every complete frame in `bytes` (for assertions on what a session wrote). */
+export function parseFrames(bytes: Buffer): { streamId: number; payload: Buffer }[] {
+  const out = []
+  let i = 0
+  while (bytes.length - i >= 8) {
+    const len = bytes.readUInt32BE(i + 4)
+    if (bytes.length - i - 8 < len) break
+    out.push({ streamId: bytes.readUInt32BE(i), payload: bytes.subarray(i + 8, i + 8 + len) })
+    i += 8 + len
+  }
+  return out
+}
+
+/** Control messages (stream 0, parsed) in `bytes`. */
+export function controls(bytes: Buffer): { type: string; [k: string]: unknown }[] {
+  return parseFrames(bytes)
+    .filter((f) => f.streamId === 0)
+    .map((f) => JSON.parse(String(f.payload)))
+}
+
+/**
+ * A session on one end of an in-memory pair and a raw hand on the other: `send` writes bytes,
+ * `received()` is everything the session wrote.
+ */
+export function rawPeer(
+  options: Partial<MuxSessionOptions> & { role?: 'dialler' | 'acceptor' } = {},
+) {
+  const [a, b] = duplexPair()
+  const session = track(createSession(a, { keepAliveInterval: 0, role: 'acceptor', ...options }))
+  const chunks: Buffer[] = []
+  b.on('data', (c: Buffer) => chunks.push(c))
+  b.on('error', () => {})
+  return {
+    session,
+    raw: b,
+    send: (...bufs: Buffer[]) => {
+      for (const x of bufs) b.write(x)
+    },
+    received: () => Buffer.concat(chunks),
+  }
+}
+
+/** The error a session closes with. Not `once(session, 'close')`: that adds an 'error' listener. */
+export function closeError(session: MuxSession): Promise<unknown> {
+  return new Promise((resolve) => session.once('close', (error) => resolve(error)))
+}
