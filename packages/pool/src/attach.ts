@@ -68,7 +68,8 @@ export function attach(server: AdmissionHost, parts: AttachParts): Attachment {
     }
     counts.accepted++
     open++
-    socket.once('close', release)
+    // 'on', not 'once': 'close' comes once, and `once` would allocate a wrapper per socket.
+    socket.on('close', release)
     return true
   })
 

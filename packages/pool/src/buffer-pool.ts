@@ -18,8 +18,10 @@ export class BufferPool {
   readonly bufferSize: number
   readonly maxPooled: number
   readonly zeroOnReturn: boolean
-  /** Keyed by the backing store, so a second view of a pooled buffer is caught too. */
-  readonly #free = new Map<ArrayBufferLike, Buffer>()
+  /** A stack: the most recently returned buffer, likeliest still in the CPU cache, goes first. */
+  readonly #free: Buffer[] = []
+  /** Backing stores of the pooled buffers, so a second view of a pooled buffer is caught too. */
+  readonly #pooled = new Set<ArrayBufferLike>()
   readonly #counters = { created: 0, reused: 0, dropped: 0 }
 
   constructor(options: BufferPoolOptions = {}) {
@@ -30,7 +32,7 @@ export class BufferPool {
   }
 
   get counters(): BufferPoolCounters {
-    return { pooled: this.#free.size, ...this.#counters }
+    return { pooled: this.#free.length, ...this.#counters }
   }
 
   /**
@@ -38,8 +40,9 @@ export class BufferPool {
    * `zeroOnReturn`, so fresh and reused buffers look the same; uninitialized otherwise).
    */
   getBuffer(): Buffer {
-    for (const [key, buffer] of this.#free) {
-      this.#free.delete(key)
+    const buffer = this.#free.pop()
+    if (buffer) {
+      this.#pooled.delete(buffer.buffer)
       this.#counters.reused++
       return buffer
     }
@@ -69,13 +72,13 @@ export class BufferPool {
         { limit: this.bufferSize },
       )
     }
-    if (this.#free.has(buffer.buffer)) {
+    if (this.#pooled.has(buffer.buffer)) {
       throw new ProtocolError(
         PoolErrorCode.BUFFER_RETURNED_TWICE,
         'This buffer is already in the pool',
       )
     }
-    if (this.#free.size >= this.maxPooled) {
+    if (this.#free.length >= this.maxPooled) {
       this.#counters.dropped++
       return false
     }
@@ -83,12 +86,14 @@ export class BufferPool {
     const pooled = Buffer.isBuffer(buffer)
       ? buffer
       : Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)
-    this.#free.set(buffer.buffer, pooled)
+    this.#free.push(pooled)
+    this.#pooled.add(buffer.buffer)
     return true
   }
 
   /** Drops every pooled buffer. */
   clear(): void {
-    this.#free.clear()
+    this.#free.length = 0
+    this.#pooled.clear()
   }
 }

@@ -21,11 +21,10 @@ import type {
 import { fn, knownKeys, limit, ms, oneOf, positiveInt } from './validate.ts'
 
 interface Entry {
-  readonly id: string
+  /** The id as a number: small integers are Map keys that cost no allocation. */
+  readonly key: number
   readonly socket: TCPSocket
-  /** Wall clock, for display. */
-  readonly connectedAt: number
-  /** Monotonic. */
+  /** Monotonic ms, whole (small integers are stored unboxed: less memory per connection). */
   readonly since: number
   lastActivity: number
   /** Bytes moved in both directions when last observed. */
@@ -58,10 +57,15 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
   readonly slowReader: SlowReaderPolicy
   readonly idleTimeoutMs: number
   readonly #now: Clock
-  readonly #byId = new Map<string, Entry>()
-  readonly #bySocket = new Map<TCPSocket, Entry>()
+  /** Wall-clock ms at monotonic 0, to report `connectedAt` without storing it. */
+  readonly #epoch: number
+  readonly #entries = new Map<number, Entry>()
+  /**
+   * Where a socket keeps its entry: a property of its own per pool, set to `undefined` (never
+   * deleted, which would slow the socket object down) when it leaves. Cheaper than a second Map.
+   */
+  readonly #mark = Symbol('ConnectionPool entry')
   readonly #onClose: (this: TCPSocket) => void
-  readonly #onError: (this: TCPSocket) => void
   #sweeper: NodeJS.Timeout | undefined
   #closed = false
   #seq = 0
@@ -91,16 +95,15 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
       Math.max(1, Math.floor(this.idleTimeoutMs / 4)),
       1,
     )
-    this.#now = fn(options.now, 'now', monotonic)
+    const clock = fn(options.now, 'now', monotonic)
+    this.#now = () => Math.floor(clock())
+    this.#epoch = Date.now() - this.#now()
     const pool = this
-    // One listener function per pool, not per socket: `this` is the socket that closed.
+    // One listener function per pool, not per socket: `this` is the socket that closed. Every
+    // way a socket ends (end, destroy, error, reset) ends in 'close'.
     this.#onClose = function onClose(this: TCPSocket) {
-      const entry = pool.#bySocket.get(this)
-      if (entry) pool.#remove(entry, 'closed')
-    }
-    this.#onError = function onError(this: TCPSocket) {
-      const entry = pool.#bySocket.get(this)
-      if (entry) pool.#remove(entry, 'error')
+      const entry = pool.#entryOf(this)
+      if (entry) pool.#remove(entry, this.errored ? 'error' : 'closed')
     }
     if (this.idleTimeoutMs > 0) {
       this.#sweeper = setInterval(() => this.cleanup(this.idleTimeoutMs), interval)
@@ -110,12 +113,12 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
 
   /** Connections in the pool now. */
   get size(): number {
-    return this.#byId.size
+    return this.#entries.size
   }
 
   /** True once the pool holds `maxConnections`. */
   get full(): boolean {
-    return this.#byId.size >= this.maxConnections
+    return this.#entries.size >= this.maxConnections
   }
 
   get closed(): boolean {
@@ -124,7 +127,7 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
 
   /** Counters for monitoring; a fresh object each time. */
   get counters(): PoolCounters {
-    return { connections: this.#byId.size, ...this.#counters }
+    return { connections: this.#entries.size, ...this.#counters }
   }
 
   /**
@@ -150,8 +153,8 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
     if (this.#closed) {
       throw new ProtocolError(PoolErrorCode.POOL_CLOSED, 'The connection pool is closed')
     }
-    const existing = this.#bySocket.get(socket)
-    if (existing) return existing.id
+    const existing = this.#entryOf(socket)
+    if (existing) return String(existing.key)
     if (socket.destroyed) {
       throw new ProtocolError(PoolErrorCode.SOCKET_CLOSED, 'Cannot add a destroyed socket')
     }
@@ -160,33 +163,32 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
       this.notify('refuse', socket)
       return undefined
     }
-    const address = socket.remoteAddress
-    const host = address?.includes(':') ? `[${address}]` : address
-    const id = `${host}:${socket.remotePort}#${++this.#seq}`
+    const key = ++this.#seq
     const now = this.#now()
     const entry: Entry = {
-      id,
+      key,
       socket,
-      connectedAt: Date.now(),
       since: now,
       lastActivity: now,
       lastBytes: movedBytes(socket),
     }
-    this.#byId.set(id, entry)
-    this.#bySocket.set(socket, entry)
-    // As in the seed, the pool listens for 'error' too: the connection leaves at once, and a
-    // socket error cannot crash the process for want of a listener. Both go when it leaves.
+    this.#entries.set(key, entry)
+    ;(socket as unknown as Record<symbol, Entry | undefined>)[this.#mark] = entry
     socket.on('close', this.#onClose)
-    socket.on('error', this.#onError)
+    // As in the seed, a pooled socket's error cannot crash the process for want of a listener:
+    // if it has none, the pool adds one that does nothing (the 'close' that follows removes
+    // the connection). An application's own listener is left to do its job alone.
+    if (socket.listenerCount('error') === 0) socket.on('error', ignore)
     this.#counters.accepted++
-    if (this.#byId.size > this.#counters.peak) this.#counters.peak = this.#byId.size
+    if (this.#entries.size > this.#counters.peak) this.#counters.peak = this.#entries.size
+    const id = String(key)
     this.notify('add', id, socket)
     return id
   }
 
   /** Destroys the connection and removes it; false if the id is not in the pool. */
   removeConnection(id: string): boolean {
-    const entry = this.#byId.get(id)
+    const entry = this.#entry(id)
     if (!entry) return false
     this.#remove(entry, 'removed')
     entry.socket.destroy()
@@ -194,27 +196,28 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
   }
 
   has(id: string): boolean {
-    return this.#byId.has(id)
+    return this.#entry(id) !== undefined
   }
 
   /** The socket of connection `id`. */
   get(id: string): TCPSocket | undefined {
-    return this.#byId.get(id)?.socket
+    return this.#entry(id)?.socket
   }
 
   /** The id of `socket`, if it is in the pool. */
   idOf(socket: TCPSocket): string | undefined {
-    return this.#bySocket.get(socket)?.id
+    const entry = this.#entryOf(socket)
+    return entry && String(entry.key)
   }
 
   /** Ids of every connection, oldest first. */
   ids(): string[] {
-    return [...this.#byId.keys()]
+    return [...this.#entries.keys()].map(String)
   }
 
   /** Marks connection `id` active now (for activity the byte counters do not show). */
   touch(id: string): void {
-    const entry = this.#byId.get(id)
+    const entry = this.#entry(id)
     if (entry) entry.lastActivity = this.#now()
   }
 
@@ -237,8 +240,8 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
           : new Set(exclude)
     const now = this.#now()
     const result: BroadcastResult = { sent: 0, skipped: 0, closed: 0 }
-    for (const entry of this.#byId.values()) {
-      if (skip?.has(entry.id)) continue
+    for (const entry of this.#entries.values()) {
+      if (skip?.has(String(entry.key))) continue
       const socket = entry.socket
       if (socket.destroyed || !socket.writable) continue
       observe(entry, now)
@@ -247,11 +250,11 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
         if (this.slowReader === 'skip') {
           result.skipped++
           this.#counters.skippedSlow++
-          this.notify('slow', entry.id, 'skip', pending)
+          this.notify('slow', String(entry.key), 'skip', pending)
         } else {
           result.closed++
           this.#counters.closedSlow++
-          this.notify('slow', entry.id, 'close', pending)
+          this.notify('slow', String(entry.key), 'close', pending)
           this.#remove(entry, 'slow')
           socket.destroy()
         }
@@ -267,23 +270,23 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
   getConnectionStats(): ConnectionStats {
     const now = this.#now()
     const connections: ConnectionStat[] = []
-    for (const entry of this.#byId.values()) {
+    for (const entry of this.#entries.values()) {
       observe(entry, now)
       const { socket } = entry
       const pendingBytes = socket.writableLength
       connections.push({
-        id: entry.id,
+        id: String(entry.key),
         uptime: now - entry.since,
         lastActivity: now - entry.lastActivity,
         bytesReceived: socket.bytesRead,
         bytesSent: (socket.bytesWritten ?? 0) - pendingBytes,
         pendingBytes,
-        connectedAt: entry.connectedAt,
+        connectedAt: this.#epoch + entry.since,
         remoteAddress: socket.remoteAddress,
         remotePort: socket.remotePort,
       })
     }
-    return { total: this.#byId.size, connections }
+    return { total: this.#entries.size, connections }
   }
 
   /**
@@ -294,7 +297,7 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
     ms(maxIdleMs, 'maxIdleMs', DEFAULT_MAX_IDLE_MS)
     const now = this.#now()
     const idle: Entry[] = []
-    for (const entry of this.#byId.values()) {
+    for (const entry of this.#entries.values()) {
       observe(entry, now)
       if (now - entry.lastActivity > maxIdleMs) idle.push(entry)
     }
@@ -303,7 +306,7 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
       this.#remove(entry, 'idle')
       entry.socket.destroy()
     }
-    return idle.map((entry) => entry.id)
+    return idle.map((entry) => String(entry.key))
   }
 
   /**
@@ -315,7 +318,7 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
     this.#closed = true
     clearInterval(this.#sweeper)
     this.#sweeper = undefined
-    const entries = [...this.#byId.values()]
+    const entries = [...this.#entries.values()]
     for (const entry of entries) {
       this.#remove(entry, 'pool-closed')
       entry.socket.destroy()
@@ -324,13 +327,25 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
   }
 
   #remove(entry: Entry, reason: RemoveReason): void {
-    this.#byId.delete(entry.id)
-    this.#bySocket.delete(entry.socket)
+    this.#entries.delete(entry.key)
+    ;(entry.socket as unknown as Record<symbol, Entry | undefined>)[this.#mark] = undefined
     entry.socket.off('close', this.#onClose)
-    entry.socket.off('error', this.#onError)
-    this.notify('remove', entry.id, reason)
+    entry.socket.off('error', ignore)
+    this.notify('remove', String(entry.key), reason)
+  }
+
+  #entryOf(socket: TCPSocket): Entry | undefined {
+    return (socket as unknown as Record<symbol, Entry | undefined>)[this.#mark]
+  }
+
+  /** Ids are the decimal form of a positive integer; anything else is no id of ours. */
+  #entry(id: string): Entry | undefined {
+    const key = Number(id)
+    return Number.isSafeInteger(key) && String(key) === id ? this.#entries.get(key) : undefined
   }
 }
+
+function ignore(): void {}
 
 /** Bytes read plus bytes the kernel has accepted for sending. */
 function movedBytes(socket: TCPSocket): number {
