@@ -103,6 +103,11 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   readonly #control: Buffer[] = []
   readonly #windowUpdates = new Map<number, number>()
   #flushQueued = false
+  #windowFlushQueued = false
+  readonly #windowFlushBound = () => {
+    this.#windowFlushQueued = false
+    if (!this.#flushQueued && this.#windowUpdates.size > 0) this.#flush()
+  }
   #waitingDrain = false
   readonly #flushBound = () => this.#flush()
   readonly #onDrainBound = () => {
@@ -508,7 +513,12 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   #queueWindow(streamId: number, limit: number): void {
     if (this.#failed || this.#closed) return
     this.#windowUpdates.set(streamId, limit)
-    this.#scheduleFlush()
+    // Window updates wait for the end of this turn of the event loop: the updates caused by every
+    // socket read of the turn then go out in one write. Windows are large enough for the delay.
+    if (!this.#flushQueued && !this.#windowFlushQueued) {
+      this.#windowFlushQueued = true
+      setImmediate(this.#windowFlushBound)
+    }
   }
 
   #scheduleFlush(): void {
