@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const N = Number(process.env.N ?? 10_000)
-const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const KINDS = (process.env.KINDS ?? 'bare,core,pool,pool+throttler').split(',')
 const IN_FLIGHT = 200
 const SOURCES = 40
@@ -141,13 +141,18 @@ async function round(kind) {
   try {
     await sleep(200)
     const before = (await server.ask('measure')).memory
+    const cpuBefore = (await server.ask('cpu')).cpu
     const { sockets, rate } = await limit(openAll(server), STEP_LIMIT_MS, `${kind}: opening ${N}`)
+    // Server CPU per accepted connection: steadier than the rate on a shared machine, since
+    // it does not count time the server spent waiting for this client or for the CPU.
+    const cpu = ((await server.ask('cpu')).cpu - cpuBefore) / N
     await sleep(200)
     const after = await server.ask('measure')
     if (after.count !== N) throw new Error(`${kind}: server holds ${after.count}, expected ${N}`)
     await closeAll(sockets)
     return {
       rate,
+      cpu,
       rss: (after.memory.rss - before.rss) / N,
       heap: (after.memory.heapUsed - before.heapUsed) / N,
     }
@@ -157,13 +162,15 @@ async function round(kind) {
 }
 
 console.log(`${N} idle loopback connections per server, ${ROUNDS} interleaved rounds, medians`)
+// A discarded warm-up round, so the client's JIT is warm for the first measured server.
+await round(KINDS[0])
 const results = Object.fromEntries(KINDS.map((k) => [k, []]))
 for (let r = 1; r <= ROUNDS; r++) {
   for (const kind of KINDS) {
     const result = await round(kind)
     results[kind].push(result)
     console.log(
-      `  round ${r} ${kind.padEnd(15)} rss/conn ${result.rss.toFixed(0).padStart(6)} B  heap/conn ${result.heap.toFixed(0).padStart(6)} B  accept ${result.rate.toFixed(0).padStart(6)}/s`,
+      `  round ${r} ${kind.padEnd(15)} rss/conn ${result.rss.toFixed(0).padStart(6)} B  heap/conn ${result.heap.toFixed(0).padStart(6)} B  accept ${result.rate.toFixed(0).padStart(6)}/s  server cpu ${result.cpu.toFixed(1).padStart(5)} µs/conn`,
     )
   }
 }
@@ -177,16 +184,21 @@ const summary = Object.fromEntries(
         rss: median(rows.map((x) => x.rss)),
         heap: median(rows.map((x) => x.heap)),
         rate: median(rows.map((x) => x.rate)),
+        cpu: median(rows.map((x) => x.cpu)),
       },
     ]
   }),
 )
 const kib = (bytes) => `${(bytes / 1024).toFixed(2)} KiB`
-console.log('\n| Server | RSS per connection | Heap per connection | Accept rate (conn/s) |')
-console.log('| --- | ---: | ---: | ---: |')
+console.log(
+  '\n| Server | RSS per connection | JS heap per connection | Accept rate (conn/s) | Server CPU per accept |',
+)
+console.log('| --- | ---: | ---: | ---: | ---: |')
 for (const kind of KINDS) {
   const s = summary[kind]
-  console.log(`| ${kind} | ${kib(s.rss)} | ${kib(s.heap)} | ${s.rate.toFixed(0)} |`)
+  console.log(
+    `| ${kind} | ${kib(s.rss)} | ${kib(s.heap)} | ${s.rate.toFixed(0)} | ${s.cpu.toFixed(1)} µs |`,
+  )
 }
 const base = summary.core ?? summary.bare
 const baseName = summary.core ? 'core' : 'bare'
@@ -198,7 +210,8 @@ for (const kind of KINDS.filter((k) => k.startsWith('pool'))) {
   console.log(
     `\n${kind} vs ${baseName}: +${kib(overRss)} RSS, +${kib(overHeap)} heap per connection ` +
       `(floor ${kib(FLOOR_BYTES)}: ${overRss <= FLOOR_BYTES ? 'ok' : 'OVER'}); ` +
-      `accept ${ratio.toFixed(2)}x (floor ${FLOOR_RATE}x: ${ratio >= FLOOR_RATE ? 'ok' : 'UNDER'})`,
+      `accept ${ratio.toFixed(2)}x (floor ${FLOOR_RATE}x: ${ratio >= FLOOR_RATE ? 'ok' : 'UNDER'}); ` +
+      `server CPU per accept ${(s.cpu / base.cpu).toFixed(2)}x`,
   )
   if (summary.bare && baseName !== 'bare') {
     console.log(

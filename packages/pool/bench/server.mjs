@@ -1,6 +1,6 @@
 // One server in its own process, so its RSS is its own. Forked by run.mjs (through bash, to
 // raise the open-files limit), which talks to it over IPC.
-// Usage: node --expose-gc bench/server.mjs bare|core|pool|pool+throttler
+// Usage: node --expose-gc bench/server.mjs bare|core|core+admit|pool|pool+throttler
 import net from 'node:net'
 import { createServer } from '@verb-tcp/core'
 import { attach, ConnectionPool, ConnectionThrottler } from '../dist/index.js'
@@ -36,6 +36,9 @@ async function start() {
         ? new ConnectionThrottler({ maxPerWindow: 1_000_000, maxConcurrent: 100_000 })
         : undefined
     attach(app, { pool, ...(throttler && { throttler }), fullNotice: 'server full\n' })
+  } else if (kind === 'core+admit') {
+    // Diagnostic: core's admission plumbing alone, with a check that admits everything.
+    app.onAdmit(() => true)
   } else if (kind !== 'core') {
     throw new Error(`unknown server kind ${kind}`)
   }
@@ -53,12 +56,17 @@ async function start() {
 function measure() {
   for (let i = 0; i < 4; i++) globalThis.gc()
   const m = process.memoryUsage()
-  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external }
+  const cpu = process.cpuUsage()
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, cpu: cpu.user + cpu.system }
 }
 
 const server = await start()
 process.on('message', async (message) => {
   if (message === 'count') process.send({ count: server.count() })
+  if (message === 'cpu') {
+    const cpu = process.cpuUsage()
+    process.send({ cpu: cpu.user + cpu.system })
+  }
   if (message === 'measure') process.send({ memory: measure(), count: server.count() })
   if (message === 'stop') {
     await server.stop()
