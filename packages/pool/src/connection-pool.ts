@@ -131,7 +131,7 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
   }
 
   /**
-   * Adds `socket` and returns its id (`address:port#n`, never reused). Adding a socket that is
+   * Adds `socket` and returns its id (a decimal string, never reused). Adding a socket that is
    * already in the pool returns its id. Throws a `ProtocolError`: `ERR_CONNECTION_LIMIT` when
    * full (the socket is left alone: refusing it is the caller's business), `ERR_SOCKET_CLOSED`
    * for a destroyed socket, `ERR_POOL_CLOSED` after `close()`.
