@@ -301,12 +301,15 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
       observe(entry, now)
       if (now - entry.lastActivity > maxIdleMs) idle.push(entry)
     }
+    const closed: string[] = []
     for (const entry of idle) {
+      // A 'remove' listener may have removed a later one already.
+      if (!this.#remove(entry, 'idle')) continue
       this.#counters.closedIdle++
-      this.#remove(entry, 'idle')
+      closed.push(String(entry.key))
       entry.socket.destroy()
     }
-    return idle.map((entry) => String(entry.key))
+    return closed
   }
 
   /**
@@ -319,19 +322,23 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
     clearInterval(this.#sweeper)
     this.#sweeper = undefined
     const entries = [...this.#entries.values()]
+    let destroyed = 0
     for (const entry of entries) {
-      this.#remove(entry, 'pool-closed')
+      if (!this.#remove(entry, 'pool-closed')) continue
+      destroyed++
       entry.socket.destroy()
     }
-    return entries.length
+    return destroyed
   }
 
-  #remove(entry: Entry, reason: RemoveReason): void {
-    this.#entries.delete(entry.key)
+  /** False if the entry had already left. */
+  #remove(entry: Entry, reason: RemoveReason): boolean {
+    if (!this.#entries.delete(entry.key)) return false
     ;(entry.socket as unknown as Record<symbol, Entry | undefined>)[this.#mark] = undefined
     entry.socket.off('close', this.#onClose)
     entry.socket.off('error', ignore)
     this.notify('remove', String(entry.key), reason)
+    return true
   }
 
   #entryOf(socket: TCPSocket): Entry | undefined {

@@ -200,6 +200,22 @@ describe('attach: pool and throttler together', () => {
     expect(throttler.acquire('127.0.0.7')).toBe('accepted')
   })
 
+  it("core's forced shutdown empties the pool and gives every throttler slot back", async () => {
+    const { app, listen } = await echoServer()
+    const pool = newPool()
+    const throttler = new ConnectionThrottler({ maxPerWindow: 100, maxConcurrent: 5 })
+    const admission = attach(app, { pool, throttler })
+    const port = await listen()
+    for (let i = 0; i < 5; i++) await client(port, '127.0.0.8')
+    await until(() => pool.size === 5)
+    expect(throttler.acquire('127.0.0.8')).toBe('concurrency')
+    const result = await app.close({ gracePeriod: 0 })
+    expect(result.forced).toBe(5)
+    expect(pool.size).toBe(0)
+    expect(admission.counters.connections).toBe(0)
+    for (let i = 0; i < 5; i++) expect(throttler.acquire('127.0.0.8')).toBe('accepted')
+  })
+
   it('needs at least one of them', () => {
     expect(() => attach({ onAdmit: () => {} }, {})).toThrow(TypeError)
   })

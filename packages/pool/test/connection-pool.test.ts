@@ -288,6 +288,24 @@ describe('ConnectionPool: idle connections', () => {
     expect(p.counters.closedIdle).toBe(1)
   })
 
+  it("a 'remove' listener that removes other connections does not make cleanup count twice", async () => {
+    const clock = { now: 0 }
+    const p = pool({ now: () => clock.now })
+    const ids = [await pair(), await pair(), await pair()].map(({ socket }) =>
+      p.addConnection(socket),
+    )
+    const events: string[] = []
+    p.on('remove', (id, reason) => {
+      events.push(`${id}:${reason}`)
+      for (const other of p.ids()) p.removeConnection(other)
+    })
+    clock.now = 10_000
+    expect(p.cleanup(1_000)).toEqual([ids[0]])
+    expect(events).toEqual([`${ids[0]}:idle`, `${ids[1]}:removed`, `${ids[2]}:removed`])
+    expect(p.counters.closedIdle).toBe(1)
+    expect(p.size).toBe(0)
+  })
+
   it('cleanup() defaults to the seed 5 minutes', async () => {
     const clock = { now: 0 }
     const p = pool({ now: () => clock.now })
