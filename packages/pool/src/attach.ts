@@ -13,8 +13,9 @@ export interface Attachment {
   /** Counters for a monitoring layer; a fresh object each time. */
   readonly counters: AdmissionCounters
   /**
-   * Stops checking new connections (core has no way to remove an admission handler, so it
-   * admits everything from now on). Connections already in the pool stay there.
+   * Stops checking new connections: the admission check is removed if the server has
+   * `offAdmit`, and otherwise admits everything from now on. Connections already in the pool
+   * stay there, and still give their throttler slot back when they close.
    */
   detach(): void
 }
@@ -45,7 +46,7 @@ export function attach(server: AdmissionHost, parts: AttachParts): Attachment {
     throttler?.releaseConnection(this.remoteAddress)
   }
 
-  server.onAdmit((socket) => {
+  const admit = (socket: TCPSocket): boolean => {
     if (detached) return true
     if (throttler && throttler.acquire(socket.remoteAddress) !== 'accepted') {
       counts.refusedByThrottle++
@@ -71,7 +72,8 @@ export function attach(server: AdmissionHost, parts: AttachParts): Attachment {
     // 'on', not 'once': 'close' comes once, and `once` would allocate a wrapper per socket.
     socket.on('close', release)
     return true
-  })
+  }
+  server.onAdmit(admit)
 
   return {
     get counters(): AdmissionCounters {
@@ -83,6 +85,7 @@ export function attach(server: AdmissionHost, parts: AttachParts): Attachment {
     },
     detach() {
       detached = true
+      server.offAdmit?.(admit)
     },
   }
 }

@@ -154,6 +154,8 @@ export interface BufferPoolCounters {
  */
 export interface AdmissionHost {
   onAdmit(handler: (socket: TCPSocket) => unknown): unknown
+  /** Used by `detach()` when the server has it (core does not, yet). */
+  offAdmit?(handler: (socket: TCPSocket) => unknown): unknown
 }
 
 export interface AttachOptions {

@@ -216,6 +216,18 @@ describe('attach: pool and throttler together', () => {
     for (let i = 0; i < 5; i++) expect(throttler.acquire('127.0.0.8')).toBe('accepted')
   })
 
+  it('detach() uses offAdmit when the server has it', () => {
+    const handlers = new Set<unknown>()
+    const host = {
+      onAdmit: (h: unknown) => handlers.add(h),
+      offAdmit: (h: unknown) => handlers.delete(h),
+    }
+    const admission = attachPool(host, newPool())
+    expect(handlers.size).toBe(1)
+    admission.detach()
+    expect(handlers.size).toBe(0)
+  })
+
   it('needs at least one of them', () => {
     expect(() => attach({ onAdmit: () => {} }, {})).toThrow(TypeError)
   })
