@@ -18,14 +18,21 @@ import type {
 import { fn, knownKeys, limit, ms, positiveInt } from './validate.ts'
 
 interface Entry {
-  /** Times of the last `maxPerWindow` accepted connections, a ring starting at `head`. */
+  /**
+   * Times of the last `maxPerWindow` accepted connections (whole ms): the first `count` slots,
+   * then a ring whose oldest slot is `head`. Sized exactly up front for small limits.
+   */
   hits: number[]
+  count: number
   head: number
   /** Newest accepted connection. */
   last: number
   /** Connections open now (acquired and not yet released). */
   active: number
 }
+
+/** Limits up to this get their ring allocated at its final size. */
+const PRESIZE_HITS = 64
 
 const OPTIONS = [
   'maxPerWindow',
@@ -118,7 +125,7 @@ export class ConnectionThrottler extends SafeEmitter<ThrottlerEvents> {
    * Refusals do not count against the window.
    */
   acquire(remoteAddress: string | undefined): ThrottleVerdict {
-    const now = this.#now()
+    const now = Math.floor(this.#now())
     if (now - this.#lastSweep >= this.windowMs) this.#sweep(now)
     const key = this.keyOf(remoteAddress)
     let entry = this.#entries.get(key)
@@ -130,13 +137,16 @@ export class ConnectionThrottler extends SafeEmitter<ThrottlerEvents> {
       if (this.#entries.size >= this.maxTrackedAddresses && !this.#evictOne(now)) {
         return this.#refuse(key, 'capacity')
       }
-      entry = { hits: [], head: 0, last: now, active: 0 }
+      const n = this.maxPerWindow
+      // Exact size for small limits (a growing array would reserve 17 slots at its first push).
+      const hits = n <= PRESIZE_HITS ? Array.from({ length: n }, () => 0) : []
+      entry = { hits, count: 0, head: 0, last: now, active: 0 }
       this.#entries.set(key, entry)
     }
     if (entry.active >= this.maxConcurrent) return this.#refuse(key, 'concurrency')
     const { hits } = entry
-    if (hits.length < this.maxPerWindow) {
-      hits.push(now)
+    if (entry.count < this.maxPerWindow) {
+      hits[entry.count++] = now
     } else {
       if (now - (hits[entry.head] as number) < this.windowMs) return this.#refuse(key, 'rate')
       hits[entry.head] = now
