@@ -49,6 +49,7 @@ const SEND = [
   'send-ours', // BinaryProtocolHandler.sendBinaryMessage; the receiver counts bytes
   'send-ours-write', // writeFrame(socket, …) without a handler
   'send-raw', // the same payloads through socket.write, no framing
+  'send-raw-frames', // the same wire bytes, encoded beforehand, through socket.write
   'send-ours-decoded', // as send-ours, and the receiver decodes with a BinaryProtocolHandler
 ]
 const ALL_SCENARIOS = { ...SCENARIOS, send: { frames: 16_384, size: 64 * 1024 } }
@@ -69,7 +70,7 @@ const DEFAULT_VARIANTS = {
   large: ['ours-sync', 'ours-async-batch', 'ilp-sync-flat', 'ilp-async-flat', 'lps-data'],
   send: SEND,
 }
-const DEFAULT_CHUNKINGS = { small: ['tcp', 'mtu'], large: ['tcp'], send: ['loopback'] }
+const DEFAULT_CHUNKINGS = { small: ['tcp', 'mtu'], large: ['tcp', 'mtu'], send: ['loopback'] }
 
 const imports = {
   ilp: () => import('it-length-prefixed'),
@@ -105,12 +106,16 @@ async function runSend(variant, scenario, lib) {
   const socket = netConnect(server.address().port, '127.0.0.1')
   await once(socket, 'connect')
   const handler =
-    framed && variant !== 'send-ours-write'
+    framed && variant !== 'send-ours-write' && variant !== 'send-raw-frames'
       ? new lib.BinaryProtocolHandler(socket, { maxSendBytes: size })
       : undefined
-  const write = framed
-    ? (p) => lib.writeFrame(socket, lib.DATA, p, 0, { maxFrameBytes: size })
-    : (p) => socket.write(p)
+  const encoded = lib.encodeFrame(lib.DATA, payload, 0, { maxFrameBytes: size })
+  const write =
+    variant === 'send-raw-frames'
+      ? () => socket.write(encoded)
+      : framed
+        ? (p) => lib.writeFrame(socket, lib.DATA, p, 0, { maxFrameBytes: size })
+        : (p) => socket.write(p)
   const send = async (n) => {
     received = 0
     target = n * perFrame
@@ -180,6 +185,7 @@ async function runOnce(variant, scenarioName, chunkingName) {
 }
 
 const ALL_PEERS = PEER_VARIANTS
+const ASYNC_CONTIGUOUS_PEERS = CONTIGUOUS_PEERS.filter((p) => p !== 'ilp-sync-flat')
 
 runBench({
   url: import.meta.url,
@@ -195,14 +201,16 @@ runBench({
     ['small', 'async iterator vs ilp-async', 'ours-async', ['ilp-async'], 2],
     ['small', 'async iterator (batch) vs ilp-async', 'ours-async-batch', ['ilp-async'], 2],
     ['large', 'contiguous frames (sync) vs best contiguous peer', 'ours-sync', CONTIGUOUS_PEERS, 1],
+    // An async consumer against the async peers: ilp-sync-flat never awaits between chunks.
     [
       'large',
-      'contiguous frames (async batch) vs best contiguous peer',
+      'contiguous frames (async batch) vs best async contiguous peer',
       'ours-async-batch',
-      CONTIGUOUS_PEERS,
+      ASYNC_CONTIGUOUS_PEERS,
       1,
     ],
     ['send', '1 GiB in 64 KiB payloads vs raw socket.write', 'send-ours', ['send-raw'], 0.9],
+    ['send', 'the same, writeFrame without a handler', 'send-ours-write', ['send-raw'], 0.9],
   ],
 }).catch((err) => {
   console.error(err)
