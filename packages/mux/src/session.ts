@@ -3,6 +3,7 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
 import {
+  CodecErrorCode,
   checkFrameLimit,
   type DecodeSink,
   ErrorCode,
@@ -666,7 +667,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   // --------------------------------------------------------------- receive path
 
   readonly #onData = (chunk: Buffer) => {
-    this.#decoder.push(chunk, this.#sink)
+    try {
+      this.#decoder.push(chunk, this.#sink)
+    } catch (cause) {
+      // Only a chunk that is not bytes gets here (a socket with `setEncoding`, say).
+      this.#fatal(
+        new ProtocolError(CodecErrorCode.INVALID_CHUNK, 'a chunk was not bytes', { cause }),
+      )
+    }
   }
 
   readonly #onEnd = () => {

@@ -144,6 +144,8 @@ export class MuxStream extends Duplex {
   #enqueue(list: Buffer[], total: number, callback: (e?: Error | null) => void): void {
     const error = this.#owner.writeError
     if (error !== undefined) {
+      // Destroyed first (quietly without a listener), so the failed write cannot crash the process.
+      this.abort(error)
       callback(error)
       return
     }
@@ -172,6 +174,7 @@ export class MuxStream extends Duplex {
   override _final(callback: (e?: Error | null) => void): void {
     const error = this.#owner.writeError
     if (error !== undefined) {
+      this.abort(error)
       callback(error)
       return
     }

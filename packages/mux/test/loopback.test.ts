@@ -90,3 +90,25 @@ describe('loopback', () => {
     expect((await err)[0]).toMatchObject({ code: 'ERR_MUX_SESSION_CLOSED' })
   })
 })
+
+describe('no crash without listeners', () => {
+  it('writing to a stream after the socket was destroyed under it', async () => {
+    const { net, dialler, acceptor } = await pair()
+    acceptor.on('stream', () => {})
+    const s = dialler.open('x') // no 'error' listener on purpose
+    net.client.destroy()
+    s.write('after') // must not throw or emit an unhandled 'error'
+    s.end()
+    await new Promise((r) => s.once('close', r))
+    expect(s.destroyed).toBe(true)
+    await new Promise((r) => setImmediate(r))
+  })
+
+  it('a socket with setEncoding is a coded error, not a throw', async () => {
+    const { net, acceptor } = await pair()
+    net.serverSocket.setEncoding('utf8')
+    const closed = closeError(acceptor)
+    net.client.write('abc')
+    expect(await closed).toMatchObject({ code: 'ERR_INVALID_CHUNK' })
+  })
+})
