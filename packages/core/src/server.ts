@@ -98,6 +98,17 @@ export class TcpServer {
   onAdmit(handler: AdmitHandler): this {
     return this.#add('onAdmit', handler)
   }
+  /**
+   * Removes an admission check added with `onAdmit` (a pool or throttler being detached).
+   * Returns false when it was not registered.
+   */
+  offAdmit(handler: AdmitHandler): boolean {
+    const list = this.#handlers.onAdmit
+    const index = list.indexOf(handler)
+    if (index === -1) return false
+    list.splice(index, 1)
+    return true
+  }
   onConnection(handler: ConnectionHandler): this {
     return this.#add('onConnection', handler)
   }

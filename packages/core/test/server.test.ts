@@ -180,6 +180,16 @@ describe('onAdmit', () => {
     await once(client, 'close')
     expect(onConnection).not.toHaveBeenCalled()
   })
+  it('offAdmit removes a check: later connections are admitted', async () => {
+    const onConnection = vi.fn()
+    const refuse = () => false
+    const app = track(createServer().onAdmit(refuse).onConnection(onConnection))
+    expect(app.offAdmit(refuse)).toBe(true)
+    expect(app.offAdmit(refuse)).toBe(false)
+    const { port } = await app.listen()
+    await dial(port)
+    await vi.waitFor(() => expect(onConnection).toHaveBeenCalledTimes(1))
+  })
 })
 
 describe('a failing application handler', () => {
