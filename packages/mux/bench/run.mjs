@@ -7,7 +7,7 @@
 // time per GiB and its peak RSS are reported next to MB/s (1 MB = 10^6 bytes).
 //
 // Usage (after `pnpm --filter @verb-tcp/mux build`):
-//   node bench/run.mjs [--runs 3] [--warmup 1] [--impl verb,yamux,mplex,raw]
+//   node bench/run.mjs [--runs 5] [--warmup 1] [--impl verb,yamux,mplex,raw]
 //                      [--scenario single,multi] [--chunk 65536]
 
 import { fork } from 'node:child_process'
@@ -41,7 +41,7 @@ function arg(name, dflt) {
   const v = argv[i + 1]
   return v === undefined || v.startsWith('--') ? true : v
 }
-const RUNS = Number(arg('runs', 3))
+const RUNS = Number(arg('runs', 5))
 const WARMUP = Number(arg('warmup', 1))
 const IMPLS = String(arg('impl', 'verb,yamux,mplex,raw')).split(',')
 const SCENARIOS = String(arg('scenario', 'single,multi')).split(',')
@@ -112,6 +112,9 @@ function u64be(n) {
   return b
 }
 
+const liveSessions = new Set()
+let peakBuffered = 0
+
 function serveConnection(impl, socket) {
   if (impl === 'raw') {
     let total = 0
@@ -126,6 +129,8 @@ function serveConnection(impl, socket) {
   if (impl === 'verb') {
     socket.on('error', () => {})
     const session = createSession(socket, { role: 'acceptor', keepAliveInterval: 0 })
+    liveSessions.add(session)
+    session.on('close', () => liveSessions.delete(session))
     session.on('stream', (stream) => {
       let total = 0
       stream.on('data', (c) => {
@@ -274,13 +279,20 @@ async function main() {
     let peakRss = 0
     const sample = setInterval(() => {
       peakRss = Math.max(peakRss, process.memoryUsage().rss)
-    }, 10)
+      let buffered = 0
+      for (const session of liveSessions) buffered += session.bufferedBytes
+      peakBuffered = Math.max(peakBuffered, buffered)
+    }, 5)
     sample.unref()
     process.send({ ports: await startServers() })
     process.on('disconnect', () => process.exit(0))
     process.on('message', (m) => {
       if (m === 'exit') process.exit(0)
       if (m === 'cpu') process.send({ cpu: cpuMs() })
+      if (m === 'buffered') {
+        process.send({ buffered: peakBuffered })
+        peakBuffered = 0
+      }
       if (m === 'rss') {
         globalThis.gc?.()
         const now = process.memoryUsage().rss
@@ -295,18 +307,23 @@ async function main() {
   console.log(`node ${process.version}, receiver in child process, write chunk ${CHUNK} B`)
   const results = []
   for (const scenario of SCENARIOS) {
-    for (const impl of IMPLS) {
-      const runs = []
-      for (let i = 0; i < WARMUP; i++) await runOnce(ports, impl, scenario)
-      for (let i = 0; i < RUNS; i++) {
+    // Warm every implementation up, then interleave them run by run, so that noise from other
+    // work on the machine hits all of them alike.
+    for (const impl of IMPLS) for (let i = 0; i < WARMUP; i++) await runOnce(ports, impl, scenario)
+    const byImpl = new Map(IMPLS.map((impl) => [impl, []]))
+    for (let i = 0; i < RUNS; i++) {
+      for (const impl of IMPLS) {
+        const runs = byImpl.get(impl)
         globalThis.gc?.()
-        await ask(child, 'rss') // resets the receiver's peak
+        await ask(child, 'rss') // resets the receiver's peaks
+        await ask(child, 'buffered')
         const rc0 = await ask(child, 'cpu')
         const sc0 = cpuMs()
         const r = await runOnce(ports, impl, scenario)
         const sc = cpuMs() - sc0
         const rc = (await ask(child, 'cpu')) - rc0
         r.rss = (await ask(child, 'rss')) / 1048576
+        r.buffered = (await ask(child, 'buffered')) / 1048576
         const def = SCENARIO_DEFS[scenario]
         const mib = (def.streams * def.bytesPerStream) / 1048576
         r.sendCpu = (sc / mib) * 1024
@@ -315,9 +332,12 @@ async function main() {
         console.log(
           `  ${scenario.padEnd(6)} ${impl.padEnd(5)} run ${i + 1}: ${r.mbps.toFixed(1)} MB/s ` +
             `(${r.secs.toFixed(2)} s, cpu ms/GiB send ${r.sendCpu.toFixed(0)} recv ${r.recvCpu.toFixed(0)}, ` +
-            `receiver peak rss ${r.rss.toFixed(0)} MiB)`,
+            `receiver peak rss ${r.rss.toFixed(0)} MiB` +
+            (impl === 'verb' ? `, peak unread ${r.buffered.toFixed(1)} MiB)` : ')'),
         )
       }
+    }
+    for (const [impl, runs] of byImpl) {
       results.push({
         scenario,
         impl,
@@ -325,6 +345,7 @@ async function main() {
         sendCpu: median(runs.map((r) => r.sendCpu)),
         recvCpu: median(runs.map((r) => r.recvCpu)),
         rss: median(runs.map((r) => r.rss)),
+        buffered: Math.max(...runs.map((r) => r.buffered)),
         runs: runs.map((r) => r.mbps),
       })
     }
@@ -339,6 +360,12 @@ async function main() {
     console.log(
       `| ${r.scenario} | ${r.impl} | ${r.median.toFixed(0)} | ${ratio}× | ${r.sendCpu.toFixed(0)} | ` +
         `${r.recvCpu.toFixed(0)} | ${r.rss.toFixed(0)} | ${r.runs.map((x) => x.toFixed(0)).join(' / ')} |`,
+    )
+  }
+  const peak = Math.max(...results.filter((r) => r.impl === 'verb').map((r) => r.buffered))
+  if (Number.isFinite(peak)) {
+    console.log(
+      `\nverb receiver: peak received-but-unread bytes over all sessions ${peak.toFixed(1)} MiB`,
     )
   }
   child.send('exit')
