@@ -154,7 +154,7 @@ export interface BufferPoolCounters {
  */
 export interface AdmissionHost {
   onAdmit(handler: (socket: TCPSocket) => unknown): unknown
-  /** Used by `detach()` when the server has it (core does not, yet). */
+  /** Used by `detach()` when the server has it (core has it from the release with `offAdmit`). */
   offAdmit?(handler: (socket: TCPSocket) => unknown): unknown
 }
 
