@@ -75,8 +75,7 @@ function checkInt(name: string, value: number | undefined, min: number, max: num
  */
 export class MuxSession extends EventEmitter<MuxSessionEvents> implements StreamOwner {
   readonly role: MuxSessionOptions['role']
-  /** Live streams by id. */
-  readonly streams = new Map<number, MuxStream>()
+  readonly #streams = new Map<number, MuxStream>()
   /** What the peer advertised; undefined until its first frame. */
   peer: PeerSettings | undefined
   /** Smoothed RTT from pings, in ms; 0 until the first pong. */
@@ -318,18 +317,18 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
 
   /** Seed API: half-closes our side of a stream (`stream_close`). */
   closeStream(streamId: number): void {
-    this.streams.get(streamId)?.end()
+    this.#streams.get(streamId)?.end()
   }
 
   /** Seed API: writes to a stream; returns what `write()` returns (false if unknown). */
   sendStreamData(streamId: number, data: Uint8Array | string): boolean {
-    const stream = this.streams.get(streamId)
+    const stream = this.#streams.get(streamId)
     if (stream === undefined || stream.writableEnded || stream.destroyed) return false
     return stream.write(data)
   }
 
   getStream(streamId: number): MuxStream | undefined {
-    return this.streams.get(streamId)
+    return this.#streams.get(streamId)
   }
 
   /**
@@ -385,6 +384,11 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#error ??= error
     this.#abortStreams(error ?? muxError(MuxErrorCode.SESSION_CLOSED, 'the session was destroyed'))
     this.#socket.destroy()
+  }
+
+  /** Live streams by id (ours and the peer's). */
+  get streams(): ReadonlyMap<number, MuxStream> {
+    return this.#streams
   }
 
   /** True once the underlying stream has closed. */
@@ -468,7 +472,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     if (stream.detached) return
     stream.detached = true
     stream.inReady = false
-    this.streams.delete(stream.id)
+    this.#streams.delete(stream.id)
     if (!stream.local) this.#remoteOpen--
     // Bytes nobody will read any more give their session credit back.
     const unread = stream.recv.received - stream.recv.consumed
@@ -489,7 +493,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       peer === undefined ? MIN_WINDOW : peer.hello ? peer.initialWindow : Number.POSITIVE_INFINITY
     const recv = new FlowWindow(this.#o.initialWindow, this.#o.maxWindow, performance.now())
     const stream = new MuxStream(this, info, local, recv, sendLimit, this.#o.streamHighWaterMark)
-    this.streams.set(info.id, stream)
+    this.#streams.set(info.id, stream)
     return stream
   }
 
@@ -718,14 +722,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
    * directions (only unread data left) is kept, so its reader still gets every byte.
    */
   #abortStreams(error: ProtocolError): void {
-    for (const stream of [...this.streams.values()]) {
+    for (const stream of [...this.#streams.values()]) {
       if (stream.finReceived && stream.finSent) this.detach(stream)
       else stream.abort(error)
     }
   }
 
   #maybeFinishClose(): void {
-    if (!this.#closing || this.streams.size > 0 || this.#socket.writableEnded) return
+    if (!this.#closing || this.#streams.size > 0 || this.#socket.writableEnded) return
     if (this.#socket.destroyed) return
     this.#writeControl(this.#socket)
     this.#socket.end()
@@ -764,7 +768,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     }
     this.#sessionSendLimit = Number.POSITIVE_INFINITY
     this.#sendFrameSize = this.#o.maxFrameSize
-    for (const s of this.streams.values()) {
+    for (const s of this.#streams.values()) {
       s.sendLimit = Number.POSITIVE_INFINITY
       if (s.queued > 0) this.schedule(s)
     }
@@ -789,7 +793,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     if (this.peer === undefined) this.#becomeSeed()
     const flow = this.peer?.hello === true
     const id = f.streamId
-    const s = this.streams.get(id)
+    const s = this.#streams.get(id)
     if (f.start) {
       const length = f.length
       if (!this.#sessionRecv.receive(length) && flow) {
@@ -862,7 +866,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       }
       return
     }
-    const s = this.streams.get(id)
+    const s = this.#streams.get(id)
     if (s !== undefined && limit > s.sendLimit) {
       s.sendLimit = limit
       if (s.queued > 0) this.schedule(s)
@@ -884,14 +888,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
         this.#onCreate(m.streamId, m.streamType, m.metadata)
         return
       case 'stream_close':
-        this.streams.get(m.streamId)?.remoteFin()
+        this.#streams.get(m.streamId)?.remoteFin()
         return
       case 'stream_reset':
         if (!this.#resetLimiter.take()) {
           this.#rateLimited('resets', this.#o.maxResetsPerSecond)
           return
         }
-        this.streams.get(m.streamId)?.remoteReset(m.code)
+        this.#streams.get(m.streamId)?.remoteReset(m.code)
         return
       case 'window_update':
         this.#onWindow(m.streamId, m.limit)
@@ -951,7 +955,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#sendFrameSize = Math.min(this.#o.maxFrameSize, m.maxFrameSize)
     this.#decoder.maxFrameSize = this.#o.maxFrameSize
     if (m.sessionWindow > this.#sessionSendLimit) this.#sessionSendLimit = m.sessionWindow
-    for (const s of this.streams.values()) {
+    for (const s of this.#streams.values()) {
       if (m.initialWindow > s.sendLimit) s.sendLimit = m.initialWindow
       if (s.queued > 0) this.schedule(s)
     }
@@ -993,7 +997,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       }
     } else {
       // A seed peer numbers from 1 whatever its side: skip our own ids past its ids.
-      if (this.streams.has(id)) {
+      if (this.#streams.has(id)) {
         this.#queueControl({ type: 'stream_reset', streamId: id, code: ResetCode.REFUSED_STREAM })
         return
       }
@@ -1048,7 +1052,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.emit('goaway', info)
     // Our streams above lastStreamId were never processed: refused, safe to retry elsewhere.
     if (this.peer?.hello === true) {
-      for (const s of [...this.streams.values()]) {
+      for (const s of [...this.#streams.values()]) {
         if (s.local && s.id > info.lastStreamId) s.remoteReset(ResetCode.REFUSED_STREAM)
       }
     }
