@@ -120,6 +120,31 @@ describe('adapters from core (3.4)', () => {
     expect(src.destroyed).toBe(true)
   })
 
+  it('cancelling the Web stream cancels its source; aborting the writable side errors the readable (S5, 3.1 #15)', async () => {
+    let cancelled: unknown
+    const source = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(encodeFrame(1, Buffer.from('x')))
+      },
+      cancel(reason) {
+        cancelled = reason
+      },
+    })
+    const reader = source.pipeThrough(createBinaryFrameStream()).getReader()
+    const first = await reader.read()
+    expect(first.value?.type).toBe(1)
+    await reader.cancel('enough')
+    // pipeThrough passes the cancel on to the source asynchronously.
+    for (let i = 0; i < 100 && cancelled === undefined; i++) await new Promise(setImmediate)
+    expect(cancelled).toBe('enough')
+
+    const stream = createBinaryFrameStream()
+    const writer = stream.writable.getWriter()
+    const frames = stream.readable.getReader()
+    await writer.abort(new Error('gone'))
+    await expect(frames.read()).rejects.toThrow('gone')
+  })
+
   it('a Transform does not take more input while its frames are not read (3.1 #2, S2)', async () => {
     const t = createBinaryFrameTransform({ readableHighWaterMark: 4 })
     const frame = encodeFrame(1, Buffer.from('x'))
