@@ -193,7 +193,8 @@ runBench({
   scenarios: Object.keys(ALL_SCENARIOS),
   chunkings: Object.keys(CHUNKINGS),
   runs: full ? 5 : 3,
-  variantsFor: (s) => (s === 'send' ? SEND : full ? undefined : DEFAULT_VARIANTS[s]),
+  variantsFor: (s) =>
+    s === 'send' ? SEND : full ? [...OURS, ...PEER_VARIANTS] : DEFAULT_VARIANTS[s],
   chunkingsFor: (s) => (s === 'send' ? ['loopback'] : full ? undefined : DEFAULT_CHUNKINGS[s]),
   runOnce,
   floors: [

@@ -16,7 +16,7 @@
  *     onConnection: (socket) => {
  *       const handler = new BinaryProtocolHandler(socket) // answers HEARTBEAT with PONG "pong"
  *       handler.on(DATA, (frame) => handler.sendBinaryMessage(DATA, frame.payload, frame.flags))
- *       handler.on('unknown', (frame) => console.warn('unknown type', frame.type))
+ *       handler.on('unknown', (frame) => logger.warn({ type: frame.type }, 'unknown type'))
  *     },
  *   },
  * })

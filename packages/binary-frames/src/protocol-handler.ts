@@ -31,7 +31,7 @@ export interface BinaryProtocolHandlerEvents {
   frame: [frame: BinaryFrame]
   /**
    * A frame no listener of its type took (and not a heartbeat answered automatically): the
-   * seed's `default:` branch, as an event instead of `console.log`.
+   * seed's `default:` branch, as an event instead of a log line.
    */
   unknown: [frame: BinaryFrame]
   /** Decoding errors; see the class description for what happens without a listener. */
