@@ -254,6 +254,19 @@ describe('BinaryProtocolHandler over loopback', () => {
     ])
   })
 
+  it('a socket that delivers strings (setEncoding) is a fatal ERR_INVALID_CHUNK, not a crash', async () => {
+    const errors: ProtocolError[] = []
+    const port = await listen((socket) => {
+      socket.setEncoding('latin1') // the seed's configureSocket did this
+      const h = new BinaryProtocolHandler(socket)
+      h.on('error', (e) => errors.push(e))
+    })
+    const client = await connect(port)
+    client.write(encodeFrame(DATA, Buffer.from('x')))
+    await once(client, 'close')
+    expect(errors.map((e) => e.code)).toEqual(['ERR_INVALID_CHUNK'])
+  })
+
   it('a listener that throws is a fatal ERR_HANDLER_FAILED, not a crash', async () => {
     const errors: ProtocolError[] = []
     const port = await listen((socket) => {
