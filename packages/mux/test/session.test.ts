@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type MuxStream, ResetCode } from '../src/index.ts'
-import { bytes, closeAll, readAll, sessionPair, until } from './helpers.ts'
+import { createSession, type MuxStream, ResetCode } from '../src/index.ts'
+import { bytes, closeAll, duplexPair, readAll, sessionPair, until } from './helpers.ts'
 
 afterEach(closeAll)
 
@@ -192,5 +192,52 @@ describe('ping and goaway', () => {
     await closed
     expect(dialler.closed).toBe(true)
     await until(() => acceptor.closed)
+  })
+})
+
+describe('negotiation', () => {
+  it('without compact on one side, window updates travel as JSON and bulk still flows', async () => {
+    const { dialler, acceptor } = sessionPair(
+      { initialWindow: 16384, maxWindow: 65536 },
+      { initialWindow: 16384, maxWindow: 65536, compact: false },
+    )
+    const payload = bytes(1 << 20)
+    const got = once(acceptor, 'stream').then(([s]) => readAll(s))
+    const s = dialler.open('bulk')
+    s.end(payload)
+    expect((await got).equals(payload)).toBe(true)
+    expect(acceptor.peer?.features).toContain('compact-window')
+    expect(dialler.peer?.features).toEqual([])
+  })
+
+  it('a goaway with an error code from the peer is reported on close', async () => {
+    const { dialler, acceptor } = sessionPair()
+    const info = once(dialler, 'goaway')
+    acceptor.goAway(2, 'internal trouble')
+    expect((await info)[0]).toEqual({ lastStreamId: 0, code: 2, reason: 'internal trouble' })
+    acceptor.destroy()
+    await until(() => dialler.closed)
+    expect(dialler.error).toMatchObject({ code: 'ERR_MUX_REMOTE_GOAWAY' })
+  })
+
+  it('open() after goaway, on a closed session, and with oversized metadata throws coded errors', () => {
+    const { dialler } = sessionPair()
+    expect(() => dialler.open('x', { big: 'y'.repeat(20_000) })).toThrow(
+      expect.objectContaining({ code: 'ERR_MUX_CONTROL_TOO_LARGE' }),
+    )
+    dialler.goAway()
+    expect(() => dialler.open('x')).toThrow(expect.objectContaining({ code: 'ERR_MUX_GOING_AWAY' }))
+    dialler.destroy()
+    expect(() => dialler.open('x')).toThrow(
+      expect.objectContaining({ code: 'ERR_MUX_SESSION_CLOSED' }),
+    )
+  })
+
+  it('rejects a missing role and out-of-range options with a TypeError/RangeError', () => {
+    const [a] = duplexPair()
+    // @ts-expect-error role is required
+    expect(() => createSession(a, {})).toThrow(TypeError)
+    expect(() => createSession(a, { role: 'dialler', initialWindow: 100 })).toThrow(RangeError)
+    a.destroy()
   })
 })
