@@ -285,23 +285,32 @@ describe('BinaryProtocolHandler over loopback', () => {
 
   it('pauses reading while the peer does not read our replies (heartbeat flood)', async () => {
     let serverSocket: Socket | undefined
+    let heartbeats = 0
     const port = await listen((socket) => {
       serverSocket = socket
       const h = new BinaryProtocolHandler(socket)
       h.on(DATA, () => h.sendBinaryMessage(DATA, Buffer.alloc(256 * 1024)))
+      h.on(HEARTBEAT, () => heartbeats++)
     })
     const client = await connect(port)
     client.pause() // never reads the replies
     const request = encodeFrame(DATA, Buffer.alloc(0))
-    for (let i = 0; i < 200 && !serverSocket?.isPaused(); i++) {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+    // Until the kernel buffers are full too: paused, and still paused a moment later.
+    for (let i = 0; i < 200; i++) {
       client.write(request)
-      await new Promise((r) => setTimeout(r, 5))
+      await sleep(5)
+      if (serverSocket?.isPaused()) {
+        await sleep(30)
+        if (serverSocket.isPaused()) break
+      }
     }
     expect(serverSocket?.isPaused()).toBe(true)
     const buffered = serverSocket?.writableLength ?? 0
-    // Heartbeats too are requests that make replies: once paused, none is answered.
+    // Heartbeats too are requests that make replies: while paused, none is read or answered.
     for (let i = 0; i < 20; i++) client.write(encodeFrame(HEARTBEAT, Buffer.alloc(0)))
-    await new Promise((r) => setTimeout(r, 50))
+    await sleep(50)
+    expect(heartbeats).toBe(0)
     expect(serverSocket?.writableLength).toBe(buffered)
     client.resume()
   })
