@@ -14,8 +14,8 @@ import {
 } from './helpers.ts'
 
 afterEach(async () => {
-  vi.useRealTimers()
   await closeAll()
+  vi.useRealTimers()
 })
 
 describe('abuse limits', () => {
