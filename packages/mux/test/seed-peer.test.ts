@@ -165,3 +165,33 @@ it('we can open a stream towards a seed peer; our ids skip past its ids', async 
   const [first] = (await data) as [Buffer]
   expect(first.length).toBeGreaterThan(0)
 })
+
+it('a seed peer that ignores credit is held back by pausing the socket while a reader lags', async () => {
+  net = await loopback()
+  const server = track(
+    createSession(net.serverSocket, {
+      role: 'acceptor',
+      keepAliveInterval: 0,
+      streamHighWaterMark: 64 * 1024,
+    }),
+  )
+  let remote: MuxStream | undefined
+  server.on('stream', (s: MuxStream) => {
+    remote = s
+  })
+  const seed = new TCPStreamMultiplexer(net.client)
+  const id = seed.createStream('flood')
+  const chunk = bytes(64 * 1024)
+  for (let i = 0; i < 64; i++) seed.sendStreamData(id, chunk) // 4 MiB, no credit asked
+  await until(() => remote !== undefined && net?.serverSocket.isPaused() === true)
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r))
+  // Only about one high-water mark is held by the stream, not the 4 MiB sent.
+  expect(server.bufferedBytes).toBeLessThan(1024 * 1024)
+  let got = 0
+  const r = remote as MuxStream
+  r.on('data', (c: Buffer) => {
+    got += c.length
+  })
+  await until(() => got === 64 * chunk.length)
+  expect(net.serverSocket.isPaused()).toBe(false)
+})
