@@ -238,6 +238,32 @@ describe('async iterator adapter', () => {
     }
     expect(r.destroyed).toBe(true)
   })
+
+  it('destroys a Readable source on a fatal error and when onRecoverableError throws', async () => {
+    const fatal = new PassThrough()
+    fatal.write(Buffer.concat([toy('a'), Buffer.from([0xff])]))
+    await expect(collect(iterateFrames(fatal, new ToyDecoder()))).rejects.toMatchObject({
+      code: 'ERR_TOY_FATAL',
+    })
+    expect(fatal.destroyed).toBe(true)
+
+    const soft = new PassThrough()
+    soft.write(toy('a', '!x'))
+    const it = iterateFrames(soft, new ToyDecoder(), {
+      onRecoverableError: () => {
+        throw new Error('handler broke')
+      },
+    })
+    await expect(collect(it)).rejects.toThrow('handler broke')
+    expect(soft.destroyed).toBe(true)
+    expect(await it.next()).toEqual({ value: undefined, done: true })
+  })
+
+  it('serialises concurrent next() calls and hands frames out in order', async () => {
+    const it = iterateFrames(chunks(toy('a'), toy('b', 'c')), new ToyDecoder())
+    const results = await Promise.all([it.next(), it.next(), it.next(), it.next()])
+    expect(results.map((r) => r.value)).toEqual(['a', 'b', 'c', undefined])
+  })
 })
 
 describe('Web TransformStream adapter', () => {
