@@ -50,7 +50,7 @@ export const DEFAULTS = {
   maxControlBytes: 16 * 1024,
   /** Concurrent streams the peer may open towards us. */
   maxStreams: 1000,
-  /** Streams the peer may open per second (token bucket, burst = rate). */
+  /** Streams the peer may open per second (token bucket, burst = rate); excess refused. */
   maxOpensPerSecond: 1000,
   /** Resets the peer may send per second. */
   maxResetsPerSecond: 1000,

@@ -95,6 +95,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   #lastAcceptedId = 0
   #remoteOpen = 0
   readonly #openLimiter: RateLimiter
+  readonly #overflowLimiter: RateLimiter
   readonly #resetLimiter: RateLimiter
   readonly #pingLimiter: RateLimiter
 
@@ -257,6 +258,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       performance.now(),
     )
     this.#openLimiter = new RateLimiter(this.#o.maxOpensPerSecond)
+    this.#overflowLimiter = new RateLimiter(this.#o.maxOpensPerSecond)
     this.#resetLimiter = new RateLimiter(this.#o.maxResetsPerSecond)
     this.#pingLimiter = new RateLimiter(this.#o.maxPingsPerSecond)
     this.#closedPromise = new Promise((resolve) => {
@@ -972,7 +974,10 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   }
 
   #onCreate(id: number, type: string, metadata: StreamMetadata): void {
-    if (!this.#openLimiter.take()) {
+    // Over the open budget a stream is refused (safe to retry), so a burst does not kill the
+    // session; only a peer that keeps going at twice the budget is cut off.
+    const overBudget = !this.#openLimiter.take()
+    if (overBudget && !this.#overflowLimiter.take()) {
       this.#rateLimited('stream opens', this.#o.maxOpensPerSecond)
       return
     }
@@ -1006,7 +1011,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     if (id > this.#highestRemoteId) this.#highestRemoteId = id
     const refuse = () =>
       this.#queueControl({ type: 'stream_reset', streamId: id, code: ResetCode.REFUSED_STREAM })
-    if (this.#goAwaySent || this.#closing || this.#remoteOpen >= this.#o.maxStreams) {
+    if (overBudget || this.#goAwaySent || this.#closing || this.#remoteOpen >= this.#o.maxStreams) {
       refuse()
       return
     }

@@ -38,7 +38,11 @@ export interface MuxSessionOptions {
   maxControlBytes?: number
   /** Concurrent streams the peer may have open towards us; more are refused. @default 1000 */
   maxStreams?: number
-  /** Stream opens per second accepted from the peer before the session is closed. @default 1000 */
+  /**
+   * Stream opens per second accepted from the peer (token bucket, burst = rate). Opens over it
+   * are refused with `REFUSED_STREAM`; refused opens over the same rate again close the session.
+   * @default 1000
+   */
   maxOpensPerSecond?: number
   /** Resets per second accepted from the peer before the session is closed. @default 1000 */
   maxResetsPerSecond?: number

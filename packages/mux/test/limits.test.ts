@@ -60,15 +60,33 @@ describe('abuse limits', () => {
     })
   })
 
-  it('stream opens beyond the budget close the session', async () => {
+  it('a burst of opens over the budget is refused; the session lives', async () => {
+    const { session, send, received } = rawPeer({ maxOpensPerSecond: 3 })
+    const accepted: number[] = []
+    session.on('stream', (s) => accepted.push(s.id))
+    send(ctrl(HELLO))
+    for (let id = 1; id <= 11; id += 2) {
+      send(ctrl({ type: 'stream_create', streamId: id, streamType: 'x', metadata: {} }))
+    }
+    await until(() => controls(received()).filter((m) => m.type === 'stream_reset').length === 3)
+    expect(accepted).toEqual([1, 3, 5])
+    expect(controls(received()).filter((m) => m.type === 'stream_reset')).toEqual([
+      { type: 'stream_reset', streamId: 7, code: ResetCode.REFUSED_STREAM },
+      { type: 'stream_reset', streamId: 9, code: ResetCode.REFUSED_STREAM },
+      { type: 'stream_reset', streamId: 11, code: ResetCode.REFUSED_STREAM },
+    ])
+    expect(session.closed).toBe(false)
+  })
+
+  it('opens at twice the budget close the session with ERR_MUX_RATE_LIMITED', async () => {
     const { session, send } = rawPeer({ maxOpensPerSecond: 3 })
     session.on('stream', () => {})
     const closed = closeError(session)
     send(ctrl(HELLO))
-    for (let id = 1; id < 20; id += 2) {
+    for (let id = 1; id < 40; id += 2) {
       send(ctrl({ type: 'stream_create', streamId: id, streamType: 'x', metadata: {} }))
     }
-    expect(await closed).toMatchObject({ code: 'ERR_MUX_RATE_LIMITED' })
+    expect(await closed).toMatchObject({ code: 'ERR_MUX_RATE_LIMITED', limit: 3 })
   })
 
   it('a ping flood closes the session', async () => {
