@@ -48,6 +48,13 @@ const SCENARIOS = String(arg('scenario', 'single,multi')).split(',')
 const CHUNK = Number(arg('chunk', 64 * 1024))
 const IS_SERVER = arg('server', false) === true
 
+// 'verb' is the defaults; 'verb-1m' raises the stream high-water mark and the socket buffer
+// the scheduler fills before waiting for 'drain' to 1 MiB (pass it with --impl to compare).
+const VERB_OPTIONS = {
+  verb: { keepAliveInterval: 0 },
+  'verb-1m': { keepAliveInterval: 0, streamHighWaterMark: 1 << 20, maxSocketBuffer: 1 << 20 },
+}
+
 const SCENARIO_DEFS = {
   single: { streams: 1, bytesPerStream: 256 * 1024 * 1024 },
   multi: { streams: 100, bytesPerStream: 2 * 1024 * 1024 },
@@ -126,9 +133,9 @@ function serveConnection(impl, socket) {
     socket.on('error', () => {})
     return
   }
-  if (impl === 'verb') {
+  if (impl.startsWith('verb')) {
     socket.on('error', () => {})
-    const session = createSession(socket, { role: 'acceptor', keepAliveInterval: 0 })
+    const session = createSession(socket, { role: 'acceptor', ...VERB_OPTIONS[impl] })
     liveSessions.add(session)
     session.on('close', () => liveSessions.delete(session))
     session.on('stream', (stream) => {
@@ -157,7 +164,7 @@ function serveConnection(impl, socket) {
 
 async function startServers() {
   const ports = {}
-  for (const impl of ['verb', 'yamux', 'mplex', 'raw']) {
+  for (const impl of [...Object.keys(VERB_OPTIONS), 'yamux', 'mplex', 'raw']) {
     const server = net.createServer((socket) => serveConnection(impl, socket))
     server.listen(0, '127.0.0.1')
     await once(server, 'listening')
@@ -238,9 +245,9 @@ async function runOnce(ports, impl, scenario) {
   const t0 = process.hrtime.bigint()
   if (impl === 'raw') {
     await Promise.all(Array.from({ length: streams }, () => runRaw(port, bytesPerStream)))
-  } else if (impl === 'verb') {
+  } else if (impl.startsWith('verb')) {
     const socket = await connect(port)
-    const session = createSession(socket, { role: 'dialler', keepAliveInterval: 0 })
+    const session = createSession(socket, { role: 'dialler', ...VERB_OPTIONS[impl] })
     const ss = Array.from({ length: streams }, () => session.open('bench'))
     await Promise.all(ss.map((s) => sendOnVerbStream(s, bytesPerStream)))
     await session.close()
@@ -333,7 +340,7 @@ async function main() {
           `  ${scenario.padEnd(6)} ${impl.padEnd(5)} run ${i + 1}: ${r.mbps.toFixed(1)} MB/s ` +
             `(${r.secs.toFixed(2)} s, cpu ms/GiB send ${r.sendCpu.toFixed(0)} recv ${r.recvCpu.toFixed(0)}, ` +
             `receiver peak rss ${r.rss.toFixed(0)} MiB` +
-            (impl === 'verb' ? `, peak unread ${r.buffered.toFixed(1)} MiB)` : ')'),
+            (impl.startsWith('verb') ? `, peak unread ${r.buffered.toFixed(1)} MiB)` : ')'),
         )
       }
     }
