@@ -1,11 +1,5 @@
-import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
-import {
-  type AttachedDecoder,
-  attachDecoder,
-  type ProtocolError,
-  routeCodecError,
-} from '@verb-tcp/core'
+import { type ProtocolError, SocketCodecHandler } from '@verb-tcp/core'
 import { HEARTBEAT, PONG, PONG_PAYLOAD } from './constants.ts'
 import { checkFrame, writeCheckedFrame } from './encoder.ts'
 import { BinaryFrameDecoder, checkLimit } from './frame-decoder.ts'
@@ -64,23 +58,18 @@ export interface BinaryProtocolHandlerEvents {
  * handler.on('unknown', (frame) => metrics.count('unknown type', frame.type))
  * ```
  */
-export class BinaryProtocolHandler extends EventEmitter<BinaryProtocolHandlerEvents> {
-  readonly socket: Duplex
-  /** Recoverable errors skipped because nobody listened for `'error'`. */
-  skipped = 0
-  readonly #attached: AttachedDecoder
+export class BinaryProtocolHandler extends SocketCodecHandler<
+  BinaryFrame,
+  BinaryProtocolHandlerEvents
+> {
   readonly #maxSendBytes: number
   readonly #heartbeat: boolean
 
   constructor(socket: Duplex, options: BinaryProtocolHandlerOptions = {}) {
-    super()
-    this.socket = socket
-    this.#maxSendBytes = checkLimit(options.maxSendBytes, 'maxSendBytes')
+    const maxSendBytes = checkLimit(options.maxSendBytes, 'maxSendBytes')
+    super(socket, new BinaryFrameDecoder(options))
+    this.#maxSendBytes = maxSendBytes
     this.#heartbeat = options.heartbeat !== false
-    this.#attached = attachDecoder(socket, new BinaryFrameDecoder(options), {
-      frame: (frame) => this.#dispatch(frame),
-      error: (error) => this.#onError(error),
-    })
   }
 
   /**
@@ -91,28 +80,10 @@ export class BinaryProtocolHandler extends EventEmitter<BinaryProtocolHandlerEve
    */
   sendBinaryMessage(type: number, payload: Uint8Array, flags = 0): boolean {
     checkFrame(type, payload, flags, this.#maxSendBytes)
-    const ok = writeCheckedFrame(this.socket, type, payload, flags)
-    if (!ok) this.#attached.waitForDrain()
-    return ok
+    return this.sent(writeCheckedFrame(this.socket, type, payload, flags))
   }
 
-  /** Stops reading until `resume()`. */
-  pause(): this {
-    this.socket.pause()
-    return this
-  }
-
-  resume(): this {
-    this.socket.resume()
-    return this
-  }
-
-  /** Stops decoding; the socket is left as it is. */
-  detach(): void {
-    this.#attached.detach()
-  }
-
-  #dispatch(frame: BinaryFrame): void {
+  protected onFrame(frame: BinaryFrame): void {
     this.emit('frame', frame)
     const type = frame.type
     if (type === HEARTBEAT && this.#heartbeat) {
@@ -121,9 +92,5 @@ export class BinaryProtocolHandler extends EventEmitter<BinaryProtocolHandlerEve
       return
     }
     if (!this.emit(type, frame)) this.emit('unknown', frame)
-  }
-
-  #onError(error: ProtocolError): void {
-    if (routeCodecError(this, this.socket, error) === 'skipped') this.skipped++
   }
 }

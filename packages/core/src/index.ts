@@ -47,6 +47,7 @@ export { CodecErrorCode, hexPreview, TruncatedFrameError } from './codec/errors.
 export { type ByteSource, type IterateOptions, iterateFrames } from './codec/iterate.ts'
 export { checkFrameLimit, DEFAULT_MAX_FRAME_BYTES } from './codec/limits.ts'
 export { PayloadBuffer, PRESIZE_LIMIT } from './codec/payload-buffer.ts'
+export { SocketCodecHandler, type SocketCodecHandlerEvents } from './codec/socket-handler.ts'
 export {
   createDecoderTransform,
   type DecoderTransformOptions,

@@ -1,11 +1,5 @@
-import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
-import {
-  type AttachedDecoder,
-  attachDecoder,
-  type ProtocolError,
-  routeCodecError,
-} from '@verb-tcp/core'
+import { type ProtocolError, SocketCodecHandler } from '@verb-tcp/core'
 import { encodeMessage } from './encoder.ts'
 import { checkLimit } from './frame-decoder.ts'
 import { MessageDecoder } from './message-decoder.ts'
@@ -35,23 +29,17 @@ export interface MessageHandlerEvents<M> {
  * `resume()` let the application hold reading itself.
  */
 // biome-ignore lint/suspicious/noExplicitAny: as in the seed, listeners read `message.data` unchecked; pass a type to narrow it
-export class MessageHandler<M = any> extends EventEmitter<MessageHandlerEvents<M>> {
-  readonly socket: Duplex
-  /** Recoverable errors skipped because nobody listened for `'error'`. */
-  skipped = 0
-  readonly #attached: AttachedDecoder
+export class MessageHandler<M = any> extends SocketCodecHandler<M, MessageHandlerEvents<M>> {
   readonly #maxSendBytes: number
 
   constructor(socket: Duplex, options: MessageHandlerOptions = {}) {
-    super()
-    this.socket = socket
-    this.#maxSendBytes = checkLimit(options.maxSendBytes, 'maxSendBytes')
-    this.#attached = attachDecoder(socket, new MessageDecoder<M>(options), {
-      frame: (message) => {
-        this.emit('message', message)
-      },
-      error: (error) => this.#onError(error),
-    })
+    const maxSendBytes = checkLimit(options.maxSendBytes, 'maxSendBytes')
+    super(socket, new MessageDecoder<M>(options))
+    this.#maxSendBytes = maxSendBytes
+  }
+
+  protected onFrame(message: M): void {
+    this.emit('message', message)
   }
 
   /**
@@ -60,28 +48,8 @@ export class MessageHandler<M = any> extends EventEmitter<MessageHandlerEvents<M
    * `ERR_FRAME_TOO_LARGE` before writing anything.
    */
   sendMessage(message: unknown): boolean {
-    const ok = this.socket.write(encodeMessage(message, { maxFrameBytes: this.#maxSendBytes }))
-    if (!ok) this.#attached.waitForDrain()
-    return ok
-  }
-
-  /** Stops reading until `resume()`. */
-  pause(): this {
-    this.socket.pause()
-    return this
-  }
-
-  resume(): this {
-    this.socket.resume()
-    return this
-  }
-
-  /** Stops decoding; the socket is left as it is. */
-  detach(): void {
-    this.#attached.detach()
-  }
-
-  #onError(error: ProtocolError) {
-    if (routeCodecError(this, this.socket, error) === 'skipped') this.skipped++
+    return this.sent(
+      this.socket.write(encodeMessage(message, { maxFrameBytes: this.#maxSendBytes })),
+    )
   }
 }
