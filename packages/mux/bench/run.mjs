@@ -6,13 +6,28 @@
 // and both sides have closed. The receiver is a forked child process (its own core); its CPU
 // time per GiB and its peak RSS are reported next to MB/s (1 MB = 10^6 bytes).
 //
+// Each implementation is warmed up, then they are interleaved run by run, so that noise from
+// other work on the machine hits all of them alike. Both processes collect garbage before
+// every run. Besides the median MB/s of each implementation, the summary gives the median of
+// the per-run ratios verb ÷ impl (runs paired by index, taken back to back), which is steadier
+// than a ratio of medians, and CPU ms per GiB of both processes, steadier still.
+//
 // Usage (after `pnpm --filter @verb-tcp/mux build`):
-//   node bench/run.mjs [--runs 5] [--warmup 1] [--impl verb,yamux,mplex,raw]
-//                      [--scenario single,multi] [--chunk 65536]
+//   node bench/run.mjs [--runs 15] [--warmup 2] [--impl verb,yamux,mplex,raw]
+//                      [--scenario single,multi] [--chunk 65536] [--scale 1]
+// --scale N multiplies the bytes each stream sends (N = 4: 1 GiB on one stream, 100 × 8 MiB),
+// for longer, steadier runs.
 
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
+import v8 from 'node:v8'
+import vm from 'node:vm'
+
+// A full collection before each run, in both processes, so that no run pays for the last one's
+// garbage.
+v8.setFlagsFromString('--expose-gc')
+const collectGarbage = vm.runInNewContext('gc')
 
 // The libp2p peers call Promise.withResolvers, which Node 20 lacks.
 if (typeof Promise.withResolvers !== 'function') {
@@ -41,8 +56,9 @@ function arg(name, dflt) {
   const v = argv[i + 1]
   return v === undefined || v.startsWith('--') ? true : v
 }
-const RUNS = Number(arg('runs', 5))
-const WARMUP = Number(arg('warmup', 1))
+const RUNS = Number(arg('runs', 15))
+const WARMUP = Number(arg('warmup', 2))
+const SCALE = Number(arg('scale', 1))
 const IMPLS = String(arg('impl', 'verb,yamux,mplex,raw')).split(',')
 const SCENARIOS = String(arg('scenario', 'single,multi')).split(',')
 const CHUNK = Number(arg('chunk', 64 * 1024))
@@ -56,8 +72,8 @@ const VERB_OPTIONS = {
 }
 
 const SCENARIO_DEFS = {
-  single: { streams: 1, bytesPerStream: 256 * 1024 * 1024 },
-  multi: { streams: 100, bytesPerStream: 2 * 1024 * 1024 },
+  single: { streams: 1, bytesPerStream: SCALE * 256 * 1024 * 1024 },
+  multi: { streams: 100, bytesPerStream: SCALE * 2 * 1024 * 1024 },
 }
 
 // ------------------------------------------------- libp2p muxers on a net.Socket
@@ -276,16 +292,25 @@ async function ask(child, what) {
   }
 }
 
-function median(xs) {
+function quantile(xs, q) {
   const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
+  const at = (s.length - 1) * q
+  const lo = Math.floor(at)
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo)
+}
+
+function median(xs) {
+  return quantile(xs, 0.5)
 }
 
 async function main() {
   if (IS_SERVER) {
+    // Unread bytes every 5 ms (cheap); RSS every 25 ms (a /proc read: sampled more often it
+    // showed up in the receiver's CPU profile).
     let peakRss = 0
+    let tick = 0
     const sample = setInterval(() => {
-      peakRss = Math.max(peakRss, process.memoryUsage().rss)
+      if (++tick % 5 === 0) peakRss = Math.max(peakRss, process.memoryUsage.rss())
       let buffered = 0
       for (const session of liveSessions) buffered += session.bufferedBytes
       peakBuffered = Math.max(peakBuffered, buffered)
@@ -300,9 +325,12 @@ async function main() {
         process.send({ buffered: peakBuffered })
         peakBuffered = 0
       }
+      if (m === 'gc') {
+        collectGarbage()
+        process.send({ gc: 0 })
+      }
       if (m === 'rss') {
-        globalThis.gc?.()
-        const now = process.memoryUsage().rss
+        const now = process.memoryUsage.rss()
         process.send({ rss: Math.max(peakRss, now) })
         peakRss = now
       }
@@ -311,17 +339,22 @@ async function main() {
   }
   const child = fork(process.argv[1], [...argv, '--server'], { stdio: 'inherit' })
   const [{ ports }] = await once(child, 'message')
-  console.log(`node ${process.version}, receiver in child process, write chunk ${CHUNK} B`)
+  console.log(
+    `node ${process.version}, receiver in child process, write chunk ${CHUNK} B, ` +
+      `${RUNS} runs after ${WARMUP} warm-up, scale ${SCALE}`,
+  )
   const results = []
   for (const scenario of SCENARIOS) {
-    // Warm every implementation up, then interleave them run by run, so that noise from other
-    // work on the machine hits all of them alike.
     for (const impl of IMPLS) for (let i = 0; i < WARMUP; i++) await runOnce(ports, impl, scenario)
     const byImpl = new Map(IMPLS.map((impl) => [impl, []]))
     for (let i = 0; i < RUNS; i++) {
-      for (const impl of IMPLS) {
+      // Round i starts with a different implementation each time, so none always follows the
+      // same one.
+      const order = IMPLS.map((_, k) => IMPLS[(i + k) % IMPLS.length])
+      for (const impl of order) {
         const runs = byImpl.get(impl)
-        globalThis.gc?.()
+        await ask(child, 'gc')
+        collectGarbage()
         await ask(child, 'rss') // resets the receiver's peaks
         await ask(child, 'buffered')
         const rc0 = await ask(child, 'cpu')
@@ -335,7 +368,7 @@ async function main() {
         const mib = (def.streams * def.bytesPerStream) / 1048576
         r.sendCpu = (sc / mib) * 1024
         r.recvCpu = (rc / mib) * 1024
-        runs.push(r)
+        runs[i] = r
         console.log(
           `  ${scenario.padEnd(6)} ${impl.padEnd(5)} run ${i + 1}: ${r.mbps.toFixed(1)} MB/s ` +
             `(${r.secs.toFixed(2)} s, cpu ms/GiB send ${r.sendCpu.toFixed(0)} recv ${r.recvCpu.toFixed(0)}, ` +
@@ -344,11 +377,22 @@ async function main() {
         )
       }
     }
+    const ours = byImpl.get('verb')
     for (const [impl, runs] of byImpl) {
       results.push({
         scenario,
         impl,
         median: median(runs.map((r) => r.mbps)),
+        // verb ÷ impl run by run (the two runs of a round were back to back), then the median
+        paired: ours ? median(runs.map((r, i) => ours[i].mbps / r.mbps)) : Number.NaN,
+        q1: quantile(
+          runs.map((r) => r.mbps),
+          0.25,
+        ),
+        q3: quantile(
+          runs.map((r) => r.mbps),
+          0.75,
+        ),
         sendCpu: median(runs.map((r) => r.sendCpu)),
         recvCpu: median(runs.map((r) => r.recvCpu)),
         rss: median(runs.map((r) => r.rss)),
@@ -358,16 +402,22 @@ async function main() {
     }
   }
   console.log(
-    '\n| scenario | impl | median MB/s | vs verb | send CPU ms/GiB | recv CPU ms/GiB | recv peak RSS MiB | runs MB/s |',
+    '\n| scenario | impl | median MB/s | IQR MB/s | verb ÷ impl, median of per-run ratios | ratio of medians | send CPU ms/GiB | recv CPU ms/GiB | send+recv CPU ms/GiB | recv peak RSS MiB |',
   )
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |')
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const r of results) {
     const ours = results.find((x) => x.scenario === r.scenario && x.impl === 'verb')
-    const ratio = ours ? (ours.median / r.median).toFixed(2) : '-'
+    const ratio = ours ? `${(ours.median / r.median).toFixed(2)}×` : '-'
+    const paired = Number.isNaN(r.paired) ? '-' : `${r.paired.toFixed(2)}×`
     console.log(
-      `| ${r.scenario} | ${r.impl} | ${r.median.toFixed(0)} | ${ratio}× | ${r.sendCpu.toFixed(0)} | ` +
-        `${r.recvCpu.toFixed(0)} | ${r.rss.toFixed(0)} | ${r.runs.map((x) => x.toFixed(0)).join(' / ')} |`,
+      `| ${r.scenario} | ${r.impl} | ${r.median.toFixed(0)} | ${r.q1.toFixed(0)}–${r.q3.toFixed(0)} | ` +
+        `${paired} | ${ratio} | ${r.sendCpu.toFixed(0)} | ${r.recvCpu.toFixed(0)} | ` +
+        `${(r.sendCpu + r.recvCpu).toFixed(0)} | ${r.rss.toFixed(0)} |`,
     )
+  }
+  console.log('\nruns MB/s, in run order:')
+  for (const r of results) {
+    console.log(`  ${r.scenario} ${r.impl}: ${r.runs.map((x) => x.toFixed(0)).join(' / ')}`)
   }
   const peak = Math.max(...results.filter((r) => r.impl === 'verb').map((r) => r.buffered))
   if (Number.isFinite(peak)) {
