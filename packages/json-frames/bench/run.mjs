@@ -42,8 +42,16 @@ const FRAMING = [
   'ours-pipeline', // createDecoderTransform inside stream.pipeline
   ...PEER_VARIANTS,
 ]
-// JSON payloads: messages/s end to end vs bare JSON.parse of the same payloads.
-const JSON_VARIANTS = ['json-ours-sync', 'json-ours-async-batch', 'json-bare-parse']
+// JSON payloads: messages/s end to end vs bare JSON.parse of the same payloads, two ways:
+// json-bare-parse parses strings decoded before the clock starts (JSON.parse alone);
+// json-bare-parse-bytes calls JSON.parse on each payload's bytes, which decodes them as it must
+// (leniently: invalid UTF-8 becomes U+FFFD), and is what code without a framing library does.
+const JSON_VARIANTS = [
+  'json-ours-sync',
+  'json-ours-async-batch',
+  'json-bare-parse',
+  'json-bare-parse-bytes',
+]
 const VARIANTS = [...FRAMING, ...JSON_VARIANTS]
 
 /** The i-th JSON payload of `size` bytes: an object whose id varies with i, padded exactly. */
@@ -134,6 +142,14 @@ async function runOnce(variant, scenarioName, chunkingName) {
         bytes += JSON.parse(strings[f % n]).id
       }
       t1 = process.hrtime.bigint()
+    } else if (variant === 'json-bare-parse-bytes') {
+      const n = jsonBufs.length
+      t0 = process.hrtime.bigint()
+      for (let f = 0; f < scenario.frames; f++) {
+        frames++
+        bytes += JSON.parse(jsonBufs[f % n]).id
+      }
+      t1 = process.hrtime.bigint()
     } else throw new Error(`unknown variant ${variant}`)
     run = { frames, bytes, t0, t1 }
   }
@@ -194,9 +210,23 @@ runBench({
     ],
     [
       'small',
+      'JSON end to end (sync) vs JSON.parse(payload bytes)',
+      'json-ours-sync',
+      ['json-bare-parse-bytes'],
+      0.9,
+    ],
+    [
+      'small',
       'JSON end to end (async batch) vs bare JSON.parse',
       'json-ours-async-batch',
       ['json-bare-parse'],
+      0.9,
+    ],
+    [
+      'small',
+      'JSON end to end (async batch) vs JSON.parse(payload bytes)',
+      'json-ours-async-batch',
+      ['json-bare-parse-bytes'],
       0.9,
     ],
     [
@@ -208,9 +238,23 @@ runBench({
     ],
     [
       'large',
+      'JSON end to end (sync) vs JSON.parse(payload bytes)',
+      'json-ours-sync',
+      ['json-bare-parse-bytes'],
+      0.9,
+    ],
+    [
+      'large',
       'JSON end to end (async batch) vs bare JSON.parse',
       'json-ours-async-batch',
       ['json-bare-parse'],
+      0.9,
+    ],
+    [
+      'large',
+      'JSON end to end (async batch) vs JSON.parse(payload bytes)',
+      'json-ours-async-batch',
+      ['json-bare-parse-bytes'],
       0.9,
     ],
   ],
