@@ -16,11 +16,16 @@
 //   node bench/run.mjs [--runs 15] [--warmup 2] [--impl verb,yamux,mplex,raw]
 //                      [--scenario single,multi] [--chunk 65536] [--scale 1]
 // --scale N multiplies the bytes each stream sends (N = 4: 1 GiB on one stream, 100 × 8 MiB),
-// for longer, steadier runs.
+// for longer, steadier runs. --base DIR loads a second build of this package (say, a copy of
+// dist/ from the previous commit) as implementation 'verb-base', for A/B runs of a change:
+//   cp -r dist node_modules/.mux-base && <change, build> &&
+//   node bench/run.mjs --impl verb,verb-base,raw --base node_modules/.mux-base
+// (inside the package, so that the copy still resolves @verb-tcp/core).
 
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
+import path from 'node:path'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 
@@ -43,6 +48,12 @@ if (typeof Promise.withResolvers !== 'function') {
 }
 
 const { createSession } = await import('../dist/index.js')
+const BASE_DIR = process.argv.includes('--base')
+  ? process.argv[process.argv.indexOf('--base') + 1]
+  : undefined
+const createBaseSession = BASE_DIR
+  ? (await import(new URL(`file://${path.resolve(BASE_DIR, 'index.js')}`).href)).createSession
+  : undefined
 const { yamux } = await import('@chainsafe/libp2p-yamux')
 const { mplex } = await import('@libp2p/mplex')
 const { AbstractMultiaddrConnection } = await import('@libp2p/utils')
@@ -65,10 +76,19 @@ const CHUNK = Number(arg('chunk', 64 * 1024))
 const IS_SERVER = arg('server', false) === true
 
 // 'verb' is the defaults; 'verb-1m' raises the stream high-water mark and the socket buffer
-// the scheduler fills before waiting for 'drain' to 1 MiB (pass it with --impl to compare).
+// the scheduler fills before waiting for 'drain' to 1 MiB, 'verb-sock1m' only the socket
+// buffer (pass them with --impl to compare); 'verb-base' is the build given with --base.
 const VERB_OPTIONS = {
   verb: { keepAliveInterval: 0 },
   'verb-1m': { keepAliveInterval: 0, streamHighWaterMark: 1 << 20, maxSocketBuffer: 1 << 20 },
+  'verb-sock1m': { keepAliveInterval: 0, maxSocketBuffer: 1 << 20 },
+  'verb-base': { keepAliveInterval: 0 },
+}
+
+function verbSession(impl, socket, role) {
+  const create = impl === 'verb-base' ? createBaseSession : createSession
+  if (create === undefined) throw new Error('verb-base needs --base DIR')
+  return create(socket, { role, ...VERB_OPTIONS[impl] })
 }
 
 const SCENARIO_DEFS = {
@@ -151,7 +171,7 @@ function serveConnection(impl, socket) {
   }
   if (impl.startsWith('verb')) {
     socket.on('error', () => {})
-    const session = createSession(socket, { role: 'acceptor', ...VERB_OPTIONS[impl] })
+    const session = verbSession(impl, socket, 'acceptor')
     liveSessions.add(session)
     session.on('close', () => liveSessions.delete(session))
     session.on('stream', (stream) => {
@@ -263,7 +283,7 @@ async function runOnce(ports, impl, scenario) {
     await Promise.all(Array.from({ length: streams }, () => runRaw(port, bytesPerStream)))
   } else if (impl.startsWith('verb')) {
     const socket = await connect(port)
-    const session = createSession(socket, { role: 'dialler', ...VERB_OPTIONS[impl] })
+    const session = verbSession(impl, socket, 'dialler')
     const ss = Array.from({ length: streams }, () => session.open('bench'))
     await Promise.all(ss.map((s) => sendOnVerbStream(s, bytesPerStream)))
     await session.close()

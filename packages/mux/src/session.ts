@@ -110,6 +110,13 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     if (!this.#flushQueued && this.#windowUpdates.size > 0) this.#flush()
   }
   #waitingDrain = false
+  /** We hold one cork on the socket: frames of this event-loop turn are gathered in it. */
+  #corked = false
+  #uncorkQueued = false
+  readonly #uncorkBound = () => {
+    this.#uncorkQueued = false
+    this.#uncork()
+  }
   readonly #flushBound = () => this.#flush()
   readonly #onDrainBound = () => {
     this.#waitingDrain = false
@@ -385,6 +392,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     if (this.#closed) return
     this.#error ??= error
     this.#abortStreams(error ?? muxError(MuxErrorCode.SESSION_CLOSED, 'the session was destroyed'))
+    this.#uncork() // what this turn framed goes out first, as it did before it was corked
     this.#socket.destroy()
   }
 
@@ -534,14 +542,34 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     process.nextTick(this.#flushBound)
   }
 
+  /**
+   * Frames everything that is ready into the corked socket. The cork is released at the end of
+   * the event-loop turn (`setImmediate`), or at once when the socket holds `maxSocketBuffer`
+   * bytes: a writer that refills its stream from the write callbacks of this turn (the
+   * callbacks fire as its bytes are handed over) adds to the same `writev` instead of making
+   * one per refill.
+   */
   #flush(): void {
     this.#flushQueued = false
     const socket = this.#socket
     if (this.#closed || socket.destroyed || socket.writableEnded) return
-    socket.cork()
+    if (!this.#corked) {
+      socket.cork()
+      this.#corked = true
+      if (!this.#uncorkQueued) {
+        this.#uncorkQueued = true
+        setImmediate(this.#uncorkBound)
+      }
+    }
     this.#writeControl(socket)
     if (!this.#waitingDrain && !this.#failed) this.#writeData(socket)
-    socket.uncork()
+    if (this.#waitingDrain) this.#uncork()
+  }
+
+  #uncork(): void {
+    if (!this.#corked) return
+    this.#corked = false
+    this.#socket.uncork()
   }
 
   #writeControl(socket: Duplex): void {
@@ -689,6 +717,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#abortStreams(muxError(MuxErrorCode.SESSION_CLOSED, 'the peer closed the connection'))
     if (!this.#socket.writableEnded) {
       this.#flush()
+      this.#uncork()
       this.#socket.end()
     }
   }
@@ -734,6 +763,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     if (!this.#closing || this.#streams.size > 0 || this.#socket.writableEnded) return
     if (this.#socket.destroyed) return
     this.#writeControl(this.#socket)
+    this.#uncork()
     this.#socket.end()
   }
 
@@ -744,6 +774,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#error = error
     this.#decoder.stop()
     const socket = this.#socket
+    this.#uncork()
     if (sendGoAway && !socket.destroyed && !socket.writableEnded) {
       socket.write(
         encodeControl({
