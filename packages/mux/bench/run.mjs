@@ -7,8 +7,9 @@
 // time per GiB and its peak RSS are reported next to MB/s (1 MB = 10^6 bytes).
 //
 // Each implementation is warmed up, then they are interleaved run by run, so that noise from
-// other work on the machine hits all of them alike. Both processes collect garbage before
-// every run. Besides the median MB/s of each implementation, the summary gives the median of
+// other work on the machine hits all of them alike. No garbage collection is forced between
+// runs: a forced full GC made V8 run twice as many mark-compacts in the receiver during the
+// next run (external-memory limits start low again), which cost every implementation. Besides the median MB/s of each implementation, the summary gives the median of
 // the per-run ratios verb ÷ impl (runs paired by index, taken back to back), which is steadier
 // than a ratio of medians, and CPU ms per GiB of both processes, steadier still.
 //
@@ -26,13 +27,6 @@ import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
 import path from 'node:path'
-import v8 from 'node:v8'
-import vm from 'node:vm'
-
-// A full collection before each run, in both processes, so that no run pays for the last one's
-// garbage.
-v8.setFlagsFromString('--expose-gc')
-const collectGarbage = vm.runInNewContext('gc')
 
 // The libp2p peers call Promise.withResolvers, which Node 20 lacks.
 if (typeof Promise.withResolvers !== 'function') {
@@ -345,10 +339,6 @@ async function main() {
         process.send({ buffered: peakBuffered })
         peakBuffered = 0
       }
-      if (m === 'gc') {
-        collectGarbage()
-        process.send({ gc: 0 })
-      }
       if (m === 'rss') {
         const now = process.memoryUsage.rss()
         process.send({ rss: Math.max(peakRss, now) })
@@ -373,8 +363,6 @@ async function main() {
       const order = IMPLS.map((_, k) => IMPLS[(i + k) % IMPLS.length])
       for (const impl of order) {
         const runs = byImpl.get(impl)
-        await ask(child, 'gc')
-        collectGarbage()
         await ask(child, 'rss') // resets the receiver's peaks
         await ask(child, 'buffered')
         const rc0 = await ask(child, 'cpu')

@@ -107,7 +107,11 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   #windowFlushQueued = false
   readonly #windowFlushBound = () => {
     this.#windowFlushQueued = false
-    if (!this.#flushQueued && this.#windowUpdates.size > 0) this.#flush()
+    if (!this.#flushQueued && this.#windowUpdates.size > 0) {
+      this.#flush()
+      // Already at the end of the turn: the updates go out now, not one loop iteration later.
+      this.#uncork()
+    }
   }
   #waitingDrain = false
   /** We hold one cork on the socket: frames of this event-loop turn are gathered in it. */
