@@ -1,13 +1,11 @@
 import {
-  type BinaryInput,
+  ChunkDecoder,
   checkFrameLimit,
   type DecodeSink,
   hexPreview,
   PayloadBuffer,
   ProtocolError,
-  type SyncDecoder,
   TruncatedFrameError,
-  toBuffer,
 } from '@verb-tcp/core'
 import { HEADER_BYTES, MAX_FLAGS, MAX_FRAME_BYTES_LIMIT, MAX_TYPE } from './constants.ts'
 import { BinaryFramesErrorCode } from './errors.ts'
@@ -16,7 +14,6 @@ import type { BinaryFrame, FrameDecoderOptions } from './types.ts'
 const HEADER = 0
 const PAYLOAD = 1
 const SKIP = 2
-const DONE = 3
 
 /** Validates a byte limit option (0 – 2^32 − 1), so a bad config fails at construction. */
 export function checkLimit(value: number | undefined, name?: string): number {
@@ -56,7 +53,7 @@ function checkU16Option(value: number, name: string): number {
  * split across chunks is kept in an 8-byte scratch. The length is read unsigned and checked
  * against the limit at the header, before any payload is buffered.
  */
-export class BinaryFrameDecoder implements SyncDecoder<BinaryFrame> {
+export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
   readonly maxFrameBytes: number
   readonly #skipOversize: boolean
   readonly #copy: boolean
@@ -75,12 +72,11 @@ export class BinaryFrameDecoder implements SyncDecoder<BinaryFrame> {
   #flags = 0
   #skipLeft = 0
   #skipLength = 0
-  /** Stream offset of the chunk being decoded. */
-  #position = 0
   /** Stream offset of the current frame's header. */
   #headerOffset = 0
 
   constructor(options: FrameDecoderOptions = {}) {
+    super()
     this.maxFrameBytes = checkLimit(options.maxFrameBytes)
     this.#skipOversize = options.oversize === 'skip'
     this.#copy = options.copy === true
@@ -101,50 +97,30 @@ export class BinaryFrameDecoder implements SyncDecoder<BinaryFrame> {
     return this.#scratchFilled + (this.#payload?.capacity ?? 0)
   }
 
-  /** Total bytes pushed so far: the stream offset of the next byte. */
-  get position(): number {
-    return this.#position
-  }
-
-  push(input: BinaryInput, sink: DecodeSink<BinaryFrame>): void {
-    if (this.#state === DONE) return
-    const chunk = toBuffer(input)
-    try {
-      this.#scan(chunk, sink)
-    } catch (error) {
-      // Only the sink can throw here; the rest of this chunk is unread, so the stream is over.
-      this.#finish()
-      throw error
-    }
-    this.#position += chunk.length
-  }
-
-  end(sink: DecodeSink<BinaryFrame>): void {
+  protected truncation(offset: number): TruncatedFrameError | undefined {
     const state = this.#state
-    if (state === DONE) return
-    const offset = this.#position
     const limit = this.maxFrameBytes
-    let error: TruncatedFrameError | undefined
     if (state === HEADER && this.#scratchFilled > 0) {
-      error = new TruncatedFrameError(undefined, this.#scratchFilled, { offset, limit })
-    } else if (state === PAYLOAD) {
-      const p = this.#payload as PayloadBuffer
-      error = new TruncatedFrameError(p.expected, p.filled, { offset, limit })
-    } else if (state === SKIP) {
-      const received = this.#skipLength - this.#skipLeft
-      error = new TruncatedFrameError(this.#skipLength, received, { offset, limit })
+      return new TruncatedFrameError(undefined, this.#scratchFilled, { offset, limit })
     }
-    this.#finish()
-    if (error !== undefined) sink.error(error)
+    if (state === PAYLOAD) {
+      const p = this.#payload as PayloadBuffer
+      return new TruncatedFrameError(p.expected, p.filled, { offset, limit })
+    }
+    if (state === SKIP) {
+      const received = this.#skipLength - this.#skipLeft
+      return new TruncatedFrameError(this.#skipLength, received, { offset, limit })
+    }
+    return undefined
   }
 
-  #finish() {
-    this.#state = DONE
+  protected override finish(): void {
     this.#payload = undefined
     this.#scratchFilled = 0
+    super.finish()
   }
 
-  #scan(chunk: Buffer, sink: DecodeSink<BinaryFrame>): void {
+  protected decodeChunk(chunk: Buffer, position: number, sink: DecodeSink<BinaryFrame>): void {
     const n = chunk.length
     let i = 0
     if (this.#state === HEADER && this.#scratchFilled > 0) {
@@ -186,12 +162,12 @@ export class BinaryFrameDecoder implements SyncDecoder<BinaryFrame> {
         i = end
         continue
       }
-      this.#headerOffset = this.#position + i
+      this.#headerOffset = position + i
       i = this.#onHeader(type, length, flags, chunk, i, chunk, start, sink)
       if (i < 0) return
     }
     if (i < n) {
-      this.#headerOffset = this.#position + i
+      this.#headerOffset = position + i
       chunk.copy(this.#scratch, 0, i, n)
       this.#scratchFilled = n - i
     }
@@ -225,8 +201,7 @@ export class BinaryFrameDecoder implements SyncDecoder<BinaryFrame> {
         start,
       )
       if (!this.#skipOversize) {
-        this.#finish()
-        sink.error(error)
+        this.fail(sink, error)
         return -1
       }
       sink.error(error)

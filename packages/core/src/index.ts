@@ -34,6 +34,7 @@ export {
   type AttachOptions,
   attachDecoder,
 } from './codec/attach.ts'
+export { ChunkDecoder } from './codec/chunk-decoder.ts'
 export {
   type BinaryInput,
   type DecodeResult,

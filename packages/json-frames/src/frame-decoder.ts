@@ -1,13 +1,11 @@
 import {
-  type BinaryInput,
+  ChunkDecoder,
   checkFrameLimit,
   type DecodeSink,
   hexPreview,
   PayloadBuffer,
   ProtocolError,
-  type SyncDecoder,
   TruncatedFrameError,
-  toBuffer,
 } from '@verb-tcp/core'
 import { LF, MAX_FRAME_BYTES_LIMIT, MAX_SKIP_DIGITS } from './constants.ts'
 import { JsonFramesErrorCode } from './errors.ts'
@@ -16,7 +14,6 @@ import type { FrameDecoderOptions, RawFrameDecoderOptions } from './types.ts'
 const HEADER = 0
 const PAYLOAD = 1
 const SKIP = 2
-const DONE = 3
 
 /** Validates a byte limit option, so a bad config fails at construction, not mid-stream. */
 export function checkLimit(value: number | undefined, name?: string): number {
@@ -30,7 +27,7 @@ export function checkLimit(value: number | undefined, name?: string): number {
  * It parses in place: nothing is buffered but a payload that spans chunks (one exact-size copy,
  * see `PayloadBuffer`). A partial header needs no bytes kept, only its value and digit count.
  */
-export abstract class NewlineLengthDecoder<T> implements SyncDecoder<T> {
+export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
   readonly maxFrameBytes: number
   readonly #skipOversize: boolean
   #state = HEADER
@@ -40,11 +37,10 @@ export abstract class NewlineLengthDecoder<T> implements SyncDecoder<T> {
   #payload: PayloadBuffer | undefined
   #payloadOffset = 0
   #skipLeft = 0
-  /** Stream offset of the chunk being decoded. */
-  #position = 0
   #headerOffset = 0
 
   constructor(options: FrameDecoderOptions = {}) {
+    super()
     this.maxFrameBytes = checkLimit(options.maxFrameBytes)
     this.#skipOversize = options.oversize === 'skip'
   }
@@ -67,56 +63,29 @@ export abstract class NewlineLengthDecoder<T> implements SyncDecoder<T> {
     return this.#payload?.capacity ?? 0
   }
 
-  /** Total bytes pushed so far: the stream offset of the next byte. */
-  get position(): number {
-    return this.#position
-  }
-
-  push(input: BinaryInput, sink: DecodeSink<T>): void {
-    if (this.#state === DONE) return
-    const chunk = toBuffer(input)
-    try {
-      this.#scan(chunk, sink)
-    } catch (error) {
-      // Only the sink can throw here; the rest of this chunk is unread, so the stream is over.
-      this.#finish()
-      throw error
-    }
-    this.#position += chunk.length
-  }
-
-  end(sink: DecodeSink<T>): void {
+  protected truncation(offset: number): TruncatedFrameError | undefined {
     const state = this.#state
-    if (state === DONE) return
-    const offset = this.#position
-    let error: TruncatedFrameError | undefined
+    const limit = this.maxFrameBytes
     if (state === HEADER && this.#digits > 0) {
-      error = new TruncatedFrameError(undefined, this.#digits, {
-        offset,
-        limit: this.maxFrameBytes,
-      })
-    } else if (state === PAYLOAD) {
-      const p = this.#payload as PayloadBuffer
-      error = new TruncatedFrameError(p.expected, p.filled, { offset, limit: this.maxFrameBytes })
-    } else if (state === SKIP) {
-      const received = this.#length - this.#skipLeft
-      error = new TruncatedFrameError(this.#length, received, { offset, limit: this.maxFrameBytes })
+      return new TruncatedFrameError(undefined, this.#digits, { offset, limit })
     }
-    this.#finish()
-    if (error !== undefined) sink.error(error)
+    if (state === PAYLOAD) {
+      const p = this.#payload as PayloadBuffer
+      return new TruncatedFrameError(p.expected, p.filled, { offset, limit })
+    }
+    if (state === SKIP) {
+      const received = this.#length - this.#skipLeft
+      return new TruncatedFrameError(this.#length, received, { offset, limit })
+    }
+    return undefined
   }
 
-  #finish() {
-    this.#state = DONE
+  protected override finish(): void {
     this.#payload = undefined
+    super.finish()
   }
 
-  #fail(sink: DecodeSink<T>, error: ProtocolError) {
-    this.#finish()
-    sink.error(error)
-  }
-
-  #scan(chunk: Buffer, sink: DecodeSink<T>): void {
+  protected decodeChunk(chunk: Buffer, position: number, sink: DecodeSink<T>): void {
     const n = chunk.length
     let i = 0
     if (this.#state === PAYLOAD) {
@@ -141,20 +110,20 @@ export abstract class NewlineLengthDecoder<T> implements SyncDecoder<T> {
     let digits = this.#digits
     while (i < n) {
       const headerStart = i
-      if (digits === 0) this.#headerOffset = this.#position + i
+      if (digits === 0) this.#headerOffset = position + i
       // Digits, accumulated by hand: Number() and parseInt accept signs, spaces, 0x, 1e3, "".
       for (;;) {
         const c = chunk[i] as number
         if (c === LF) break
         if (c < 0x30 || c > 0x39 || (digits === 1 && length === 0)) {
-          this.#fail(sink, this.#badLength(chunk, headerStart, i, c, digits))
+          this.fail(sink, this.#badLength(chunk, headerStart, i, c, digits))
           return
         }
         length = length * 10 + (c - 0x30)
         digits++
         if (length > limit && (!this.#skipOversize || digits > MAX_SKIP_DIGITS)) {
           // More digits only make it larger: fail now, without waiting for the LF.
-          this.#fail(sink, this.#tooLarge(length, false, '(at least) '))
+          this.fail(sink, this.#tooLarge(length, false, '(at least) '))
           return
         }
         if (++i === n) {
@@ -164,7 +133,7 @@ export abstract class NewlineLengthDecoder<T> implements SyncDecoder<T> {
         }
       }
       if (digits === 0) {
-        this.#fail(sink, this.#badLength(chunk, headerStart, i, LF, 0))
+        this.fail(sink, this.#badLength(chunk, headerStart, i, LF, 0))
         return
       }
       i++
@@ -185,13 +154,13 @@ export abstract class NewlineLengthDecoder<T> implements SyncDecoder<T> {
           const p = new PayloadBuffer(length, n - i)
           p.append(chunk, i, n)
           this.#payload = p
-          this.#payloadOffset = this.#position + i
+          this.#payloadOffset = position + i
           this.#state = PAYLOAD
           this.#length = length
           this.#digits = 0
           return
         }
-        this.onPayload(chunk, i, end, this.#position + i, false, sink)
+        this.onPayload(chunk, i, end, position + i, false, sink)
         i = end
       }
       length = 0
@@ -209,7 +178,7 @@ export abstract class NewlineLengthDecoder<T> implements SyncDecoder<T> {
         : byte >= 0x30 && byte <= 0x39 // a digit is refused only after a leading 0
           ? 'leading zero in length'
           : `byte 0x${byte.toString(16).padStart(2, '0')} where a ${digits === 0 ? 'digit' : 'digit or LF'} was expected`
-    const offset = this.#position + at
+    const offset = this.position + at
     return new ProtocolError(
       JsonFramesErrorCode.BAD_LENGTH,
       `bad length header at offset ${offset}: ${why} (header bytes: ${hexPreview(chunk.subarray(headerStart))})`,
