@@ -40,6 +40,12 @@ export function checkFrame(type: number, payload: Uint8Array, flags: number, lim
   }
 }
 
+function newHeader(type: number, length: number, flags: number): Buffer {
+  const header = Buffer.allocUnsafe(HEADER_BYTES)
+  writeHeader(header, type, length, flags)
+  return header
+}
+
 function writeHeader(out: Buffer, type: number, length: number, flags: number): void {
   out[0] = type >>> 8
   out[1] = type
@@ -59,9 +65,7 @@ export function encodeHeader(type: number, length: number, flags = 0): Buffer {
   checkField(type, 'type', MAX_TYPE)
   checkField(length, 'length', MAX_FRAME_BYTES_LIMIT)
   checkField(flags, 'flags', MAX_FLAGS)
-  const out = Buffer.allocUnsafe(HEADER_BYTES)
-  writeHeader(out, type, length, flags)
-  return out
+  return newHeader(type, length, flags)
 }
 
 /**
@@ -104,9 +108,7 @@ export function encodeFrameParts(
   options: EncoderOptions = {},
 ): [header: Buffer, payload: Uint8Array] {
   checkFrame(type, payload, flags, checkLimit(options.maxFrameBytes))
-  const header = Buffer.allocUnsafe(HEADER_BYTES)
-  writeHeader(header, type, payload.byteLength, flags)
-  return [header, payload]
+  return [newHeader(type, payload.byteLength, flags), payload]
 }
 
 /** @internal `writeFrame` for a frame that is already checked. */
@@ -119,8 +121,7 @@ export function writeCheckedFrame(
   if (payload.byteLength <= COALESCE_MAX_BYTES) {
     return stream.write(concatFrame(type, payload, flags))
   }
-  const header = Buffer.allocUnsafe(HEADER_BYTES)
-  writeHeader(header, type, payload.byteLength, flags)
+  const header = newHeader(type, payload.byteLength, flags)
   // Corked, the two writes leave as one writev: no copy of the payload, one syscall.
   stream.cork()
   stream.write(header)

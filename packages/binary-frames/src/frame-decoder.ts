@@ -207,36 +207,22 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
       sink.error(error)
       return this.#skip(chunk, start, length)
     }
+    // Recoverable: the frame is intact, so it is skipped exactly and the stream goes on.
+    let refused: [code: string, what: string] | undefined
     if (this.#typeAllowed !== undefined && this.#typeAllowed[type] === 0) {
-      sink.error(
-        this.#error(
-          BinaryFramesErrorCode.UNKNOWN_TYPE,
-          `frame of unknown type 0x${type.toString(16).padStart(4, '0')}`,
-          true,
-          type,
-          length,
-          hdr,
-          hdrAt,
-          chunk,
-          start,
-        ),
-      )
-      return this.#skip(chunk, start, length)
+      refused = [
+        BinaryFramesErrorCode.UNKNOWN_TYPE,
+        `frame of unknown type 0x${type.toString(16).padStart(4, '0')}`,
+      ]
+    } else if ((flags & this.#badFlags) !== 0) {
+      refused = [
+        BinaryFramesErrorCode.RESERVED_FLAGS,
+        `frame with reserved flag bits 0x${(flags & this.#badFlags).toString(16).padStart(4, '0')} set`,
+      ]
     }
-    if ((flags & this.#badFlags) !== 0) {
-      sink.error(
-        this.#error(
-          BinaryFramesErrorCode.RESERVED_FLAGS,
-          `frame with reserved flag bits 0x${(flags & this.#badFlags).toString(16).padStart(4, '0')} set`,
-          true,
-          type,
-          length,
-          hdr,
-          hdrAt,
-          chunk,
-          start,
-        ),
-      )
+    if (refused !== undefined) {
+      const [code, what] = refused
+      sink.error(this.#error(code, what, true, type, length, hdr, hdrAt, chunk, start))
       return this.#skip(chunk, start, length)
     }
     const n = chunk.length
