@@ -194,7 +194,7 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
  * ```ts
  * const client = connect({ host: '127.0.0.1', port: 8080, retry: { maxAttempts: Infinity } })
  * client.on('connect', (socket) => socket.write('hello\n'))
- * client.on('give-up', (err) => console.error(err.code))
+ * client.on('give-up', (err) => logger.error({ code: err.code }, 'server unreachable'))
  * // later
  * await client.close()
  * ```

@@ -14,7 +14,7 @@
  * const session = createSession(connect(8080, '127.0.0.1'), { role: 'dialler' })
  * const stream = session.open('echo', { user: 'ada' })
  * stream.end('hello')
- * for await (const chunk of stream) console.log(String(chunk)) // hello
+ * for await (const chunk of stream) process.stdout.write(chunk) // hello
  * ```
  * @packageDocumentation
  */
