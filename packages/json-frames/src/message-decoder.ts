@@ -57,7 +57,11 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
       }
     }
     if (text === undefined) {
-      if (!isUtf8(buf.subarray(start, end))) {
+      const payload = buf.subarray(start, end)
+      // ASCII (most JSON) is checked and decoded faster than UTF-8.
+      if (isAscii(payload)) text = payload.toString('latin1')
+      else if (isUtf8(payload)) text = payload.toString('utf8')
+      else {
         sink.error(
           this.#error(
             JsonFramesErrorCode.INVALID_UTF8,
@@ -68,7 +72,6 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
         )
         return
       }
-      text = buf.toString('utf8', start, end)
     }
     let value: M
     try {
