@@ -8,6 +8,9 @@
  * const server = createTCPServer({ port: 0, onConnection: (socket) => socket.write('hi') })
  * const client = createTCPClient()
  * await client.connect(server.address().port, 'localhost')
+ *
+ * // A codec must decode the same frames however the bytes are cut:
+ * for (const chunks of everySplit(wire)) expect(decodeAll(decoder(), chunks).frames).toEqual(frames)
  * ```
  * @packageDocumentation
  */
@@ -40,7 +43,27 @@ export function createTCPServer(options: TestServerOptions = {}): TestServer {
   const ready = server.listen()
   // A failed bind surfaces on `ready` and through `address()` being null; never as a crash.
   ready.catch(() => {})
-  return Object.assign(server, { ready }) as TestServer
+  const test = Object.assign(server, { ready }) as TestServer
+  openServers.add(test)
+  server.onClose(() => openServers.delete(test))
+  return test
+}
+
+// What the helpers opened and is not closed yet, for `closeAll`.
+const openServers = new Set<TestServer>()
+const openClients = new Set<TestClient>()
+
+/**
+ * Closes whatever `createTCPServer` and `createTCPClient` made that is still open: clients are
+ * destroyed and servers closed with no grace period (their connections destroyed). Made for
+ * `afterEach(closeAll)`, so a failing test leaves nothing listening.
+ */
+export async function closeAll(): Promise<void> {
+  for (const client of openClients) client.destroy()
+  openClients.clear()
+  const servers = [...openServers]
+  openServers.clear()
+  await Promise.all(servers.map((server) => server.close({ gracePeriod: 0 })))
 }
 
 /**
@@ -59,6 +82,8 @@ export class TestClient extends Socket {
     this.on('error', (error) => {
       this.lastError = error
     })
+    openClients.add(this)
+    this.once('close', () => openClients.delete(this))
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: net.Socket#connect has many overloads
@@ -79,4 +104,58 @@ export class TestClient extends Socket {
 
 export function createTCPClient(): TestClient {
   return new TestClient()
+}
+
+/** Every way to cut `bytes` into two chunks (either may be empty), as `bytes.length + 1` lists. */
+export function everySplit(bytes: Uint8Array): Buffer[][] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const out: Buffer[][] = []
+  for (let i = 0; i <= buf.length; i++) out.push([buf.subarray(0, i), buf.subarray(i)])
+  return out
+}
+
+/**
+ * Cuts `bytes` into chunks at the given fractions of its length (each from 0 to 1; repeats and
+ * order do not matter). Made for property tests: an arbitrary array of doubles is an arbitrary
+ * chunking, 1-byte and empty-looking ones included.
+ */
+export function cutAt(bytes: Uint8Array, points: readonly number[]): Buffer[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const at = [...new Set(points.map((p) => Math.floor(p * buf.length)))].sort((a, b) => a - b)
+  const out: Buffer[] = []
+  let prev = 0
+  for (const p of [...at, buf.length]) {
+    out.push(buf.subarray(prev, p))
+    prev = p
+  }
+  return out
+}
+
+export interface UntilOptions {
+  /** Event-loop turns (`setImmediate`) to try first. @default 10_000 */
+  turns?: number
+  /** Then this many waits of `interval` ms, for progress behind a timer. @default 1000 */
+  waits?: number
+  /** @default 10 */
+  interval?: number
+}
+
+/**
+ * Resolves once `predicate()` is true; rejects when it is still false after a bounded number of
+ * tries. First spins on the event loop, which sees socket I/O progress soonest; then polls with
+ * timers, since some progress waits on a timer no spinning brings forward (a kernel zero-window
+ * probe, an idle timeout). At most `turns` turns plus `waits` × `interval` ms: 10 s by default.
+ */
+export async function until(predicate: () => boolean, options: UntilOptions = {}): Promise<void> {
+  const { turns = 10_000, waits = 1000, interval = 10 } = options
+  for (let i = 0; i < turns; i++) {
+    if (predicate()) return
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  for (let i = 0; i < waits; i++) {
+    if (predicate()) return
+    await new Promise((resolve) => setTimeout(resolve, interval))
+  }
+  if (predicate()) return
+  throw new Error(`condition not reached after ${turns} turns and ${waits} waits of ${interval} ms`)
 }

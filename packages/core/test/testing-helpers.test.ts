@@ -1,5 +1,14 @@
+import type { Socket } from 'node:net'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { createTCPClient, createTCPServer } from '../src/testing.ts'
+import {
+  closeAll,
+  createTCPClient,
+  createTCPServer,
+  cutAt,
+  everySplit,
+  until,
+} from '../src/testing.ts'
 import { defer } from './helpers.ts'
 
 describe('testing helpers', () => {
@@ -44,5 +53,78 @@ describe('testing helpers', () => {
     client.write('reset me')
     await closed
     expect(client.lastError).toMatchObject({ code: 'ECONNRESET' })
+  })
+  it('closeAll destroys open clients and closes open servers with their connections', async () => {
+    const accepted: Socket[] = []
+    const server = createTCPServer({ onConnection: (s) => void accepted.push(s) })
+    const client = createTCPClient()
+    await client.connect(server.address().port, '127.0.0.1')
+    await until(() => accepted.length === 1)
+    const done = createTCPServer()
+    await done.close()
+    await closeAll()
+    expect(client.destroyed).toBe(true)
+    expect(server.listening).toBe(false)
+    await until(() => accepted[0]?.closed === true)
+    await closeAll() // nothing left: resolves at once
+  })
+})
+
+describe('chunking and waiting helpers', () => {
+  const wire = Buffer.from('abcd')
+
+  it('everySplit lists every two-chunk cut, empty halves included', () => {
+    const cuts = everySplit(wire).map((c) => c.map((b) => b.toString()))
+    expect(cuts).toEqual([
+      ['', 'abcd'],
+      ['a', 'bcd'],
+      ['ab', 'cd'],
+      ['abc', 'd'],
+      ['abcd', ''],
+    ])
+  })
+
+  it('everySplit and cutAt honour a view offset and never copy', () => {
+    const backing = Buffer.from('xxabcd')
+    const view = new Uint8Array(backing.buffer, backing.byteOffset + 2, 4)
+    expect(everySplit(view)[1]?.map((b) => b.toString())).toEqual(['a', 'bcd'])
+    const chunks = cutAt(view, [0.5])
+    expect(chunks.map((b) => b.toString())).toEqual(['ab', 'cd'])
+    expect(chunks[0]?.buffer).toBe(view.buffer)
+  })
+
+  it('cutAt cuts at fractions in any order, ignoring repeats, and loses no byte', () => {
+    expect(cutAt(wire, []).map(String)).toEqual(['abcd'])
+    expect(cutAt(wire, [0.75, 0.25, 0.25]).map(String)).toEqual(['a', 'bc', 'd'])
+    expect(cutAt(wire, [0, 1]).map(String)).toEqual(['', 'abcd', ''])
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 64 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true })),
+        (bytes, points) => {
+          expect(Buffer.concat(cutAt(bytes, points))).toEqual(Buffer.from(bytes))
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
+
+  it('until resolves once the predicate holds, across turns and timers', async () => {
+    let turns = 0
+    await until(() => ++turns > 3)
+    let ready = false
+    setTimeout(() => {
+      ready = true
+    }, 20)
+    await until(() => ready, { turns: 1 })
+    expect(ready).toBe(true)
+  })
+
+  it('until rejects after its bounded tries', async () => {
+    let calls = 0
+    await expect(until(() => ++calls < 0, { turns: 5, waits: 2, interval: 1 })).rejects.toThrow(
+      'condition not reached after 5 turns and 2 waits of 1 ms',
+    )
+    expect(calls).toBe(8)
   })
 })
