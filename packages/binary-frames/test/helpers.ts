@@ -22,15 +22,3 @@ export function run(
     codes: r.errors.map((e: ProtocolError) => e.code),
   }
 }
-
-/** Cuts `wire` at the given fractions (0–1), 1-byte pieces included. */
-export function cut(wire: Buffer, points: number[]): Buffer[] {
-  const at = [...new Set(points.map((p) => Math.floor(p * wire.length)))].sort((a, b) => a - b)
-  const out: Buffer[] = []
-  let prev = 0
-  for (const p of [...at, wire.length]) {
-    out.push(wire.subarray(prev, p))
-    prev = p
-  }
-  return out
-}

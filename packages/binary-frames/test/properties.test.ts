@@ -1,8 +1,8 @@
 import type { DecodeSink, ProtocolError } from '@verb-tcp/core'
+import { cutAt } from '@verb-tcp/core/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { type BinaryFrame, BinaryFrameDecoder, encodeFrame, encodeHeader } from '../src/index.ts'
-import { cut } from './helpers.ts'
 
 const LIMIT = 256
 
@@ -31,7 +31,7 @@ describe('properties (3.1 #1, 3.4)', () => {
             frame: (f) => frames.push(f),
             error: (e) => errors.push(e),
           }
-          for (const c of cut(wire, points)) d.push(c, sink)
+          for (const c of cutAt(wire, points)) d.push(c, sink)
           d.end(sink)
           expect(errors).toEqual([])
           expect(frames.map(plain)).toEqual(
@@ -97,7 +97,7 @@ describe('properties (3.1 #1, 3.4)', () => {
             if (!e.recoverable) fatal++
           },
         }
-        for (const c of cut(wire, points)) {
+        for (const c of cutAt(wire, points)) {
           d.push(c, sink)
           expect(d.bufferedBytes).toBeLessThanOrEqual(LIMIT)
         }

@@ -1,7 +1,8 @@
 import { once } from 'node:events'
-import { type AddressInfo, createServer as createNetServer, type Server, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { Duplex } from 'node:stream'
 import { createServer, type ProtocolError, type TcpServer } from '@verb-tcp/core'
+import { closeAll, createTCPClient, createTCPServer } from '@verb-tcp/core/testing'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   type BinaryFrame,
@@ -14,34 +15,20 @@ import {
   PONG,
 } from '../src/index.ts'
 
-const servers: Server[] = []
 const apps: TcpServer[] = []
-const sockets: Socket[] = []
 afterEach(async () => {
   vi.restoreAllMocks()
-  for (const s of sockets.splice(0)) s.destroy()
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))))
   await Promise.all(apps.splice(0).map((a) => a.close({ gracePeriod: 0 })))
+  await closeAll()
 })
 
+/** A loopback server (core's testing helpers), closed after the test; resolves with its port. */
 async function listen(onSocket: (socket: Socket) => void): Promise<number> {
-  const server = createNetServer((socket) => {
-    sockets.push(socket)
-    onSocket(socket)
-  })
-  servers.push(server)
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return (server.address() as AddressInfo).port
+  return (await createTCPServer({ onConnection: onSocket }).ready).port
 }
 
-async function connect(port: number): Promise<Socket> {
-  const socket = new Socket()
-  sockets.push(socket)
-  socket.on('error', () => {}) // resets from a server that drops us are expected here
-  socket.connect(port, '127.0.0.1')
-  await once(socket, 'connect')
-  return socket
+function connect(port: number): Promise<Socket> {
+  return createTCPClient().connect(port, '127.0.0.1')
 }
 
 function next(h: BinaryProtocolHandler, event: number | 'frame' | 'unknown'): Promise<BinaryFrame> {

@@ -1,7 +1,8 @@
 import type { DecodeSink, ProtocolError } from '@verb-tcp/core'
+import { everySplit } from '@verb-tcp/core/testing'
 import { describe, expect, it } from 'vitest'
 import { encodeFrame, FrameDecoder } from '../src/index.ts'
-import { enc, everySplit, run, text } from './helpers.ts'
+import { enc, run, text } from './helpers.ts'
 
 const wire = Buffer.concat(['{"a":1}', '', 'x\ny', '{"type":"é"}'].map((s) => encodeFrame(enc(s))))
 const expected = ['{"a":1}', '', 'x\ny', '{"type":"é"}']

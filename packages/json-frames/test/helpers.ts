@@ -13,10 +13,3 @@ export function run<T>(decoder: SyncDecoder<T>, chunks: (BinaryInput | string)[]
 }
 
 export const text = (frames: Uint8Array[]) => frames.map((f) => Buffer.from(f).toString('utf8'))
-
-/** Every way to cut `bytes` in two, as chunk lists. */
-export function everySplit(bytes: Buffer): Buffer[][] {
-  const out: Buffer[][] = []
-  for (let i = 0; i <= bytes.length; i++) out.push([bytes.subarray(0, i), bytes.subarray(i)])
-  return out
-}

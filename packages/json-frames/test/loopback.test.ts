@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { type AddressInfo, createServer, type Server, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { PassThrough, Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import {
@@ -8,34 +8,19 @@ import {
   iterateFrames,
   type ProtocolError,
 } from '@verb-tcp/core'
+import { closeAll, createTCPClient, createTCPServer } from '@verb-tcp/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodeMessage, MessageDecoder, MessageHandler } from '../src/index.ts'
 
-const servers: Server[] = []
-const sockets: Socket[] = []
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy()
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))))
-})
+afterEach(closeAll)
 
+/** A loopback server (core's testing helpers), closed after the test; resolves with its port. */
 async function listen(onSocket: (socket: Socket) => void): Promise<number> {
-  const server = createServer((socket) => {
-    sockets.push(socket)
-    onSocket(socket)
-  })
-  servers.push(server)
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return (server.address() as AddressInfo).port
+  return (await createTCPServer({ onConnection: onSocket }).ready).port
 }
 
-async function connect(port: number): Promise<Socket> {
-  const socket = new Socket()
-  sockets.push(socket)
-  socket.on('error', () => {}) // resets from a server that drops us are expected here
-  socket.connect(port, '127.0.0.1')
-  await once(socket, 'connect')
-  return socket
+function connect(port: number): Promise<Socket> {
+  return createTCPClient().connect(port, '127.0.0.1')
 }
 
 /** An echo server: replies { type: 'echo', data } to each message; records errors. */

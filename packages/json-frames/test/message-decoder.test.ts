@@ -1,6 +1,7 @@
+import { everySplit } from '@verb-tcp/core/testing'
 import { describe, expect, it } from 'vitest'
 import { encodeFrame, encodeMessage, MessageDecoder } from '../src/index.ts'
-import { enc, everySplit, run } from './helpers.ts'
+import { enc, run } from './helpers.ts'
 
 const frame = (payload: string | Buffer) =>
   encodeFrame(typeof payload === 'string' ? enc(payload) : payload)

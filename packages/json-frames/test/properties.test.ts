@@ -1,21 +1,10 @@
 import type { DecodeSink, ProtocolError } from '@verb-tcp/core'
+import { cutAt } from '@verb-tcp/core/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { encodeMessage, FrameDecoder, MessageDecoder } from '../src/index.ts'
 
 const LIMIT = 256
-
-/** Cuts `wire` at the given fractions, 1-byte pieces included. */
-function cut(wire: Buffer, points: number[]): Buffer[] {
-  const at = [...new Set(points.map((p) => Math.floor(p * wire.length)))].sort((a, b) => a - b)
-  const out: Buffer[] = []
-  let prev = 0
-  for (const p of [...at, wire.length]) {
-    out.push(wire.subarray(prev, p))
-    prev = p
-  }
-  return out
-}
 
 const json = fc.jsonValue({ maxDepth: 3 }).filter((v) => encodeMessage(v).length < 4000)
 const fractions = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 40 })
@@ -32,7 +21,7 @@ describe('properties', () => {
           frame: (f) => frames.push(f),
           error: (e) => errors.push(e),
         }
-        for (const c of cut(wire, points)) d.push(c, sink)
+        for (const c of cutAt(wire, points)) d.push(c, sink)
         d.end(sink)
         expect(errors).toEqual([])
         // JSON has no -0 and no undefined in arrays: compare through JSON.
@@ -81,7 +70,7 @@ describe('properties', () => {
               if (!e.recoverable) fatal++
             },
           }
-          for (const c of cut(wire, points)) {
+          for (const c of cutAt(wire, points)) {
             d.push(c, sink)
             expect(d.bufferedBytes).toBeLessThanOrEqual(LIMIT)
           }

@@ -121,22 +121,7 @@ export async function loopback(): Promise<Loopback> {
   return { server, client, serverSocket: serverSocket as Socket }
 }
 
-/**
- * Waits until `cond()` holds: first for up to `turns` turns of the event loop, then for up to
- * 500 more waits of 10 ms, since some progress over loopback waits on a kernel timer (a TCP
- * zero-window probe after a paused reader resumes) that no amount of spinning brings forward.
- */
-export async function until(cond: () => boolean, turns = 10_000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
-    if (cond()) return
-    await new Promise((r) => setImmediate(r))
-  }
-  for (let i = 0; i < 500; i++) {
-    if (cond()) return
-    await new Promise((r) => setTimeout(r, 10))
-  }
-  throw new Error('condition not reached')
-}
+export { until } from '@verb-tcp/core/testing'
 
 /** One frame: u32 BE stream id, u32 BE length, payload. */
 export function frame(streamId: number, payload: Buffer | string): Buffer {

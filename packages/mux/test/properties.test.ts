@@ -106,7 +106,7 @@ describe('random interleavings (fast-check)', () => {
                 const r = received.get(`${e.side}:${e.s.id}`)
                 return e.reset ? r === undefined || r.closed : r?.ended === true
               }),
-            50_000,
+            { turns: 50_000 },
           )
           for (const e of streams) {
             const r = received.get(`${e.side}:${e.s.id}`)

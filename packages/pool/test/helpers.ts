@@ -60,11 +60,4 @@ export async function echoes(socket: Socket, text = 'ping'): Promise<boolean> {
   return (await reply) === text
 }
 
-/** Resolves once `predicate` is true, polling on the event loop; throws after `maxTurns` turns. */
-export async function until(predicate: () => boolean, maxTurns = 2000): Promise<void> {
-  for (let i = 0; i < maxTurns; i++) {
-    if (predicate()) return
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-  throw new Error('condition not reached')
-}
+export { until } from '@verb-tcp/core/testing'
