@@ -16,6 +16,7 @@
  */
 import type { AddressInfo } from 'node:net'
 import { Socket } from 'node:net'
+import type { BinaryInput, DecodeResult, DecodeSink, SyncDecoder } from './codec/decoder.ts'
 import { createServer, type TcpServer } from './server.ts'
 import type { TcpOptions } from './types.ts'
 
@@ -158,4 +159,53 @@ export async function until(predicate: () => boolean, options: UntilOptions = {}
   }
   if (predicate()) return
   throw new Error(`condition not reached after ${turns} turns and ${waits} waits of ${interval} ms`)
+}
+
+export interface CheckDecoderOptions {
+  /** Reads how many bytes the decoder holds, checked after every push. */
+  bufferedBytes?: () => number
+  /** The most it may hold between pushes. @default Infinity */
+  maxBufferedBytes?: number
+}
+
+/**
+ * Decodes `chunks` (then ends the input) while checking the `SyncDecoder` contract, for tests of
+ * a codec of your own: `push` and `end` never throw for any bytes, every error is a
+ * `ProtocolError` with an `ERR_*` code, at most one error is fatal and nothing is delivered after
+ * it, and the decoder never holds more than `maxBufferedBytes`. Throws an `Error` naming the
+ * first breach; otherwise returns the frames and errors, as `decodeAll` does.
+ */
+export function checkDecoder<T>(
+  decoder: SyncDecoder<T>,
+  chunks: Iterable<BinaryInput>,
+  options: CheckDecoderOptions = {},
+): DecodeResult<T> {
+  const { bufferedBytes, maxBufferedBytes = Number.POSITIVE_INFINITY } = options
+  const result: DecodeResult<T> = { frames: [], errors: [] }
+  let fatal = false
+  const sink: DecodeSink<T> = {
+    frame(value) {
+      if (fatal) throw new Error('a frame was delivered after a fatal error')
+      result.frames.push(value)
+    },
+    error(error) {
+      if (fatal) throw new Error(`an error was delivered after a fatal error: ${error?.code}`)
+      if (error?.name !== 'ProtocolError' || !/^ERR_[A-Z0-9_]+$/.test(String(error.code))) {
+        throw new Error(`not a coded ProtocolError: ${String(error)}`)
+      }
+      result.errors.push(error)
+      if (!error.recoverable) fatal = true
+    },
+  }
+  let at = 0
+  for (const chunk of chunks) {
+    decoder.push(chunk, sink)
+    const held = bufferedBytes?.() ?? 0
+    if (held > maxBufferedBytes) {
+      throw new Error(`holds ${held} bytes after chunk ${at}, over ${maxBufferedBytes}`)
+    }
+    at++
+  }
+  decoder.end(sink)
+  return result
 }

@@ -1,7 +1,10 @@
 import type { Socket } from 'node:net'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import type { DecodeSink, SyncDecoder } from '../src/codec/decoder.ts'
+import { ProtocolError } from '../src/errors.ts'
 import {
+  checkDecoder,
   closeAll,
   createTCPClient,
   createTCPServer,
@@ -126,5 +129,52 @@ describe('chunking and waiting helpers', () => {
       'condition not reached after 5 turns and 2 waits of 1 ms',
     )
     expect(calls).toBe(8)
+  })
+})
+
+describe('checkDecoder', () => {
+  /** A one-byte-per-frame decoder whose behaviour on 0xff is configurable. */
+  const fake = (onBad: (sink: DecodeSink<number>) => void) => {
+    let held = 0
+    const decoder: SyncDecoder<number> = {
+      push(chunk, sink) {
+        for (const b of new Uint8Array(chunk as Uint8Array)) {
+          if (b === 0xff) onBad(sink)
+          else if (b === 0xfe) held++
+          else sink.frame(b)
+        }
+      },
+      end() {},
+    }
+    return { decoder, held: () => held }
+  }
+  const fatal = new ProtocolError('ERR_BAD', 'bad')
+
+  it('returns frames and errors of a decoder that keeps the contract', () => {
+    const { decoder } = fake((sink) => sink.error(fatal))
+    const r = checkDecoder(decoder, cutAt(Buffer.from([1, 2, 0xff]), [0.5]))
+    expect(r.frames).toEqual([1, 2])
+    expect(r.errors.map((e) => e.code)).toEqual(['ERR_BAD'])
+  })
+
+  it('throws on a frame or an error after a fatal error', () => {
+    const { decoder } = fake((sink) => sink.error(fatal))
+    expect(() => checkDecoder(decoder, [Buffer.from([0xff, 1])])).toThrow(
+      'a frame was delivered after a fatal error',
+    )
+    const again = fake((sink) => sink.error(fatal))
+    expect(() => checkDecoder(again.decoder, [Buffer.from([0xff, 0xff])])).toThrow(
+      'an error was delivered after a fatal error',
+    )
+  })
+
+  it('throws on an uncoded error and on bytes held over the limit', () => {
+    const { decoder } = fake((sink) => sink.error(new Error('x') as ProtocolError))
+    expect(() => checkDecoder(decoder, [Buffer.from([0xff])])).toThrow('not a coded ProtocolError')
+    const hoarder = fake(() => {})
+    const options = { bufferedBytes: hoarder.held, maxBufferedBytes: 1 }
+    expect(() => checkDecoder(hoarder.decoder, [Buffer.from([0xfe, 0xfe])], options)).toThrow(
+      'holds 2 bytes after chunk 0, over 1',
+    )
   })
 })

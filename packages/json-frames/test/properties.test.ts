@@ -1,5 +1,5 @@
 import type { DecodeSink, ProtocolError } from '@verb-tcp/core'
-import { cutAt } from '@verb-tcp/core/testing'
+import { checkDecoder, cutAt } from '@verb-tcp/core/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { encodeMessage, FrameDecoder, MessageDecoder } from '../src/index.ts'
@@ -59,23 +59,8 @@ describe('properties', () => {
           new FrameDecoder({ maxFrameBytes: LIMIT, oversize: skip ? 'skip' : 'error' }),
           new MessageDecoder({ maxFrameBytes: LIMIT, oversize: skip ? 'skip' : 'error' }),
         ]) {
-          let fatal = 0
-          const sink: DecodeSink<unknown> = {
-            frame: () => {
-              expect(fatal).toBe(0)
-            },
-            error: (e) => {
-              expect(e.name).toBe('ProtocolError')
-              expect(e.code).toMatch(/^ERR_[A-Z0-9_]+$/)
-              if (!e.recoverable) fatal++
-            },
-          }
-          for (const c of cutAt(wire, points)) {
-            d.push(c, sink)
-            expect(d.bufferedBytes).toBeLessThanOrEqual(LIMIT)
-          }
-          d.end(sink)
-          expect(fatal).toBeLessThanOrEqual(1)
+          const buffered = { bufferedBytes: () => d.bufferedBytes, maxBufferedBytes: LIMIT }
+          checkDecoder<unknown>(d, cutAt(wire, points), buffered)
         }
       }),
       { numRuns: 500, interruptAfterTimeLimit: 8000 },
