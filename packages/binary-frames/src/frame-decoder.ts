@@ -2,18 +2,14 @@ import {
   ChunkDecoder,
   checkFrameLimit,
   type DecodeSink,
+  FrameRemainder,
   hexPreview,
-  PayloadBuffer,
   ProtocolError,
   TruncatedFrameError,
 } from '@verb-tcp/core'
 import { HEADER_BYTES, MAX_FLAGS, MAX_FRAME_BYTES_LIMIT, MAX_TYPE } from './constants.ts'
 import { BinaryFramesErrorCode } from './errors.ts'
 import type { BinaryFrame, FrameDecoderOptions } from './types.ts'
-
-const HEADER = 0
-const PAYLOAD = 1
-const SKIP = 2
 
 /** Validates a byte limit option (0 – 2^32 − 1), so a bad config fails at construction. */
 export function checkLimit(value: number | undefined, name?: string): number {
@@ -64,14 +60,12 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
   /** True when some header needs more than the limit check (allow-list or flag mask). */
   readonly #strict: boolean
 
-  #state = HEADER
   readonly #scratch = Buffer.alloc(HEADER_BYTES)
   #scratchFilled = 0
-  #payload: PayloadBuffer | undefined
+  readonly #rest = new FrameRemainder()
+  /** Type and flags of the frame whose payload `#rest` collects. */
   #type = 0
   #flags = 0
-  #skipLeft = 0
-  #skipLength = 0
   /** Stream offset of the current frame's header. */
   #headerOffset = 0
 
@@ -94,36 +88,28 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
 
   /** Bytes held for a partial frame: a partial header, or the capacity of a payload's buffer. */
   get bufferedBytes(): number {
-    return this.#scratchFilled + (this.#payload?.capacity ?? 0)
+    return this.#scratchFilled + this.#rest.bufferedBytes
   }
 
   protected truncation(offset: number): TruncatedFrameError | undefined {
-    const state = this.#state
     const limit = this.maxFrameBytes
-    if (state === HEADER && this.#scratchFilled > 0) {
+    if (this.#scratchFilled > 0) {
       return new TruncatedFrameError(undefined, this.#scratchFilled, { offset, limit })
     }
-    if (state === PAYLOAD) {
-      const p = this.#payload as PayloadBuffer
-      return new TruncatedFrameError(p.expected, p.filled, { offset, limit })
-    }
-    if (state === SKIP) {
-      const received = this.#skipLength - this.#skipLeft
-      return new TruncatedFrameError(this.#skipLength, received, { offset, limit })
-    }
-    return undefined
+    return this.#rest.truncation(offset, limit)
   }
 
   protected override finish(): void {
-    this.#payload = undefined
+    this.#rest.clear()
     this.#scratchFilled = 0
     super.finish()
   }
 
   protected decodeChunk(chunk: Buffer, position: number, sink: DecodeSink<BinaryFrame>): void {
     const n = chunk.length
+    const rest = this.#rest
     let i = 0
-    if (this.#state === HEADER && this.#scratchFilled > 0) {
+    if (this.#scratchFilled > 0) {
       // Finish a header that began in an earlier chunk.
       const s = this.#scratch
       const take = Math.min(HEADER_BYTES - this.#scratchFilled, n)
@@ -133,18 +119,11 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
       this.#scratchFilled = 0
       i = this.#onHeader(u16(s, 0), u32(s, 2), u16(s, 6), s, 0, chunk, take, sink)
       if (i < 0) return
-    } else if (this.#state === PAYLOAD) {
-      const p = this.#payload as PayloadBuffer
-      i = p.append(chunk, 0, n)
-      if (!p.complete) return
-      this.#payload = undefined
-      this.#state = HEADER
-      sink.frame({ type: this.#type, flags: this.#flags, payload: p.take() })
-    } else if (this.#state === SKIP) {
-      i = Math.min(n, this.#skipLeft)
-      this.#skipLeft -= i
-      if (this.#skipLeft > 0) return
-      this.#state = HEADER
+    } else if (rest.active) {
+      i = rest.feed(chunk)
+      if (rest.active) return
+      const payload = rest.take()
+      if (payload !== undefined) sink.frame({ type: this.#type, flags: this.#flags, payload })
     }
 
     const limit = this.maxFrameBytes
@@ -205,7 +184,7 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
         return -1
       }
       sink.error(error)
-      return this.#skip(chunk, start, length)
+      return this.#rest.skip(length, chunk, start)
     }
     // Recoverable: the frame is intact, so it is skipped exactly and the stream goes on.
     let refused: [code: string, what: string] | undefined
@@ -223,7 +202,7 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
     if (refused !== undefined) {
       const [code, what] = refused
       sink.error(this.#error(code, what, true, type, length, hdr, hdrAt, chunk, start))
-      return this.#skip(chunk, start, length)
+      return this.#rest.skip(length, chunk, start)
     }
     const n = chunk.length
     const end = start + length
@@ -234,21 +213,9 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
       sink.frame({ type, flags, payload })
       return end
     }
-    const p = new PayloadBuffer(length, n - start)
-    p.append(chunk, start, n)
-    this.#payload = p
+    this.#rest.collect(length, chunk, start)
     this.#type = type
     this.#flags = flags
-    this.#state = PAYLOAD
-    return -1
-  }
-
-  #skip(chunk: Buffer, start: number, length: number): number {
-    const available = chunk.length - start
-    if (length <= available) return start + length
-    this.#skipLeft = length - available
-    this.#skipLength = length
-    this.#state = SKIP
     return -1
   }
 

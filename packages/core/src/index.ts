@@ -45,6 +45,7 @@ export {
 } from './codec/decoder.ts'
 export { type CodecErrorOutcome, routeCodecError } from './codec/error-policy.ts'
 export { CodecErrorCode, hexPreview, TruncatedFrameError } from './codec/errors.ts'
+export { FrameRemainder } from './codec/frame-remainder.ts'
 export { type ByteSource, type IterateOptions, iterateFrames } from './codec/iterate.ts'
 export { checkFrameLimit, DEFAULT_MAX_FRAME_BYTES } from './codec/limits.ts'
 export { PayloadBuffer, PRESIZE_LIMIT } from './codec/payload-buffer.ts'

@@ -2,18 +2,14 @@ import {
   ChunkDecoder,
   checkFrameLimit,
   type DecodeSink,
+  FrameRemainder,
   hexPreview,
-  PayloadBuffer,
   ProtocolError,
   TruncatedFrameError,
 } from '@verb-tcp/core'
 import { LF, MAX_FRAME_BYTES_LIMIT, MAX_SKIP_DIGITS } from './constants.ts'
 import { JsonFramesErrorCode } from './errors.ts'
 import type { FrameDecoderOptions, RawFrameDecoderOptions } from './types.ts'
-
-const HEADER = 0
-const PAYLOAD = 1
-const SKIP = 2
 
 /** Validates a byte limit option, so a bad config fails at construction, not mid-stream. */
 export function checkLimit(value: number | undefined, name?: string): number {
@@ -25,18 +21,16 @@ export function checkLimit(value: number | undefined, name?: string): number {
  * differ only in what they make of a payload (`onPayload`).
  *
  * It parses in place: nothing is buffered but a payload that spans chunks (one exact-size copy,
- * see `PayloadBuffer`). A partial header needs no bytes kept, only its value and digit count.
+ * see `FrameRemainder`). A partial header needs no bytes kept, only its value and digit count.
  */
 export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
   readonly maxFrameBytes: number
   readonly #skipOversize: boolean
-  #state = HEADER
-  /** Value of the header digits read so far, then the declared length. */
+  /** Value of the header digits read so far. */
   #length = 0
   #digits = 0
-  #payload: PayloadBuffer | undefined
+  readonly #rest = new FrameRemainder()
   #payloadOffset = 0
-  #skipLeft = 0
   #headerOffset = 0
 
   constructor(options: FrameDecoderOptions = {}) {
@@ -60,49 +54,31 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
 
   /** Bytes held for a partial frame (the capacity of its buffer). */
   get bufferedBytes(): number {
-    return this.#payload?.capacity ?? 0
+    return this.#rest.bufferedBytes
   }
 
   protected truncation(offset: number): TruncatedFrameError | undefined {
-    const state = this.#state
     const limit = this.maxFrameBytes
-    if (state === HEADER && this.#digits > 0) {
-      return new TruncatedFrameError(undefined, this.#digits, { offset, limit })
-    }
-    if (state === PAYLOAD) {
-      const p = this.#payload as PayloadBuffer
-      return new TruncatedFrameError(p.expected, p.filled, { offset, limit })
-    }
-    if (state === SKIP) {
-      const received = this.#length - this.#skipLeft
-      return new TruncatedFrameError(this.#length, received, { offset, limit })
-    }
-    return undefined
+    if (this.#digits > 0) return new TruncatedFrameError(undefined, this.#digits, { offset, limit })
+    return this.#rest.truncation(offset, limit)
   }
 
   protected override finish(): void {
-    this.#payload = undefined
+    this.#rest.clear()
     super.finish()
   }
 
   protected decodeChunk(chunk: Buffer, position: number, sink: DecodeSink<T>): void {
     const n = chunk.length
+    const rest = this.#rest
     let i = 0
-    if (this.#state === PAYLOAD) {
-      const p = this.#payload as PayloadBuffer
-      i = p.append(chunk, 0, n)
-      if (!p.complete) return
-      this.#payload = undefined
-      this.#state = HEADER
-      this.#length = 0
-      const buf = p.take()
-      this.onPayload(buf, 0, buf.length, this.#payloadOffset, true, sink)
-    } else if (this.#state === SKIP) {
-      i = Math.min(n, this.#skipLeft)
-      this.#skipLeft -= i
-      if (this.#skipLeft > 0) return
-      this.#state = HEADER
-      this.#length = 0
+    if (rest.active) {
+      i = rest.feed(chunk)
+      if (rest.active) return
+      const payload = rest.take()
+      if (payload !== undefined) {
+        this.onPayload(payload, 0, payload.length, this.#payloadOffset, true, sink)
+      }
     }
 
     const limit = this.maxFrameBytes
@@ -137,34 +113,24 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
         return
       }
       i++
-      if (length > limit) {
-        sink.error(this.#tooLarge(length, true, ''))
-        const skip = Math.min(n - i, length)
-        i += skip
-        if (skip < length) {
-          this.#state = SKIP
-          this.#skipLeft = length - skip
-          this.#length = length
-          this.#digits = 0
-          return
-        }
-      } else {
-        const end = i + length
-        if (end > n) {
-          const p = new PayloadBuffer(length, n - i)
-          p.append(chunk, i, n)
-          this.#payload = p
-          this.#payloadOffset = position + i
-          this.#state = PAYLOAD
-          this.#length = length
-          this.#digits = 0
-          return
-        }
-        this.onPayload(chunk, i, end, position + i, false, sink)
-        i = end
-      }
+      const declared = length
       length = 0
       digits = 0
+      if (declared > limit) {
+        sink.error(this.#tooLarge(declared, true, ''))
+        i = rest.skip(declared, chunk, i)
+      } else {
+        const end = i + declared
+        if (end > n) {
+          rest.collect(declared, chunk, i)
+          this.#payloadOffset = position + i
+          i = -1
+        } else {
+          this.onPayload(chunk, i, end, position + i, false, sink)
+          i = end
+        }
+      }
+      if (i < 0) break
     }
     // Zero after a whole frame; the saved partial header when the chunk was empty.
     this.#length = length
