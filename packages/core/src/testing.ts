@@ -16,7 +16,13 @@
  */
 import type { AddressInfo } from 'node:net'
 import { Socket } from 'node:net'
-import type { BinaryInput, DecodeResult, DecodeSink, SyncDecoder } from './codec/decoder.ts'
+import {
+  type BinaryInput,
+  type DecodeResult,
+  type DecodeSink,
+  type SyncDecoder,
+  toBuffer,
+} from './codec/decoder.ts'
 import { createServer, type TcpServer } from './server.ts'
 import type { TcpOptions } from './types.ts'
 
@@ -109,7 +115,7 @@ export function createTCPClient(): TestClient {
 
 /** Every way to cut `bytes` into two chunks (either may be empty), as `bytes.length + 1` lists. */
 export function everySplit(bytes: Uint8Array): Buffer[][] {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const buf = toBuffer(bytes)
   const out: Buffer[][] = []
   for (let i = 0; i <= buf.length; i++) out.push([buf.subarray(0, i), buf.subarray(i)])
   return out
@@ -121,7 +127,7 @@ export function everySplit(bytes: Uint8Array): Buffer[][] {
  * chunking, 1-byte and empty-looking ones included.
  */
 export function cutAt(bytes: Uint8Array, points: readonly number[]): Buffer[] {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const buf = toBuffer(bytes)
   const at = [...new Set(points.map((p) => Math.floor(p * buf.length)))].sort((a, b) => a - b)
   const out: Buffer[] = []
   let prev = 0
