@@ -14,7 +14,7 @@ import {
   type DecoderTransformOptions,
   type IterateOptions,
   iterateFrames,
-} from '@verb-tcp/core'
+} from '@verb-tcp/core/codec'
 import { BinaryFrameDecoder } from './frame-decoder.ts'
 import type { BinaryFrame, FrameDecoderOptions } from './types.ts'
 

@@ -1,5 +1,5 @@
 /** Default largest payload, in bytes, for decoding and for encoding. 8 MiB, as tokio-util. */
-export { DEFAULT_MAX_FRAME_BYTES } from '@verb-tcp/core'
+export { DEFAULT_MAX_FRAME_BYTES } from '@verb-tcp/core/codec'
 
 /** Bytes in a frame header: u16 type, u32 payload length, u16 flags, all big-endian. */
 export const HEADER_BYTES = 8

@@ -1,12 +1,12 @@
+import { ProtocolError } from '@verb-tcp/core'
 import {
   ChunkDecoder,
   checkFrameLimit,
   type DecodeSink,
   FrameRemainder,
   hexPreview,
-  ProtocolError,
   TruncatedFrameError,
-} from '@verb-tcp/core'
+} from '@verb-tcp/core/codec'
 import { HEADER_BYTES, MAX_FLAGS, MAX_FRAME_BYTES_LIMIT, MAX_TYPE } from './constants.ts'
 import { BinaryFramesErrorCode } from './errors.ts'
 import type { BinaryFrame, FrameDecoderOptions } from './types.ts'

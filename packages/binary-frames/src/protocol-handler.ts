@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream'
-import { type ProtocolError, SocketCodecHandler } from '@verb-tcp/core'
+import type { ProtocolError } from '@verb-tcp/core'
+import { SocketCodecHandler } from '@verb-tcp/core/codec'
 import { HEARTBEAT, PONG, PONG_PAYLOAD } from './constants.ts'
 import { checkFrame, writeCheckedFrame } from './encoder.ts'
 import { BinaryFrameDecoder, checkLimit } from './frame-decoder.ts'

@@ -1,4 +1,5 @@
-import type { DecodeSink, ProtocolError } from '@verb-tcp/core'
+import type { ProtocolError } from '@verb-tcp/core'
+import type { DecodeSink } from '@verb-tcp/core/codec'
 import { describe, expect, it } from 'vitest'
 import { type BinaryFrame, BinaryFrameDecoder, encodeFrame, encodeHeader } from '../src/index.ts'
 import { fromHex, hex, run } from './helpers.ts'

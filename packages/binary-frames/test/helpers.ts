@@ -1,4 +1,5 @@
-import { type BinaryInput, decodeAll, type ProtocolError, type SyncDecoder } from '@verb-tcp/core'
+import type { ProtocolError } from '@verb-tcp/core'
+import { type BinaryInput, decodeAll, type SyncDecoder } from '@verb-tcp/core/codec'
 import type { BinaryFrame } from '../src/index.ts'
 
 export const hex = (b: Uint8Array) =>

@@ -29,34 +29,6 @@ export {
   type ReconnectingClientEvents,
 } from './client.ts'
 export {
-  type AttachedDecoder,
-  type AttachHandlers,
-  type AttachOptions,
-  attachDecoder,
-} from './codec/attach.ts'
-export { ChunkDecoder } from './codec/chunk-decoder.ts'
-export {
-  type BinaryInput,
-  type DecodeResult,
-  type DecodeSink,
-  decodeAll,
-  type SyncDecoder,
-  toBuffer,
-} from './codec/decoder.ts'
-export { type CodecErrorOutcome, routeCodecError } from './codec/error-policy.ts'
-export { CodecErrorCode, hexPreview, TruncatedFrameError } from './codec/errors.ts'
-export { FrameRemainder } from './codec/frame-remainder.ts'
-export { type ByteSource, type IterateOptions, iterateFrames } from './codec/iterate.ts'
-export { checkFrameLimit, DEFAULT_MAX_FRAME_BYTES } from './codec/limits.ts'
-export { PayloadBuffer, PRESIZE_LIMIT } from './codec/payload-buffer.ts'
-export { SocketCodecHandler, type SocketCodecHandlerEvents } from './codec/socket-handler.ts'
-export {
-  createDecoderTransform,
-  type DecoderTransformOptions,
-  type RecoverableErrorOption,
-} from './codec/transform.ts'
-export { createDecoderStream, type DecoderStreamOptions } from './codec/web-stream.ts'
-export {
   DEFAULT_BACKLOG,
   DEFAULT_GRACE_PERIOD,
   DEFAULT_HOST,

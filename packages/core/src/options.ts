@@ -1,11 +1,11 @@
 import type { ServerOptions, TcpOptions } from './types.ts'
+import { MAX_TIMER_MS } from './validate.ts'
 
 type Check = (value: unknown) => boolean
 const bool: Check = (v) => typeof v === 'boolean'
 const fn: Check = (v) => typeof v === 'function'
 const uint: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0
-/** Node timers cannot count past 2^31-1 ms (about 24.8 days). */
-const ms: Check = (v) => uint(v) && (v as number) <= 2 ** 31 - 1
+const ms: Check = (v) => uint(v) && (v as number) <= MAX_TIMER_MS
 const posInt: Check = (v) => Number.isSafeInteger(v) && (v as number) > 0
 const object: Check = (v) => typeof v === 'object' && v !== null
 const port: Check = (v) => uint(v) && (v as number) <= 65535
@@ -19,9 +19,9 @@ const TCP_KEYS: Record<keyof TcpOptions, [Check, string]> = {
   readableHighWaterMark: [posInt, 'a positive integer'],
   writableHighWaterMark: [posInt, 'a positive integer'],
   keepAlive: [bool, 'a boolean'],
-  keepAliveInitialDelay: [ms, 'an integer from 0 to 2147483647 (ms)'],
+  keepAliveInitialDelay: [ms, `an integer from 0 to ${MAX_TIMER_MS} (ms)`],
   noDelay: [bool, 'a boolean'],
-  timeout: [ms, 'an integer from 0 to 2147483647 (ms)'],
+  timeout: [ms, `an integer from 0 to ${MAX_TIMER_MS} (ms)`],
   tls: [object, 'an object of tls.createServer options'],
   onAdmit: [fn, 'a function'],
   onConnection: [fn, 'a function'],

@@ -27,6 +27,7 @@ import type {
   TcpOptions,
   TimeoutHandler,
 } from './types.ts'
+import { MAX_TIMER_MS } from './validate.ts'
 
 interface Handlers {
   onAdmit: AdmitHandler[]
@@ -295,7 +296,7 @@ export class TcpServer {
       clearTimeout(timer)
       if (ms === 0) forceAll()
       // Node fires a timer over 2^31-1 ms at once; a grace period that long means "wait".
-      else timer = setTimeout(forceAll, Math.min(ms, 2 ** 31 - 1))
+      else timer = setTimeout(forceAll, Math.min(ms, MAX_TIMER_MS))
     }
 
     // Done when the listener is closed and every socket has emitted 'close' (the server's own

@@ -1,5 +1,5 @@
 /** Default largest payload, in bytes, for decoding and for encoding. 8 MiB, as tokio-util. */
-export { DEFAULT_MAX_FRAME_BYTES } from '@verb-tcp/core'
+export { DEFAULT_MAX_FRAME_BYTES } from '@verb-tcp/core/codec'
 
 /**
  * The largest limit that can be configured: a Node Buffer's maximum on 64-bit Node 20 (4 GiB).

@@ -1,4 +1,4 @@
-import { CodecErrorCode } from '@verb-tcp/core'
+import { CodecErrorCode } from '@verb-tcp/core/codec'
 
 /**
  * Every code this package reports, as `ProtocolError#code`. Compare codes, never classes.

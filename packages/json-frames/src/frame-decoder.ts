@@ -1,12 +1,12 @@
+import { ProtocolError } from '@verb-tcp/core'
 import {
   ChunkDecoder,
   checkFrameLimit,
   type DecodeSink,
   FrameRemainder,
   hexPreview,
-  ProtocolError,
   TruncatedFrameError,
-} from '@verb-tcp/core'
+} from '@verb-tcp/core/codec'
 import { LF, MAX_FRAME_BYTES_LIMIT, MAX_SKIP_DIGITS } from './constants.ts'
 import { JsonFramesErrorCode } from './errors.ts'
 import type { FrameDecoderOptions, RawFrameDecoderOptions } from './types.ts'

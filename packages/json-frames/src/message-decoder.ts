@@ -1,5 +1,6 @@
 import { isAscii, isUtf8 } from 'node:buffer'
-import { type BinaryInput, type DecodeSink, ProtocolError } from '@verb-tcp/core'
+import { ProtocolError } from '@verb-tcp/core'
+import type { BinaryInput, DecodeSink } from '@verb-tcp/core/codec'
 import { JsonFramesErrorCode } from './errors.ts'
 import { NewlineLengthDecoder } from './frame-decoder.ts'
 import type { MessageDecoderOptions } from './types.ts'

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream'
-import { type ProtocolError, SocketCodecHandler } from '@verb-tcp/core'
+import type { ProtocolError } from '@verb-tcp/core'
+import { SocketCodecHandler } from '@verb-tcp/core/codec'
 import { encodeMessage } from './encoder.ts'
 import { checkLimit } from './frame-decoder.ts'
 import { MessageDecoder } from './message-decoder.ts'

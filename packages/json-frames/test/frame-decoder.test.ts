@@ -1,4 +1,5 @@
-import type { DecodeSink, ProtocolError } from '@verb-tcp/core'
+import type { ProtocolError } from '@verb-tcp/core'
+import type { DecodeSink } from '@verb-tcp/core/codec'
 import { everySplit } from '@verb-tcp/core/testing'
 import { describe, expect, it } from 'vitest'
 import { encodeFrame, FrameDecoder } from '../src/index.ts'

@@ -1,4 +1,5 @@
-import { type BinaryInput, decodeAll, type ProtocolError, type SyncDecoder } from '@verb-tcp/core'
+import type { ProtocolError } from '@verb-tcp/core'
+import { type BinaryInput, decodeAll, type SyncDecoder } from '@verb-tcp/core/codec'
 
 export const enc = (s: string) => Buffer.from(s, 'utf8')
 

@@ -2,12 +2,8 @@ import { once } from 'node:events'
 import type { Socket } from 'node:net'
 import { PassThrough, Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import {
-  createDecoderStream,
-  createDecoderTransform,
-  iterateFrames,
-  type ProtocolError,
-} from '@verb-tcp/core'
+import type { ProtocolError } from '@verb-tcp/core'
+import { createDecoderStream, createDecoderTransform, iterateFrames } from '@verb-tcp/core/codec'
 import { closeAll, createTCPClient, createTCPServer } from '@verb-tcp/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodeMessage, MessageDecoder, MessageHandler } from '../src/index.ts'

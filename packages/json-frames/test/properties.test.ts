@@ -1,4 +1,5 @@
-import type { DecodeSink, ProtocolError } from '@verb-tcp/core'
+import type { ProtocolError } from '@verb-tcp/core'
+import type { DecodeSink } from '@verb-tcp/core/codec'
 import { checkDecoder, cutAt } from '@verb-tcp/core/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'

@@ -1,7 +1,7 @@
 // The README's examples, as written there (only the port and cleanup differ).
 import { once } from 'node:events'
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net'
-import { iterateFrames } from '@verb-tcp/core'
+import { iterateFrames } from '@verb-tcp/core/codec'
 import { afterEach, expect, it } from 'vitest'
 import { encodeMessage, MessageDecoder, MessageHandler } from '../src/index.ts'
 

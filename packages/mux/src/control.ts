@@ -1,4 +1,5 @@
-import { hexPreview, ProtocolError } from '@verb-tcp/core'
+import { ProtocolError } from '@verb-tcp/core'
+import { hexPreview } from '@verb-tcp/core/codec'
 import {
   COMPACT_STREAM_ID,
   COMPACT_WINDOW_BYTES,

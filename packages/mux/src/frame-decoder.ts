@@ -1,3 +1,4 @@
+import { ProtocolError } from '@verb-tcp/core'
 import {
   type BinaryInput,
   CodecErrorCode,
@@ -5,11 +6,10 @@ import {
   type DecodeSink,
   hexPreview,
   PayloadBuffer,
-  ProtocolError,
   type SyncDecoder,
   TruncatedFrameError,
   toBuffer,
-} from '@verb-tcp/core'
+} from '@verb-tcp/core/codec'
 import { COMPACT_STREAM_ID, CONTROL_STREAM_ID, DEFAULTS, HEADER_BYTES } from './constants.ts'
 import { MuxErrorCode } from './errors.ts'
 import type { MuxFrame } from './types.ts'

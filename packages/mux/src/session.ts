@@ -2,14 +2,13 @@ import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
+import { ErrorCode, ProtocolError } from '@verb-tcp/core'
 import {
   CodecErrorCode,
   checkFrameLimit,
   type DecodeSink,
-  ErrorCode,
-  ProtocolError,
   routeCodecError,
-} from '@verb-tcp/core'
+} from '@verb-tcp/core/codec'
 import {
   COMPACT_STREAM_ID,
   COMPACT_WINDOW_BYTES,

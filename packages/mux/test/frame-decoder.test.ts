@@ -1,4 +1,4 @@
-import { decodeAll } from '@verb-tcp/core'
+import { decodeAll } from '@verb-tcp/core/codec'
 import { checkDecoder } from '@verb-tcp/core/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'

@@ -1,8 +1,8 @@
 import { ProtocolError } from '@verb-tcp/core'
+import { bool, knownKeys, positiveInt } from '@verb-tcp/core/validate'
 import { DEFAULT_BUFFER_SIZE, DEFAULT_MAX_POOLED_BUFFERS } from './constants.ts'
 import { PoolErrorCode } from './errors.ts'
 import type { BufferPoolCounters, BufferPoolOptions } from './types.ts'
-import { bool, knownKeys, positiveInt } from './validate.ts'
 
 const OPTIONS = ['bufferSize', 'maxPooled', 'zeroOnReturn']
 

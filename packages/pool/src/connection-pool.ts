@@ -1,4 +1,5 @@
 import { ProtocolError, type TCPSocket } from '@verb-tcp/core'
+import { fn, knownKeys, limit, ms, oneOf, positiveInt } from '@verb-tcp/core/validate'
 import { monotonic } from './clock.ts'
 import {
   DEFAULT_MAX_BUFFERED_BYTES,
@@ -18,7 +19,6 @@ import type {
   RemoveReason,
   SlowReaderPolicy,
 } from './types.ts'
-import { fn, knownKeys, limit, ms, oneOf, positiveInt } from './validate.ts'
 
 interface Entry {
   /** The id as a number: small integers are Map keys that cost no allocation. */

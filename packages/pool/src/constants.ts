@@ -22,5 +22,3 @@ export const EVICTION_SCAN = 64
 export const DEFAULT_BUFFER_SIZE = 64 * 1024
 /** Buffers a `BufferPool` keeps for reuse at most (4 MiB at the default size). */
 export const DEFAULT_MAX_POOLED_BUFFERS = 64
-/** Node timers cannot count past 2^31-1 ms (about 24.8 days). */
-export const MAX_TIMER_MS = 2 ** 31 - 1

@@ -1,3 +1,4 @@
+import { fn, knownKeys, limit, ms, positiveInt } from '@verb-tcp/core/validate'
 import { addressKey } from './address.ts'
 import { monotonic } from './clock.ts'
 import {
@@ -15,7 +16,6 @@ import type {
   ThrottlerOptions,
   ThrottleVerdict,
 } from './types.ts'
-import { fn, knownKeys, limit, ms, positiveInt } from './validate.ts'
 
 interface Entry {
   /**
