@@ -105,9 +105,7 @@ describe.each(handlers)('a server written with %s', (_name, handler) => {
 
 it('the error a peer caused is still delivered to pipeline and kept on the stream', async () => {
   const results: (Error | null | undefined)[] = []
-  const { dial, streamsSeen } = await echoServer((s) =>
-    pipeline(s, s, (err) => results.push(err)),
-  )
+  const { dial, streamsSeen } = await echoServer((s) => pipeline(s, s, (err) => results.push(err)))
   const { session } = dial()
   const s = session.open('echo')
   s.on('error', () => {})
