@@ -1,7 +1,8 @@
 import { defineProject } from 'vitest/config'
 
-// The quick suite drives real server processes for a few minutes in all: generous per-test
-// limits, and one file at a time so its scenarios do not compete with each other for the CPU.
+// The quick suite drives real server processes: generous per-test limits, one file at a time,
+// and a later group than every other project so its timing-sensitive scenarios (the observer's
+// round trips under attack) do not share the two CI cores with the unit tests.
 export default defineProject({
   test: {
     name: '@verb-tcp/reliability',
@@ -9,5 +10,6 @@ export default defineProject({
     testTimeout: 240_000,
     hookTimeout: 60_000,
     fileParallelism: false,
+    sequence: { groupOrder: 1 },
   },
 })

@@ -63,7 +63,8 @@ const results = await runSuite({
   mode,
   ...(only ? { only } : {}),
   ...(values.server ? { bin: values.server } : {}),
-  log: (message) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${message}\n`),
+  log: (message) =>
+    process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${message}\n`),
 })
 process.stdout.write(`${textReport(results)}\n`)
 if (values.markdown) writeFileSync(values.markdown, `${markdownTable(results)}\n`)

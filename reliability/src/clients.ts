@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import { BinaryFrameDecoder, type BinaryFrame, encodeFrame } from '@verb-tcp/binary-frames'
+import { type BinaryFrame, BinaryFrameDecoder, encodeFrame } from '@verb-tcp/binary-frames'
 import type { ProtocolError } from '@verb-tcp/core'
 import { encodeMessage, MessageDecoder } from '@verb-tcp/json-frames'
 import { connectTo, withTimeout } from './util.ts'
@@ -77,7 +77,11 @@ export class MessageClient {
   }
 
   /** The first message, already received (when kept) or still to come, that passes `test`. */
-  next(test: (message: Message) => boolean, timeout = 10_000, what = 'a message'): Promise<Message> {
+  next(
+    test: (message: Message) => boolean,
+    timeout = 10_000,
+    what = 'a message',
+  ): Promise<Message> {
     const seen = this.keep ? this.received.find(test) : undefined
     if (seen) return Promise.resolve(seen)
     if (this.closed) return Promise.reject(new Error(`connection closed before ${what}`))

@@ -14,7 +14,11 @@ export const OPEN_LIMITS: Record<string, number> = {
 }
 
 /** Marks the scenario skipped unless the server has every port in `ports`. */
-export function needPorts(server: ServerProcess, report: Report, ports: Array<keyof Ports>): boolean {
+export function needPorts(
+  server: ServerProcess,
+  report: Report,
+  ports: Array<keyof Ports>,
+): boolean {
   const missing = ports.filter((name) => server.ports[name] === undefined)
   if (missing.length === 0) return true
   report.skipped = `the server has no ${missing.join(', ')} port`

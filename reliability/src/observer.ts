@@ -76,7 +76,11 @@ export class Observer {
         for (let n = 0; this.#running; n++) {
           const sent = Date.now()
           const id = `observer-${n}`
-          const pong = client.next((m) => m.type === 'pong' && m.id === id, 30_000, 'the observer pong')
+          const pong = client.next(
+            (m) => m.type === 'pong' && m.id === id,
+            30_000,
+            'the observer pong',
+          )
           client.send({ type: 'ping', id })
           await pong
           this.#roundTrip('message', Date.now() - sent)

@@ -80,16 +80,17 @@ export class ServerProcess {
   #pending = new Map<number, (stats: Omit<ServerStats, 'fds'>) => void>()
   #lineWaiters: Array<{ test: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = []
 
-  private constructor(bin: string, args: string[], ignoredFlags: string[], env: Record<string, string>) {
+  private constructor(
+    bin: string,
+    args: string[],
+    ignoredFlags: string[],
+    env: Record<string, string>,
+  ) {
     this.ignoredFlags = ignoredFlags
-    this.child = spawn(
-      process.execPath,
-      ['--expose-gc', '--require', PROBE, bin, ...args],
-      {
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        env: { ...process.env, ...env },
-      },
-    )
+    this.child = spawn(process.execPath, ['--expose-gc', '--require', PROBE, bin, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, ...env },
+    })
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.exitCode = code
@@ -161,7 +162,9 @@ export class ServerProcess {
     const listening = await Promise.race([
       server.waitForLog((line) => line.msg === 'listening'),
       server.exited.then((): null => null),
-      new Promise<null>((resolve) => setTimeout(() => resolve(null), options.startTimeout ?? 30_000).unref()),
+      new Promise<null>((resolve) =>
+        setTimeout(() => resolve(null), options.startTimeout ?? 30_000).unref(),
+      ),
     ])
     if (listening === null) {
       server.kill('SIGKILL')

@@ -1,9 +1,9 @@
 import type { Mode, Report, Scenario, ScenarioResult } from './scenario.ts'
-import { churn } from "./scenarios/churn.ts"
-import { faults } from "./scenarios/faults.ts"
-import { fuzz } from "./scenarios/fuzz.ts"
-import { hostile } from "./scenarios/hostile.ts"
-import { load } from "./scenarios/load.ts"
+import { churn } from './scenarios/churn.ts'
+import { faults } from './scenarios/faults.ts'
+import { fuzz } from './scenarios/fuzz.ts'
+import { hostile } from './scenarios/hostile.ts'
+import { load } from './scenarios/load.ts'
 import { ServerProcess, type StartOptions } from './server.ts'
 
 /** Every scenario, in the order the suite runs them. */
@@ -19,7 +19,10 @@ export interface RunOptions {
 }
 
 /** Runs one scenario against fresh servers, stops every server it started, and reports. */
-export async function runScenario(scenario: Scenario, options: RunOptions): Promise<ScenarioResult> {
+export async function runScenario(
+  scenario: Scenario,
+  options: RunOptions,
+): Promise<ScenarioResult> {
   const servers: ServerProcess[] = []
   const log = options.log ?? (() => {})
   const report: Report = { load: '', figures: {}, failures: [] }
@@ -44,7 +47,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     await Promise.race([
       scenario.run(context, report),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`scenario timed out after ${limit / 1000} s`)), limit)
+        timer = setTimeout(
+          () => reject(new Error(`scenario timed out after ${limit / 1000} s`)),
+          limit,
+        )
         timer.unref()
       }),
     ])
@@ -55,7 +61,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     for (const server of servers) {
       if (!server.alive) continue
       await server.stop()
-      if (server.exitSignal === 'SIGKILL') report.failures.push('the server did not stop on SIGTERM')
+      if (server.exitSignal === 'SIGKILL')
+        report.failures.push('the server did not stop on SIGTERM')
     }
   }
   return {
@@ -76,7 +83,9 @@ export async function runSuite(
     if (options.only && !options.only.includes(scenario.name)) continue
     options.log?.(`${scenario.name}: start (${options.mode})`)
     const result = await runScenario(scenario, options)
-    options.log?.(`${scenario.name}: ${result.outcome} in ${result.seconds} s ${result.failures.join('; ')}`)
+    options.log?.(
+      `${scenario.name}: ${result.outcome} in ${result.seconds} s ${result.failures.join('; ')}`,
+    )
     results.push(result)
   }
   return results

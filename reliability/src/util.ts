@@ -14,7 +14,11 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
 }
 
 /** Polls `predicate` every `interval` ms until it holds or `ms` have passed; returns whether it held. */
-export async function waitFor(predicate: () => boolean, ms: number, interval = 20): Promise<boolean> {
+export async function waitFor(
+  predicate: () => boolean,
+  ms: number,
+  interval = 20,
+): Promise<boolean> {
   const deadline = Date.now() + ms
   while (!predicate()) {
     if (Date.now() > deadline) return false

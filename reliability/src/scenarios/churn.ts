@@ -22,7 +22,11 @@ const SOURCES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`)
 function shortConnection(port: number, kind: keyof Ports, index: number): Promise<void> {
   if (kind === 'http') return httpGet(port, index)
   return new Promise((resolve, reject) => {
-    const socket: Socket = connect({ port, host: '127.0.0.1', localAddress: SOURCES[index % SOURCES.length] })
+    const socket: Socket = connect({
+      port,
+      host: '127.0.0.1',
+      localAddress: SOURCES[index % SOURCES.length],
+    })
     const ending = ENDINGS[index % ENDINGS.length] as Ending
     let received = Buffer.alloc(0)
     let done = false
@@ -73,7 +77,9 @@ function httpGet(port: number, index: number): Promise<void> {
       },
       (res) => {
         res.resume()
-        res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`healthz ${res.statusCode}`))))
+        res.once('end', () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`healthz ${res.statusCode}`)),
+        )
       },
     )
     req.setTimeout(20_000, () => req.destroy(new Error('healthz timed out')))
@@ -87,12 +93,19 @@ function liveGauges(metrics: Map<string, number>): Map<string, number> {
   const out = new Map<string, number>()
   for (const [key, value] of metrics) {
     if (/_total|_bucket|_sum|_count|_created|^nodejs_|^process_/.test(key)) continue
-    if (/connection|throttl|tracked|member|socket|stream/i.test(key) && !/max|limit|room/i.test(key)) out.set(key, value)
+    if (
+      /connection|throttl|tracked|member|socket|stream/i.test(key) &&
+      !/max|limit|room/i.test(key)
+    )
+      out.set(key, value)
   }
   return out
 }
 
-async function settledStats(server: ServerProcess, baseline: ServerStats | undefined): Promise<ServerStats> {
+async function settledStats(
+  server: ServerProcess,
+  baseline: ServerStats | undefined,
+): Promise<ServerStats> {
   // Closed sockets take a moment to leave the server's handle list and fd table.
   // Without a baseline, settled means two reads half a second apart agree.
   let stats = await server.stats()
@@ -119,7 +132,9 @@ export const churn: Scenario = {
   async run({ mode, startServer, log }, report) {
     const total = mode === 'full' ? 200_000 : 6_000
     const server = await startServer({ flags: { ...OPEN_LIMITS, 'idle-timeout': 60_000 } })
-    const kinds = (['echo', 'message', 'binary', 'http'] as const).filter((k) => server.ports[k] !== undefined)
+    const kinds = (['echo', 'message', 'binary', 'http'] as const).filter(
+      (k) => server.ports[k] !== undefined,
+    )
     report.load = `${total.toLocaleString('en')} short connections over ${kinds.join(', ')} (64 at a time; closed by end, destroy and reset in turn)`
     const run = async (count: number, offset: number) => {
       let failed = 0
@@ -141,19 +156,27 @@ export const churn: Scenario = {
     await run(warmup, 0)
     const baseline = await settledStats(server, undefined)
     const metricsBefore = await server.metrics()
-    log(`churn: baseline rss ${mib(baseline.rss)} heap ${mib(baseline.heapUsed)} fds ${baseline.fds}`)
+    log(
+      `churn: baseline rss ${mib(baseline.rss)} heap ${mib(baseline.heapUsed)} fds ${baseline.fds}`,
+    )
     const heapCurve: number[] = []
     let failed = 0
     const failures = new Map<string, number>()
     const quarter = Math.ceil(total / 4)
     const start = Date.now()
     for (let q = 0; q < 4; q++) {
-      const result = await withTimeout(run(quarter, warmup + q * quarter), 600_000, 'a quarter of the churn')
+      const result = await withTimeout(
+        run(quarter, warmup + q * quarter),
+        600_000,
+        'a quarter of the churn',
+      )
       failed += result.failed
       for (const [k, v] of result.failures) failures.set(k, (failures.get(k) ?? 0) + v)
       const stats = await server.stats()
       heapCurve.push(stats.heapUsed)
-      log(`churn: ${(q + 1) * quarter} done, heap ${mib(stats.heapUsed)} rss ${mib(stats.rss)} fds ${stats.fds}`)
+      log(
+        `churn: ${(q + 1) * quarter} done, heap ${mib(stats.heapUsed)} rss ${mib(stats.rss)} fds ${stats.fds}`,
+      )
     }
     const seconds = (Date.now() - start) / 1000
     const final = await settledStats(server, baseline)
@@ -172,9 +195,17 @@ export const churn: Scenario = {
     if (gauges.size > 0)
       report.figures['gauges at end'] = [...gauges].map(([k, v]) => `${k}=${v}`).join(', ')
     void metricsBefore
-    expect(report, failed === 0, `${failed} connections failed: ${[...failures].map(([k, v]) => `${k} ×${v}`).join(', ')}`)
+    expect(
+      report,
+      failed === 0,
+      `${failed} connections failed: ${[...failures].map(([k, v]) => `${k} ×${v}`).join(', ')}`,
+    )
     expect(report, final.fds <= baseline.fds + 2, `fds ${baseline.fds} → ${final.fds}`)
-    expect(report, final.handles <= baseline.handles + 2, `handles ${baseline.handles} → ${final.handles}`)
+    expect(
+      report,
+      final.handles <= baseline.handles + 2,
+      `handles ${baseline.handles} → ${final.handles}`,
+    )
     expect(
       report,
       final.heapUsed <= baseline.heapUsed * 1.1 + 8 * MiB,
@@ -185,8 +216,13 @@ export const churn: Scenario = {
       final.arrayBuffers <= baseline.arrayBuffers + 4 * MiB,
       `arrayBuffers ${mib(baseline.arrayBuffers)} → ${mib(final.arrayBuffers)}`,
     )
-    expect(report, final.rss <= baseline.rss + 96 * MiB, `rss ${mib(baseline.rss)} → ${mib(final.rss)}`)
-    for (const [key, value] of gauges) expect(report, value === 0, `${key} is ${value} after every client left`)
+    expect(
+      report,
+      final.rss <= baseline.rss + 96 * MiB,
+      `rss ${mib(baseline.rss)} → ${mib(final.rss)}`,
+    )
+    for (const [key, value] of gauges)
+      expect(report, value === 0, `${key} is ${value} after every client left`)
     expect(report, server.alive, 'the server died')
   },
 }

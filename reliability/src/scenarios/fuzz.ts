@@ -35,7 +35,11 @@ function exchange(
   wait = 500,
 ): Promise<Exchange> {
   return new Promise((resolve) => {
-    const socket: Socket = connect({ port, host: '127.0.0.1', localAddress: `127.0.2.${1 + (sourceIndex++ % 200)}` })
+    const socket: Socket = connect({
+      port,
+      host: '127.0.0.1',
+      localAddress: `127.0.2.${1 + (sourceIndex++ % 200)}`,
+    })
     socket.setNoDelay(true)
     const parts: Buffer[] = []
     let closedByServer = false
@@ -83,9 +87,20 @@ const validMessage = fc
   .array(
     fc.oneof(
       fc.record({ type: fc.constant('ping'), id: fc.string() }),
-      fc.record({ type: fc.constantFrom('join_room', 'leave_room'), room: fc.string({ minLength: 1, maxLength: 8 }) }),
-      fc.record({ type: fc.constant('room_message'), room: fc.string({ maxLength: 8 }), data: fc.jsonValue() }),
-      fc.record({ type: fc.constantFrom('broadcast', 'private'), to: fc.string(), data: fc.string() }),
+      fc.record({
+        type: fc.constantFrom('join_room', 'leave_room'),
+        room: fc.string({ minLength: 1, maxLength: 8 }),
+      }),
+      fc.record({
+        type: fc.constant('room_message'),
+        room: fc.string({ maxLength: 8 }),
+        data: fc.jsonValue(),
+      }),
+      fc.record({
+        type: fc.constantFrom('broadcast', 'private'),
+        to: fc.string(),
+        data: fc.string(),
+      }),
       fc.record({ type: fc.string(), data: fc.jsonValue() }),
       fc.jsonValue(),
     ),
@@ -98,7 +113,11 @@ const validBinary = fc
     fc.oneof(
       fc.constant(HEARTBEAT_FRAME),
       fc
-        .record({ type: fc.integer({ min: 0, max: 0xffff }), payload: fc.uint8Array({ maxLength: 64 }), flags: fc.constantFrom(0, 1, 0x8000) })
+        .record({
+          type: fc.integer({ min: 0, max: 0xffff }),
+          payload: fc.uint8Array({ maxLength: 64 }),
+          flags: fc.constantFrom(0, 1, 0x8000),
+        })
         .map(({ type, payload, flags }) => encodeBinaryFrame(type, payload, flags)),
     ),
     { minLength: 1, maxLength: 6 },
@@ -111,7 +130,11 @@ function mutated(valid: fc.Arbitrary<Buffer>): fc.Arbitrary<Buffer> {
     .tuple(
       valid,
       fc.array(
-        fc.record({ at: fc.nat(), op: fc.constantFrom('flip', 'insert', 'delete', 'digit', 'ff'), byte: fc.integer({ min: 0, max: 255 }) }),
+        fc.record({
+          at: fc.nat(),
+          op: fc.constantFrom('flip', 'insert', 'delete', 'digit', 'ff'),
+          byte: fc.integer({ min: 0, max: 255 }),
+        }),
         { minLength: 1, maxLength: 4 },
       ),
     )
@@ -120,9 +143,11 @@ function mutated(valid: fc.Arbitrary<Buffer>): fc.Arbitrary<Buffer> {
       for (const { at, op, byte } of edits) {
         const i = out.length === 0 ? 0 : at % out.length
         if (op === 'flip' && out.length > 0) out[i] = (out[i] as number) ^ (1 << (byte % 8))
-        else if (op === 'insert') out = Buffer.concat([out.subarray(0, i), Buffer.of(byte), out.subarray(i)])
+        else if (op === 'insert')
+          out = Buffer.concat([out.subarray(0, i), Buffer.of(byte), out.subarray(i)])
         else if (op === 'delete') out = Buffer.concat([out.subarray(0, i), out.subarray(i + 1)])
-        else if (op === 'digit') out = Buffer.concat([out.subarray(0, i), Buffer.from(String(byte % 10)), out.subarray(i)])
+        else if (op === 'digit')
+          out = Buffer.concat([out.subarray(0, i), Buffer.from(String(byte % 10)), out.subarray(i)])
         else if (op === 'ff' && out.length > 0) out[i] = 0xff
       }
       return out
@@ -132,7 +157,9 @@ function mutated(valid: fc.Arbitrary<Buffer>): fc.Arbitrary<Buffer> {
 /** Cuts bytes into chunks at fast-check chosen points. */
 function chunked(bytes: fc.Arbitrary<Buffer>): fc.Arbitrary<Buffer[]> {
   return fc.tuple(bytes, fc.array(fc.nat(), { maxLength: 4 })).map(([b, cuts]) => {
-    const points = [...new Set(cuts.map((c) => (b.length === 0 ? 0 : c % b.length)))].sort((x, y) => x - y)
+    const points = [...new Set(cuts.map((c) => (b.length === 0 ? 0 : c % b.length)))].sort(
+      (x, y) => x - y,
+    )
     const out: Buffer[] = []
     let last = 0
     for (const p of points) {
@@ -178,14 +205,19 @@ const PROTOCOLS: Protocol[] = [
       ])
       return { bytes, answered: (b: Buffer) => b.includes('second') && b.includes('héllo ✓ split') }
     })(),
-    codes: (received) => [...received.toString('utf8').matchAll(/"code":"([^"]*)"/g)].map((m) => m[1] as string),
+    codes: (received) =>
+      [...received.toString('utf8').matchAll(/"code":"([^"]*)"/g)].map((m) => m[1] as string),
   },
   {
     port: 'binary',
     valid: validBinary,
     probe: binaryProbe,
     split: {
-      bytes: Buffer.concat([HEARTBEAT_FRAME, encodeBinaryFrame(0x0003, Buffer.from('data'), 0), HEARTBEAT_FRAME]),
+      bytes: Buffer.concat([
+        HEARTBEAT_FRAME,
+        encodeBinaryFrame(0x0003, Buffer.from('data'), 0),
+        HEARTBEAT_FRAME,
+      ]),
       answered: (b: Buffer) => b.indexOf('pong') !== b.lastIndexOf('pong'),
     },
     codes: () => [],
@@ -197,7 +229,14 @@ const PROTOCOLS: Protocol[] = [
       const line = `probe ${++probeId}\n`
       return { bytes: Buffer.from(line), answered: (b: Buffer) => b.includes(line) }
     },
-    split: { bytes: Buffer.from('héllo ✓ split line\n'), answered: (b: Buffer) => b.toString('latin1').replaceAll('Echo: ', '').includes(Buffer.from('héllo ✓ split line\n').toString('latin1')) },
+    split: {
+      bytes: Buffer.from('héllo ✓ split line\n'),
+      answered: (b: Buffer) =>
+        b
+          .toString('latin1')
+          .replaceAll('Echo: ', '')
+          .includes(Buffer.from('héllo ✓ split line\n').toString('latin1')),
+    },
     codes: () => [],
   },
 ]
@@ -234,7 +273,8 @@ export const fuzz: Scenario = {
           const probe = protocol.probe()
           const result = await exchange(port, chunks, probe.bytes, probe.answered)
           connections++
-          for (const code of protocol.codes(result.received)) if (!documented.has(code)) undocumented.add(code)
+          for (const code of protocol.codes(result.received))
+            if (!documented.has(code)) undocumented.add(code)
           if (result.probeAnswered) answered++
           else if (result.closedByServer) closed++
           else waiting++
@@ -245,9 +285,15 @@ export const fuzz: Scenario = {
           ['mutated traffic', chunked(mutated(protocol.valid))],
         ] as const) {
           log(`fuzz: ${protocol.port}: ${kind}`)
-          const outcome = await fc.check(fc.asyncProperty(input, check), { seed: FUZZ_SEED, numRuns: runs, endOnFailure: true })
+          const outcome = await fc.check(fc.asyncProperty(input, check), {
+            seed: FUZZ_SEED,
+            numRuns: runs,
+            endOnFailure: true,
+          })
           if (outcome.failed)
-            report.failures.push(`${protocol.port} ${kind}: the server died on ${JSON.stringify(outcome.counterexample?.[0]?.map((c) => c.toString('hex')))}`)
+            report.failures.push(
+              `${protocol.port} ${kind}: the server died on ${JSON.stringify(outcome.counterexample?.[0]?.map((c) => c.toString('hex')))}`,
+            )
         }
         log(`fuzz: ${protocol.port}: every split point (${protocol.split.bytes.length - 1})`)
         let splitFailures = 0
@@ -264,9 +310,18 @@ export const fuzz: Scenario = {
         }
         const health = protocol.probe()
         const healthy = await exchange(port, [], health.bytes, health.answered, 10_000)
-        expect(report, healthy.probeAnswered, `${protocol.port}: a fresh connection was not served after the fuzz`)
-        report.figures[protocol.port] = `probe answered ${answered}, closed by the server ${closed}; split points failing ${splitFailures}/${protocol.split.bytes.length - 1}`
-        expect(report, splitFailures === 0, `${protocol.port}: ${splitFailures} split points of a valid exchange were not answered`)
+        expect(
+          report,
+          healthy.probeAnswered,
+          `${protocol.port}: a fresh connection was not served after the fuzz`,
+        )
+        report.figures[protocol.port] =
+          `probe answered ${answered}, closed by the server ${closed}; split points failing ${splitFailures}/${protocol.split.bytes.length - 1}`
+        expect(
+          report,
+          splitFailures === 0,
+          `${protocol.port}: ${splitFailures} split points of a valid exchange were not answered`,
+        )
         if (!server.alive) break
       }
     } finally {
@@ -277,7 +332,15 @@ export const fuzz: Scenario = {
     report.figures['server rss start/peak'] = `${mib(baseRss)} / ${mib(peakRss)}`
     if (undocumented.size > 0) report.figures['undocumented codes'] = [...undocumented].join(', ')
     expect(report, server.alive, `the server died (exit ${server.exitCode ?? server.exitSignal})`)
-    expect(report, undocumented.size === 0, `undocumented error codes: ${[...undocumented].join(', ')}`)
-    expect(report, peakRss <= baseRss + 256 * MiB, `server rss grew from ${mib(baseRss)} to ${mib(peakRss)}`)
+    expect(
+      report,
+      undocumented.size === 0,
+      `undocumented error codes: ${[...undocumented].join(', ')}`,
+    )
+    expect(
+      report,
+      peakRss <= baseRss + 256 * MiB,
+      `server rss grew from ${mib(baseRss)} to ${mib(peakRss)}`,
+    )
   },
 }

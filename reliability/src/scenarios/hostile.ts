@@ -4,7 +4,7 @@ import { encodeMessage } from '@verb-tcp/json-frames'
 import { HEARTBEAT_FRAME } from '../clients.ts'
 import { Observer, type Progress } from '../observer.ts'
 import { expect, type Figures, type Mode, type Scenario } from '../scenario.ts'
-import { rssOf, type Ports, type ServerProcess } from '../server.ts'
+import { type Ports, rssOf, type ServerProcess } from '../server.ts'
 import { MiB, mib, sleep } from '../util.ts'
 
 /** Hostile clients come from many loopback addresses, unless a phase wants one. */
@@ -73,12 +73,15 @@ function slowloris(port: keyof Ports): Phase {
     async run(_server, target, mode, attack) {
       const count = mode === 'full' ? 1000 : 100
       const sockets = (
-        await Promise.all(Array.from({ length: count }, (_, i) => open(target, attack, hostileAddress(i))))
+        await Promise.all(
+          Array.from({ length: count }, (_, i) => open(target, attack, hostileAddress(i))),
+        )
       ).filter((s): s is Socket => s !== undefined)
       let offset = 0
       const bytes = Buffer.concat([PARTIAL[port], Buffer.alloc(4096, 0x61)])
       while (attack.running()) {
-        for (const socket of sockets) if (!socket.destroyed) socket.write(bytes.subarray(offset, offset + 1))
+        for (const socket of sockets)
+          if (!socket.destroyed) socket.write(bytes.subarray(offset, offset + 1))
         offset = (offset + 1) % bytes.length
         await sleep(1000)
       }
@@ -96,10 +99,16 @@ function neverReading(port: 'message' | 'echo'): Phase {
       const count = mode === 'full' ? 2000 : 100
       const batch =
         port === 'message'
-          ? Buffer.concat(Array.from({ length: 500 }, (_, i) => encodeMessage({ type: 'ping', id: `flood-${i}` })))
+          ? Buffer.concat(
+              Array.from({ length: 500 }, (_, i) =>
+                encodeMessage({ type: 'ping', id: `flood-${i}` }),
+              ),
+            )
           : Buffer.alloc(64 * 1024, 0x62)
       const sockets = (
-        await Promise.all(Array.from({ length: count }, (_, i) => open(target, attack, hostileAddress(i))))
+        await Promise.all(
+          Array.from({ length: count }, (_, i) => open(target, attack, hostileAddress(i))),
+        )
       ).filter((s): s is Socket => s !== undefined)
       for (const socket of sockets) socket.pause()
       let written = 0
@@ -125,13 +134,20 @@ const heartbeatFlood: Phase = {
   async run(_server, target, mode, attack) {
     const count = mode === 'full' ? 200 : 8
     // 4 MiB of heartbeats in one write, as in the report that found the starvation.
-    const flood = Buffer.concat(Array.from({ length: (4 * MiB) / HEARTBEAT_FRAME.length }, () => HEARTBEAT_FRAME))
+    const flood = Buffer.concat(
+      Array.from({ length: (4 * MiB) / HEARTBEAT_FRAME.length }, () => HEARTBEAT_FRAME),
+    )
     const sockets = (
-      await Promise.all(Array.from({ length: count }, (_, i) => open(target, attack, hostileAddress(i))))
+      await Promise.all(
+        Array.from({ length: count }, (_, i) => open(target, attack, hostileAddress(i))),
+      )
     ).filter((s): s is Socket => s !== undefined)
     let frames = 0
     // Half of them never read their pongs, half read and drop them.
-    sockets.forEach((socket, i) => (i % 2 === 0 ? socket.pause() : socket.resume()))
+    for (const [i, socket] of sockets.entries()) {
+      if (i % 2 === 0) socket.pause()
+      else socket.resume()
+    }
     while (attack.running()) {
       for (const socket of sockets) {
         if (!socket.destroyed && socket.writableLength === 0) {
@@ -247,19 +263,43 @@ export const hostile: Scenario = {
       report.figures[phase.name] = `${attackFigures}; observer: ${summarize(progress)}`
       const ports = Object.keys(server.ports).filter((p) => p !== 'http')
       for (const port of ports) {
-        expect(report, (progress.roundTrips[port] ?? 0) > 0, `${phase.name}: the observer made no ${port} round trip`)
+        expect(
+          report,
+          (progress.roundTrips[port] ?? 0) > 0,
+          `${phase.name}: the observer made no ${port} round trip`,
+        )
       }
-      expect(report, progress.maxRoundTrip <= SERVED_WITHIN, `${phase.name}: an observer round trip took ${progress.maxRoundTrip} ms`)
+      expect(
+        report,
+        progress.maxRoundTrip <= SERVED_WITHIN,
+        `${phase.name}: an observer round trip took ${progress.maxRoundTrip} ms`,
+      )
       expect(report, progress.newConnections > 0, `${phase.name}: no new connection was greeted`)
-      expect(report, progress.maxConnectWait <= SERVED_WITHIN, `${phase.name}: a new connection waited ${progress.maxConnectWait} ms for its greeting`)
-      expect(report, progress.failures.length === 0, `${phase.name}: observer failures: ${progress.failures.slice(0, 3).join('; ')}`)
-      if (!expect(report, server.alive, `${phase.name}: the server died (exit ${server.exitCode ?? server.exitSignal})`)) break
+      expect(
+        report,
+        progress.maxConnectWait <= SERVED_WITHIN,
+        `${phase.name}: a new connection waited ${progress.maxConnectWait} ms for its greeting`,
+      )
+      expect(
+        report,
+        progress.failures.length === 0,
+        `${phase.name}: observer failures: ${progress.failures.slice(0, 3).join('; ')}`,
+      )
+      if (
+        !expect(
+          report,
+          server.alive,
+          `${phase.name}: the server died (exit ${server.exitCode ?? server.exitSignal})`,
+        )
+      )
+        break
       // Let the server clean up before the next kind of attack.
       await sleep(300)
       observer.take()
     }
     await observer.stop()
     report.figures['server peak rss'] = `${mib(peakRss)} (start ${mib(baseRss)})`
-    if (skipped.length > 0) report.figures['not run (no such port)'] = skipped.map((p) => p.name).join(', ')
+    if (skipped.length > 0)
+      report.figures['not run (no such port)'] = skipped.map((p) => p.name).join(', ')
   },
 }

@@ -1,4 +1,4 @@
-import { MessageClient, type Message } from '../clients.ts'
+import { type Message, MessageClient } from '../clients.ts'
 import { needPorts, OPEN_LIMITS } from '../limits.ts'
 import { expect, type Scenario } from '../scenario.ts'
 import { metricSum } from '../server.ts'
@@ -74,13 +74,18 @@ export const load: Scenario = {
         const client = clients[i] as MessageClient
         if (k < pings) client.send({ type: 'ping', id: `${i}:${k}`, sentAt: Date.now() })
         if (k < roomMessages)
-          client.send({ type: 'room_message', room: `load-${Math.floor(i / ROOM_SIZE)}`, data: { from: i, seq: k } })
+          client.send({
+            type: 'room_message',
+            room: `load-${Math.floor(i / ROOM_SIZE)}`,
+            data: { from: i, seq: k },
+          })
       }
       // One round at a time keeps the client's own write queues from growing without bound.
       await new Promise((resolve) => setImmediate(resolve))
     }
 
-    const membersOf = (i: number) => Math.min(ROOM_SIZE, connections - Math.floor(i / ROOM_SIZE) * ROOM_SIZE)
+    const membersOf = (i: number) =>
+      Math.min(ROOM_SIZE, connections - Math.floor(i / ROOM_SIZE) * ROOM_SIZE)
     const expectedRoom = (i: number) => (membersOf(i) - 1) * roomMessages
     const pongTotal = () => pongIds.reduce((sum, s) => sum + s.size, 0) - connections
     const roomTotal = () => roomSeen.reduce((sum, s) => sum + s.size, 0)
@@ -113,16 +118,27 @@ export const load: Scenario = {
       'ping p50/p99': `${percentile(rtts, 50)} / ${percentile(rtts, 99)} ms`,
       'deliveries/s': Math.round((pongTotal() + roomTotal()) / trafficSeconds),
     }
-    const serverIn = delta(before, after, ['demo_messages_in_total', 'demo_messages_received_total'])
+    const serverIn = delta(before, after, [
+      'demo_messages_in_total',
+      'demo_messages_received_total',
+    ])
     if (serverIn !== undefined) report.figures['server counted in'] = serverIn
     expect(report, opened === connections, `${connections - opened} connections failed to open`)
     expect(report, closedEarly === 0, `${closedEarly} connections closed during the run`)
     expect(report, lostPongs === 0, `${lostPongs} pongs lost`)
     expect(report, lostRoom === 0, `${lostRoom} room messages lost`)
-    expect(report, duplicatePongs + duplicateRoom === 0, `${duplicatePongs + duplicateRoom} duplicates`)
+    expect(
+      report,
+      duplicatePongs + duplicateRoom === 0,
+      `${duplicatePongs + duplicateRoom} duplicates`,
+    )
     expect(report, errors === 0, `${errors} error messages from the server`)
     if (serverIn !== undefined)
-      expect(report, serverIn >= sent, `the server counted ${serverIn} messages in, the clients sent ${sent}`)
+      expect(
+        report,
+        serverIn >= sent,
+        `the server counted ${serverIn} messages in, the clients sent ${sent}`,
+      )
     expect(report, server.alive, 'the server died')
   },
 }

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import { MessageClient, type Message } from '../clients.ts'
+import { type Message, MessageClient } from '../clients.ts'
 import { OPEN_LIMITS } from '../limits.ts'
 import { expect, type Report, type ScenarioContext } from '../scenario.ts'
 import type { ServerProcess } from '../server.ts'
@@ -16,13 +16,27 @@ function answer(socket: Socket, how: Answer): void {
   else if (how === 'reset') socket.resetAndDestroy()
 }
 
-async function exitFigures(server: ServerProcess, report: Report, signalledAt: number): Promise<void> {
+async function exitFigures(
+  server: ServerProcess,
+  report: Report,
+  signalledAt: number,
+): Promise<void> {
   const exited = await waitFor(() => !server.alive, GRACE_PERIOD + 20_000, 50)
   const exitMs = Date.now() - signalledAt
-  report.figures['exit'] = exited ? `${server.exitCode ?? server.exitSignal} after ${exitMs} ms` : 'still running'
+  report.figures.exit = exited
+    ? `${server.exitCode ?? server.exitSignal} after ${exitMs} ms`
+    : 'still running'
   expect(report, exited, 'the server did not exit after SIGTERM')
-  expect(report, server.exitCode === 0, `the server exited with ${server.exitCode ?? server.exitSignal}, not 0`)
-  expect(report, exitMs <= GRACE_PERIOD + 5000, `exit took ${exitMs} ms with a ${GRACE_PERIOD} ms grace period`)
+  expect(
+    report,
+    server.exitCode === 0,
+    `the server exited with ${server.exitCode ?? server.exitSignal}, not 0`,
+  )
+  expect(
+    report,
+    exitMs <= GRACE_PERIOD + 5000,
+    `exit took ${exitMs} ms with a ${GRACE_PERIOD} ms grace period`,
+  )
   const unhandled = server.stderr.filter((line) => /Unhandled|Error:/.test(line)).slice(0, 2)
   expect(report, unhandled.length === 0, `stderr: ${unhandled.join(' | ')}`)
 }
@@ -33,7 +47,11 @@ async function exitFigures(server: ServerProcess, report: Report, signalledAt: n
  * Every client must get `server_shutdown`, every acknowledged broadcast must have reached every
  * other client before its notice, and the process must exit 0 within the grace period.
  */
-export async function sigtermDuringBroadcasts(context: ScenarioContext, report: Report, server: ServerProcess) {
+export async function sigtermDuringBroadcasts(
+  context: ScenarioContext,
+  report: Report,
+  server: ServerProcess,
+) {
   const count = context.mode === 'full' ? 2000 : 200
   report.figures['message clients'] = count
   const port = server.ports.message as number
@@ -95,7 +113,11 @@ export async function sigtermDuringBroadcasts(context: ScenarioContext, report: 
 }
 
 /** The same population on the echo port, whose goodbye is a line of text. */
-export async function sigtermEchoClients(context: ScenarioContext, report: Report, server: ServerProcess) {
+export async function sigtermEchoClients(
+  context: ScenarioContext,
+  report: Report,
+  server: ServerProcess,
+) {
   const count = context.mode === 'full' ? 1000 : 150
   const port = server.ports.echo as number
   const sockets: Socket[] = []
