@@ -419,7 +419,7 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
           : `chunk runs past the declared size of ${t.meta.size}`,
         { transferId: id, limit: this.#settings.maxChunkBytes, declaredLength: length },
       )
-      this.#fail(t, error)
+      void this.#fail(t, error)
       throw error
     }
     if (crc !== undefined && crc32(data) !== crc) {
@@ -439,7 +439,8 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
         await t.file.write(data, offset)
       } catch (cause) {
         const error = ioFailure(id, cause)
-        this.#fail(t, error)
+        // Not awaited: failing waits for the queue, and this write is in it.
+        void this.#fail(t, error)
         throw error
       }
       t.durable = offset + length
