@@ -118,11 +118,14 @@ export const load: Scenario = {
       'ping p50/p99': `${percentile(rtts, 50)} / ${percentile(rtts, 99)} ms`,
       'deliveries/s': Math.round((pongTotal() + roomTotal()) / trafficSeconds),
     }
-    const serverIn = delta(before, after, [
-      'demo_messages_in_total',
-      'demo_messages_received_total',
-    ])
+    const serverIn = delta(before, after, 'verb_tcp_messages_received_total')
+    const serverOut = delta(before, after, 'verb_tcp_messages_sent_total')
+    // What the clients received, by count of every type (welcome, joined, pong, room_message, …).
+    let receivedAll = 0
+    for (const client of clients) for (const n of client.counts.values()) receivedAll += n
     if (serverIn !== undefined) report.figures['server counted in'] = serverIn
+    if (serverOut !== undefined)
+      report.figures['server counted out / clients received'] = `${serverOut} / ${receivedAll}`
     expect(report, opened === connections, `${connections - opened} connections failed to open`)
     expect(report, closedEarly === 0, `${closedEarly} connections closed during the run`)
     expect(report, lostPongs === 0, `${lostPongs} pongs lost`)
@@ -136,21 +139,27 @@ export const load: Scenario = {
     if (serverIn !== undefined)
       expect(
         report,
-        serverIn >= sent,
+        serverIn === sent,
         `the server counted ${serverIn} messages in, the clients sent ${sent}`,
+      )
+    if (serverOut !== undefined)
+      expect(
+        report,
+        serverOut === receivedAll,
+        `the server counted ${serverOut} messages out, the clients received ${receivedAll}`,
       )
     expect(report, server.alive, 'the server died')
   },
 }
 
+/** How much a message-port counter of the server grew between two scrapes. */
+/** How much a message-port counter of the server grew between two scrapes. */
 function delta(
   before: Map<string, number>,
   after: Map<string, number>,
-  names: string[],
+  name: string,
 ): number | undefined {
-  for (const name of names) {
-    const a = metricSum(after, name)
-    if (a !== undefined) return a - (metricSum(before, name) ?? 0)
-  }
-  return undefined
+  const a = metricSum(after, name, { port: 'message' })
+  if (a === undefined) return undefined
+  return a - (metricSum(before, name, { port: 'message' }) ?? 0)
 }
