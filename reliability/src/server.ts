@@ -26,6 +26,8 @@ export interface ServerStats {
   arrayBuffers: number
   handles: number
   fds: number
+  /** The server's longest event-loop stall (ms) since the previous stats read. */
+  loopDelayMax: number
 }
 
 export interface StartOptions {
@@ -81,7 +83,7 @@ export class ServerProcess {
   #lineWaiters: Array<{ test: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = []
 
   private constructor(
-    bin: string,
+    readonly bin: string,
     args: string[],
     ignoredFlags: string[],
     env: Record<string, string>,
