@@ -3,10 +3,12 @@ import {
   BinaryProtocolHandler,
   DATA,
   encodeHeader,
+  FILE_TRANSFER,
   HEADER_BYTES,
   HEARTBEAT,
 } from '@verb-tcp/binary-frames'
 import { createServer, type TCPSocket, type TcpServer } from '@verb-tcp/core'
+import { type FileReceiver, Op, receiveFiles } from '@verb-tcp/file-transfer'
 import { createSession, type MuxSession, type MuxStream } from '@verb-tcp/mux'
 import type { Logger } from 'pino'
 import { key, type Stats } from './stats.ts'
@@ -29,11 +31,8 @@ export interface BinaryServerOptions {
   logger: Logger
   stats: Stats
   maxFrameBytes: number
-  /** Frame types beyond heartbeat and DATA (the file path), by type. */
-  frames?: Map<
-    number,
-    (handler: BinaryProtocolHandler, payload: Buffer, flags: number, log: Logger) => void
-  >
+  /** The fast file path's receiver (FILE_TRANSFER frames, 0x20). */
+  receiver?: FileReceiver
   /** Mux stream types beyond `echo`. */
   streams?: Map<string, StreamService>
 }
@@ -95,7 +94,7 @@ export class BinaryServer {
   }
 
   #frames(socket: TCPSocket, log: Logger): void {
-    const { stats, maxFrameBytes, frames } = this.#options
+    const { stats, maxFrameBytes, receiver } = this.#options
     const handler = new BinaryProtocolHandler(socket, {
       maxFrameBytes,
       maxSendBytes: maxFrameBytes,
@@ -107,19 +106,20 @@ export class BinaryServer {
           ? 'heartbeat'
           : frame.type === DATA
             ? 'data'
-            : frames?.has(frame.type)
-              ? `0x${frame.type.toString(16)}`
+            : frame.type === FILE_TRANSFER
+              ? 'file'
               : 'other'
       stats.count(stats.messagesIn, key(PORT, type))
+      if (frame.type === FILE_TRANSFER && (frame.flags & 0xff) === Op.START)
+        stats.transfersStarted++
       if (frame.type === HEARTBEAT) stats.count(stats.messagesOut, key(PORT, 'pong'))
     })
     handler.on(DATA, (frame) => {
       stats.count(stats.messagesOut, key(PORT, 'data'))
       handler.sendBinaryMessage(DATA, frame.payload, frame.flags)
     })
-    for (const [type, serve] of frames ?? []) {
-      handler.on(type, (frame) => serve(handler, frame.payload, frame.flags, log))
-    }
+    // The fast file path shares this handler: FILE_TRANSFER frames are file-transfer's.
+    if (receiver) receiveFiles(handler, receiver)
     handler.on('unknown', (frame) => {
       stats.count(stats.errors, key(PORT, 'ERR_UNKNOWN_TYPE'))
       log.debug({ type: frame.type }, 'unknown frame type')

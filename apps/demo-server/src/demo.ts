@@ -1,19 +1,26 @@
 import { once } from 'node:events'
+import { mkdirSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { CloseResult, TCPSocket, TcpServer } from '@verb-tcp/core'
+import { FileReceiver, TCPFileTransferServer } from '@verb-tcp/file-transfer'
 import { encodeMessage } from '@verb-tcp/json-frames'
 import { type Attachment, attach, ConnectionPool, ConnectionThrottler } from '@verb-tcp/pool'
+import type { RoomsAdapter } from '@verb-tcp/rooms'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { ServerConfig } from './args.ts'
 import { BinaryServer } from './binary-server.ts'
 import { createDemoServer, sayGoodbye } from './echo.ts'
+import { ReadScheduler } from './fair-reads.ts'
 import { createHttpServer } from './http-server.ts'
-import { createLocalHub } from './local-hub.ts'
 import { MessageServer } from './message-server.ts'
 import { createMetrics, type PortView } from './metrics.ts'
+import { createRoomsHub } from './rooms-hub.ts'
 import { Stats } from './stats.ts'
+
+/** The docs' file-transfer message types, served on the message port. */
+const FILE_TYPES = new Set(['file_start', 'file_chunk', 'file_end', 'file_cancel'])
 
 export type PortName = 'echo' | 'message' | 'binary'
 export interface BoundPorts {
@@ -30,6 +37,8 @@ export interface DemoOptions {
   idPrefix?: string
   /** Serve the HTTP port here (false in cluster workers: the primary serves it). */
   http?: boolean
+  /** Carries rooms, broadcasts and private messages to other servers (`--redis`). */
+  roomsAdapter?: RoomsAdapter
 }
 
 /** Every port of the demo, assembled from the packages, and one way to start and stop them. */
@@ -41,6 +50,8 @@ export class Demo {
   readonly binary: BinaryServer
   readonly pools: Record<PortName, ConnectionPool>
   readonly admissions: Record<PortName, Attachment>
+  readonly receiver: FileReceiver
+  readonly files: TCPFileTransferServer
   readonly #options: DemoOptions
   #http: Server | undefined
   #closing: Promise<CloseResult> | undefined
@@ -64,6 +75,29 @@ export class Demo {
       })
     }
 
+    // One receiver for both upload paths and every worker: the directory is shared, and the
+    // receiver's lock files keep one writer per transfer across processes.
+    mkdirSync(config.uploadDir, { recursive: true })
+    this.receiver = new FileReceiver(config.uploadDir)
+    this.files = new TCPFileTransferServer(config.uploadDir, { receiver: this.receiver })
+    this.receiver.on('complete', (transfer) => {
+      stats.transfersCompleted++
+      stats.transferBytes += transfer.size
+      logger.info(
+        {
+          transferId: transfer.transferId,
+          name: transfer.name,
+          size: transfer.size,
+          sha256: transfer.sha256,
+        },
+        'upload complete',
+      )
+    })
+    this.receiver.on('failed', (transferId, error) => {
+      stats.transfersFailed++
+      logger.info({ transferId, code: error.code }, 'upload failed')
+    })
+
     this.echo = createDemoServer({ logger: logger.child({ port: 'echo' }) })
     const prefix = options.idPrefix ?? ''
     this.messages = new MessageServer({
@@ -73,14 +107,27 @@ export class Demo {
       connectionId: (id) => `${prefix}${id}`,
       maxFrameBytes: config.maxFrameBytes,
       hub: (clients) =>
-        createLocalHub(clients, {
+        createRoomsHub(clients, {
           stats,
+          logger,
           maxBufferedBytes: config.maxBufferedBytes,
           slowReader: config.slowReader,
           pool: this.pools.message,
+          ...(options.roomsAdapter && { adapter: options.roomsAdapter }),
         }),
+      extra: (client, message) => {
+        if (!FILE_TYPES.has(message.type)) return false
+        if (message.type === 'file_start') stats.transfersStarted++
+        void this.files.handleFileTransfer(client.socket, message)
+        return true
+      },
     })
-    this.binary = new BinaryServer({ logger, stats, maxFrameBytes: config.maxFrameBytes })
+    this.binary = new BinaryServer({
+      logger,
+      stats,
+      maxFrameBytes: config.maxFrameBytes,
+      receiver: this.receiver,
+    })
 
     // One throttler for every port: a client address is limited however it connects. With
     // --ip-rate 0 the window is 1 ms wide, so only --max-per-ip counts.
@@ -118,11 +165,14 @@ export class Demo {
       binary: this.binary.app,
     }
     const admissions = {} as Record<PortName, Attachment>
+    // One budget of work per event-loop turn for every connection on every port.
+    const reads = new ReadScheduler()
     for (const name of ['echo', 'message', 'binary'] as const) {
       const app = apps[name]
       // The pool's idle sweep closes idle connections; core's own idle timer is turned off so
       // there is one rule, the one --idle-timeout sets.
       app.withOptions({ tcp: { timeout: 0 } })
+      app.onConnection((socket) => reads.add(socket))
       if (name !== 'echo') {
         app.onError((error, socket) => {
           if (socket)
@@ -221,7 +271,10 @@ export class Demo {
           })
         : Promise.resolve({ closed: 0, forced: 0 })
     const http = this.#http
+    // Uploads in flight are told `shutting_down` and kept for resume before the ports close.
+    const uploads = this.receiver.close().catch(() => {})
     this.#closing = Promise.all([
+      uploads,
       closeOne(this.echo, 'echo'),
       closeOne(this.messages.app, 'message'),
       closeOne(this.binary.app, 'binary'),
@@ -230,12 +283,13 @@ export class Demo {
             http.closeAllConnections(),
           )
         : undefined,
-    ]).then((results) => {
+    ]).then(async (results) => {
       for (const pool of Object.values(this.pools)) pool.close()
+      await this.messages.hub.close().catch(() => {})
       let closed = 0
       let forced = 0
       for (const r of results) {
-        if (r) {
+        if (r && typeof r === 'object') {
           closed += r.closed
           forced += r.forced
         }

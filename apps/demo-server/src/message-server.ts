@@ -20,22 +20,29 @@ export interface Client {
 }
 
 /**
- * What the message port does with rooms: local in one process; the rooms packages make it span
- * processes. `send` delivers an already encoded message.
+ * Where the message port's rooms, broadcasts and private messages go: `@verb-tcp/rooms` in
+ * this process, and, with an adapter (Redis), on every server sharing it.
  */
 export interface RoomHub {
-  join(client: Client, room: string): void
+  /** A new connection. */
+  add(client: Client): void
+  /** True when the client is a member afterwards; a refusal is answered by the hub. */
+  join(client: Client, room: string): boolean
+  /** False when the client was not in the room. */
   leave(client: Client, room: string): boolean
   /** Leaves every room, when the connection closes. */
   leaveAll(client: Client): void
-  /** Sends `frame` to every member of `room` except `except`; returns how many got it. */
-  toRoom(room: string, frame: Buffer, except?: string): number
-  /** Sends `frame` to every connection except `except`, on every process. */
+  /** Sends `message` to every member of `room` except `except`; returns how many here got it. */
+  toRoom(room: string, message: object, except?: string): number
+  /** Sends `message` to one client, in order with its room traffic. */
+  send(client: Client, message: object): boolean
+  /** Sends an encoded `frame` to every connection except `except`, on every node. */
   toAll(frame: Buffer, except?: string): void
-  /** Sends `frame` to one connection, wherever it is; false if it is not connected. */
+  /** Sends an encoded `frame` to one connection, wherever it is; false if it is surely nowhere. */
   toClient(id: string, frame: Buffer): boolean
   rooms(): number
   members(): number
+  close(): Promise<void>
 }
 
 export interface MessageServerOptions {
@@ -80,6 +87,7 @@ export class MessageServer {
     const client: Client = { id, socket, handler, rooms: new Set(), log }
     this.clients.set(id, client)
     this.#bySocket.set(socket, client)
+    this.hub.add(client)
     log.info(
       { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort },
       'client connected',
@@ -186,43 +194,36 @@ export class MessageServer {
         return
       }
       case 'join_room':
+        // The room name's rules (length, control characters, the reserved `$` prefix) are the
+        // rooms package's; a refusal is answered there with its code.
+        if (this.hub.join(client, message.room))
+          this.hub.send(client, { type: 'joined', room: message.room })
+        return
       case 'leave_room':
-      case 'room_message': {
-        const room: unknown = message.room
-        if (typeof room !== 'string' || room === '' || room.length > 256) {
-          this.#error(
-            client,
-            MessageErrorCode.BAD_REQUEST,
-            '"room" must be a string of 1 to 256 characters',
-            message,
-          )
-          return
-        }
-        if (type === 'join_room') {
-          this.hub.join(client, room)
-          this.send(client, { type: 'joined', room })
-        } else if (!client.rooms.has(room)) {
+        if (this.hub.leave(client, message.room))
+          this.hub.send(client, { type: 'left', room: message.room })
+        else
           this.#error(
             client,
             MessageErrorCode.NOT_IN_ROOM,
-            `not in room ${JSON.stringify(room)}`,
+            `not in room ${JSON.stringify(message.room)}`,
             message,
           )
-        } else if (type === 'leave_room') {
-          this.hub.leave(client, room)
-          this.send(client, { type: 'left', room })
-        } else {
-          const frame = this.#frame({
+        return
+      case 'room_message':
+        // A non-member's message is refused by the rooms package (`ERR_NOT_IN_ROOM`).
+        this.hub.toRoom(
+          message.room,
+          {
             type: 'room_message',
-            room,
+            room: message.room,
             from: client.id,
             data: message.data,
             timestamp: Date.now(),
-          })
-          this.hub.toRoom(room, frame, client.id)
-        }
+          },
+          client.id,
+        )
         return
-      }
       default:
         if (this.#options.extra?.(client, message)) return
         this.#error(client, MessageErrorCode.UNKNOWN_TYPE, `Unknown message type: ${type}`, message)

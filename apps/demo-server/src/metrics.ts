@@ -26,7 +26,7 @@ export interface MetricsSources {
  */
 export function createMetrics(sources: MetricsSources, registry = new Registry()): Registry {
   const { stats, ports } = sources
-  collectDefaultMetrics({ register: registry, prefix: 'verb_tcp_demo_' })
+  collectDefaultMetrics({ register: registry })
   const split = (k: string) => k.split('\u0000') as [string, string]
 
   const fromMap = (

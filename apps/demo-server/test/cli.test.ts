@@ -187,7 +187,7 @@ describe.skipIf(!built)('demo-server binary (dist/cli.js)', () => {
     expect(sample(body, 'verb_tcp_rooms')).toBe(1)
     expect(sample(body, 'verb_tcp_room_members')).toBe(1)
     expect(sample(body, 'verb_tcp_bytes_received_total', 'port="message"')).toBeGreaterThan(0)
-    expect(body).toContain('verb_tcp_demo_nodejs_eventloop_lag_seconds')
+    expect(body).toContain('nodejs_eventloop_lag_seconds')
     expect((await scrape(ports.http, '/nope')).status).toBe(404)
   })
 
