@@ -50,7 +50,7 @@ it('binary-frames works as the encoder, and the encoder runs once per broadcast'
     },
   })
   const list = await peers(4)
-  list.forEach((peer, i) => rooms.addClient(`c${i}`, peer.server))
+  for (const [i, peer] of list.entries()) rooms.addClient(`c${i}`, peer.server)
   for (let i = 0; i < 4; i++) rooms.joinRoom(`c${i}`, 'r')
   const frames: unknown[] = []
   const decoder = new BinaryFrameDecoder()
