@@ -1,3 +1,5 @@
+import { knownKeys, limit, ms, number, oneOf } from './validate.ts'
+
 export interface RetryOptions {
   /** Delay cap for the first retry, in ms. @default 1000 */
   baseDelay?: number
@@ -5,11 +7,15 @@ export interface RetryOptions {
   factor?: number
   /** Largest cap, in ms. @default 30000 */
   maxDelay?: number
-  /** Failed attempts in a row before giving up; `Infinity` never gives up. @default 5 */
+  /**
+   * Connection attempts that may fail in a row before the client gives up. The first connection
+   * is an attempt; a drop is not, so with 5 there are at most 5 attempts with no server at all
+   * and at most 5 after a drop. `0` never reconnects; `Infinity` never gives up. @default 5
+   */
   maxAttempts?: number
   /**
    * `'full'` waits a uniform random time in [0, cap] (spreads a crowd of clients that lost the
-   * same server); `'none'` waits exactly the cap, as the seed does. @default 'full'
+   * same server); `'none'` waits exactly the cap, as the verb docs' client does. @default 'full'
    */
   jitter?: 'full' | 'none'
 }
@@ -28,17 +34,23 @@ export function backoffDelay(attempt: number, retry: Required<RetryOptions>): nu
   return retry.jitter === 'full' ? Math.floor(Math.random() * (cap + 1)) : cap
 }
 
+const RETRY_KEYS: (keyof RetryOptions)[] = [
+  'baseDelay',
+  'factor',
+  'maxDelay',
+  'maxAttempts',
+  'jitter',
+]
+
 export function resolveRetry(retry: RetryOptions | undefined): Required<RetryOptions> {
-  const r = { ...DEFAULT_RETRY, ...retry }
-  const nonNegative = (name: keyof RetryOptions, v: number) => {
-    if (!(v >= 0)) throw new TypeError(`retry.${name} must be a non-negative number, got ${v}`)
+  knownKeys(retry, RETRY_KEYS, 'retry')
+  const r = retry ?? {}
+  const d = DEFAULT_RETRY
+  return {
+    baseDelay: ms(r.baseDelay, 'retry.baseDelay', d.baseDelay),
+    factor: number(r.factor, 'retry.factor', d.factor, 1),
+    maxDelay: ms(r.maxDelay, 'retry.maxDelay', d.maxDelay),
+    maxAttempts: limit(r.maxAttempts, 'retry.maxAttempts', d.maxAttempts, 0),
+    jitter: oneOf(r.jitter, 'retry.jitter', ['full', 'none'], d.jitter),
   }
-  nonNegative('baseDelay', r.baseDelay)
-  nonNegative('maxDelay', r.maxDelay)
-  nonNegative('maxAttempts', r.maxAttempts)
-  if (!(r.factor >= 1)) throw new TypeError(`retry.factor must be >= 1, got ${r.factor}`)
-  if (r.jitter !== 'full' && r.jitter !== 'none') {
-    throw new TypeError(`retry.jitter must be 'full' or 'none', got ${String(r.jitter)}`)
-  }
-  return r
 }
