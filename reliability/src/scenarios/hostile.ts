@@ -1,12 +1,17 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { encodeHeader } from '@verb-tcp/binary-frames'
 import { encodeMessage } from '@verb-tcp/json-frames'
 import type { MuxSession } from '@verb-tcp/mux'
-import { HEARTBEAT_FRAME, muxSession } from '../clients.ts'
+import { HEARTBEAT_FRAME, MessageClient, muxSession } from '../clients.ts'
 import { GUARDED_LIMITS } from '../limits.ts'
 import { type Progress, startObserver } from '../observer.ts'
 import { expect, type Figures, type Mode, type Scenario } from '../scenario.ts'
 import { type Ports, rssOf, type ServerProcess } from '../server.ts'
+import { DocsUpload } from '../upload.ts'
 import { MiB, mib, sleep } from '../util.ts'
 
 /** Hostile clients come from many loopback addresses, unless a phase wants one. */
@@ -170,6 +175,44 @@ const heartbeatFlood: Phase = {
   },
 }
 
+const resetMidUpload: Phase = {
+  name: 'reset mid-upload (message)',
+  port: 'message',
+  attackers: () => 8,
+  async run(_server, target, _mode, attack) {
+    let resets = 0
+    let n = 0
+    const worker = async (w: number) => {
+      while (attack.running()) {
+        const socket = await open(target, attack, hostileAddress(w))
+        if (!socket) continue
+        const client = new MessageClient(socket, { keep: false })
+        try {
+          await client.nextOfType('welcome')
+          const id = `reset-${w}-${n++}`
+          const upload = new DocsUpload(id, `${id}.bin`, randomBytes(256 * 1024), 16 * 1024)
+          await upload.send(client, await upload.start(client), { until: 96 * 1024 })
+          // The next chunk goes out half-written, then the connection is reset.
+          socket.write(
+            encodeMessage({
+              type: 'file_chunk',
+              transferId: id,
+              offset: upload.acked,
+              data: 'AAAA'.repeat(4096),
+            }).subarray(0, 5000),
+          )
+        } catch {
+          // A refusal or a closed connection: the attack goes on with a new one.
+        }
+        socket.resetAndDestroy()
+        resets++
+      }
+    }
+    await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)))
+    attack.figures['uploads reset'] = resets
+  },
+}
+
 const muxFlood: Phase = {
   name: 'mux stream open/reset flood (binary)',
   port: 'binary',
@@ -261,6 +304,7 @@ function phases(): Phase[] {
     resetMidFrame('binary'),
     resetMidFrame('echo'),
     resetMidFrame('http'),
+    resetMidUpload,
     neverReading('message'),
     neverReading('echo'),
     slowloris('message'),
@@ -308,7 +352,8 @@ export const hostile: Scenario = {
   needs: ['echo'],
   async run({ mode, startServer, log }, report) {
     const seconds = mode === 'full' ? 15 : 3
-    const server = await startServer({ flags: GUARDED_LIMITS })
+    const uploadDir = mkdtempSync(join(tmpdir(), 'verb-tcp-reliability-hostile-'))
+    const server = await startServer({ flags: { ...GUARDED_LIMITS, 'upload-dir': uploadDir } })
     // VERB_TCP_RELIABILITY_PHASES (a regular expression) runs only the matching phases.
     const only = new RegExp(process.env.VERB_TCP_RELIABILITY_PHASES ?? '')
     const list = phases().filter((p) => server.ports[p.port] !== undefined && only.test(p.name))
@@ -411,6 +456,9 @@ export const hostile: Scenario = {
       await observer.take()
     }
     await observer.stop()
+    const partials = readdirSync(uploadDir, { recursive: true }).length
+    report.figures['upload dir entries after the attacks'] = partials
+    rmSync(uploadDir, { recursive: true, force: true })
     report.figures['server peak rss'] = `${mib(peakRss)} (start ${mib(baseRss)})`
     if (skipped.length > 0)
       report.figures['not run (no such port)'] = skipped.map((p) => p.name).join(', ')
