@@ -40,7 +40,6 @@ import { MuxStream, type StreamOwner } from './stream.ts'
 import type {
   GoAwayInfo,
   MuxFrame,
-  MuxSessionEvents,
   MuxSessionOptions,
   PeerSettings,
   StreamInfo,
@@ -49,8 +48,6 @@ import type {
 
 /** Window-update records per compact frame: 3,328 bytes, under any allowed `maxControlBytes`. */
 const COMPACT_BATCH = 256
-/** Payloads up to this size are copied next to their header: one buffer, one writev entry. */
-const COALESCE_BYTES = 1024
 /** An RTT floor for auto-tuning, in ms: the event loop is coarser than loopback. */
 const MIN_TUNING_RTT = 1
 
@@ -76,11 +73,25 @@ interface PendingPing {
   timer: NodeJS.Timeout
 }
 
+/** The events of a `MuxSession`. */
+export interface MuxSessionEvents {
+  /** The peer opened a stream (already accepted). Call `stream.refuse()` to refuse it. */
+  stream: [stream: MuxStream]
+  /** The peer's hello arrived, or the peer was found to be a legacy peer. */
+  settings: [settings: PeerSettings]
+  /** The peer sent goaway. */
+  goaway: [info: GoAwayInfo]
+  /** A fatal session error; only emitted when there is a listener. */
+  error: [error: ProtocolError]
+  /** The session is closed; `error` is the fatal error, if any. */
+  close: [error: ProtocolError | undefined]
+}
+
 /**
  * A multiplexed session over one byte stream (`net.Socket`, TLS socket or any `Duplex`).
  * See the package README for the wire format and the state machine.
  */
-export class MuxSession extends EventEmitter<MuxSessionEvents> implements StreamOwner {
+export class MuxSession extends EventEmitter<MuxSessionEvents> {
   readonly role: MuxSessionOptions['role']
   readonly #streams = new Map<number, MuxStream>()
   /** What the peer advertised; undefined until its first frame. */
@@ -290,7 +301,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       stream.finDeferred = false
       this.#control.push(encodeControl({ type: 'stream_close', streamId: stream.id }))
     }
-    if (stream.queued > 0) this.schedule(stream)
+    if (stream.queued > 0) this.#schedule(stream)
     this.#scheduleFlush()
   }
 
@@ -439,18 +450,30 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     return this.#sessionRecv.buffered
   }
 
-  // ----------------------------------------------------------- StreamOwner (internal)
+  // ----------------------------------------------------------- what a stream may ask
 
-  /** @internal */
-  get writeError(): ProtocolError | undefined {
+  /**
+   * Given to every stream at construction: what a stream may ask of its session. Private, so
+   * none of it is part of the session's API.
+   */
+  readonly #owner: StreamOwner = {
+    schedule: (stream) => this.#schedule(stream),
+    sendFin: (stream) => this.#sendFin(stream),
+    sendReset: (stream, code) => this.#sendReset(stream, code),
+    onRead: (stream) => this.#onRead(stream),
+    onFull: (stream) => this.#onFull(stream),
+    detach: (stream) => this.#detach(stream),
+    writeError: () => this.#writeError(),
+  }
+
+  #writeError(): ProtocolError | undefined {
     if (this.#failed || this.#closed || this.#socket.destroyed) {
       return this.#error ?? muxError(MuxErrorCode.SESSION_CLOSED, 'the session is closed')
     }
     return undefined
   }
 
-  /** @internal */
-  schedule(stream: MuxStream): void {
+  #schedule(stream: MuxStream): void {
     if (stream.waiting) return
     if (!stream.inReady && stream.sendLimit > stream.sent) {
       stream.inReady = true
@@ -459,8 +482,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#scheduleFlush()
   }
 
-  /** @internal */
-  sendFin(stream: MuxStream): void {
+  #sendFin(stream: MuxStream): void {
     if (stream.waiting) {
       stream.finDeferred = true
       return
@@ -469,8 +491,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#releaseSlot(stream)
   }
 
-  /** @internal */
-  sendReset(stream: MuxStream, code: number): void {
+  #sendReset(stream: MuxStream, code: number): void {
     // A stream still waiting for a slot was never announced: nothing to reset on the wire.
     if (stream.waiting) {
       this.#forgetWaiting(stream)
@@ -480,8 +501,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#releaseSlot(stream)
   }
 
-  /** @internal */
-  onRead(stream: MuxStream): void {
+  #onRead(stream: MuxStream): void {
     const consumed = stream.pushed - stream.readableLength
     const delta = consumed - stream.recv.consumed
     if (delta > 0) {
@@ -504,16 +524,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#maybeSessionUpdate()
   }
 
-  /** @internal */
-  onFull(stream: MuxStream): void {
+  #onFull(stream: MuxStream): void {
     // Only legacy peers ignore credit; for them the socket is paused while a reader lags.
     if (this.peer?.hello === true) return
     if (this.#legacyBlocked.size === 0) this.#socket.pause()
     this.#legacyBlocked.add(stream)
   }
 
-  /** @internal */
-  detach(stream: MuxStream): void {
+  #detach(stream: MuxStream): void {
     if (stream.detached) return
     stream.detached = true
     stream.inReady = false
@@ -538,7 +556,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     const sendLimit =
       peer === undefined ? MIN_WINDOW : peer.hello ? peer.initialWindow : Number.POSITIVE_INFINITY
     const recv = new FlowWindow(this.#o.initialWindow, this.#o.maxWindow, performance.now())
-    const stream = new MuxStream(this, info, local, recv, sendLimit, this.#o.streamHighWaterMark)
+    const stream = new MuxStream(
+      this.#owner,
+      info,
+      local,
+      recv,
+      sendLimit,
+      this.#o.streamHighWaterMark,
+    )
     this.#streams.set(info.id, stream)
     return stream
   }
@@ -659,13 +684,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
         s.inReady = false
         continue
       }
-      const credit = s.sendLimit - s.sent
-      if (credit <= 0) {
+      const sendable = s.sendable
+      if (sendable <= 0) {
         s.inReady = false
         continue
       }
-      const n = Math.min(s.queued, frameMax, credit, sessionCredit)
-      this.#writeFrame(socket, s, n)
+      const n = Math.min(sendable, frameMax, sessionCredit)
+      s.writeFrame(socket, n)
+      this.#sessionSent += n
       if (s.queued === 0) {
         s.inReady = false
         s.writeDone()
@@ -682,56 +708,6 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       this.#ready = ready.slice(this.#readyHead)
       this.#readyHead = 0
     }
-  }
-
-  #writeFrame(socket: Duplex, s: MuxStream, n: number): void {
-    const queue = s.queue
-    let chunk = queue[s.queueIndex] as Buffer
-    let offset = s.queueOffset
-    if (n <= COALESCE_BYTES) {
-      const frame = Buffer.allocUnsafe(HEADER_BYTES + n)
-      frame.writeUInt32BE(s.id, 0)
-      frame.writeUInt32BE(n, 4)
-      let at = HEADER_BYTES
-      let left = n
-      while (left > 0) {
-        const take = Math.min(chunk.length - offset, left)
-        chunk.copy(frame, at, offset, offset + take)
-        at += take
-        left -= take
-        offset += take
-        if (offset === chunk.length) {
-          s.queueIndex++
-          offset = 0
-          chunk = queue[s.queueIndex] as Buffer
-        }
-      }
-      socket.write(frame)
-    } else {
-      const header = Buffer.allocUnsafe(HEADER_BYTES)
-      header.writeUInt32BE(s.id, 0)
-      header.writeUInt32BE(n, 4)
-      socket.write(header)
-      let left = n
-      while (left > 0) {
-        const avail = chunk.length - offset
-        if (avail <= left) {
-          socket.write(offset === 0 ? chunk : chunk.subarray(offset))
-          left -= avail
-          s.queueIndex++
-          offset = 0
-          chunk = queue[s.queueIndex] as Buffer
-        } else {
-          socket.write(chunk.subarray(offset, offset + left))
-          offset += left
-          left = 0
-        }
-      }
-    }
-    s.queueOffset = offset
-    s.queued -= n
-    s.sent += n
-    this.#sessionSent += n
   }
 
   // --------------------------------------------------------------- receive path
@@ -791,7 +767,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
    */
   #abortStreams(error: ProtocolError): void {
     for (const stream of [...this.#streams.values()]) {
-      if (stream.finReceived && stream.finSent) this.detach(stream)
+      if (stream.finReceived && stream.finSent) this.#detach(stream)
       else stream.abort(error)
     }
   }
@@ -851,7 +827,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#sendFrameSize = this.#o.maxFrameSize
     for (const s of this.#streams.values()) {
       s.sendLimit = Number.POSITIVE_INFINITY
-      if (s.queued > 0) this.schedule(s)
+      if (s.queued > 0) this.#schedule(s)
     }
     // It cannot answer: pings waiting for a pong fail now instead of timing out the session.
     for (const p of this.#pings.values()) {
@@ -968,7 +944,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     const s = this.#streams.get(id)
     if (s !== undefined && limit > s.sendLimit) {
       s.sendLimit = limit
-      if (s.queued > 0) this.schedule(s)
+      if (s.queued > 0) this.#schedule(s)
     }
   }
 
@@ -1078,7 +1054,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     } else if (m.sessionWindow > this.#sessionSendLimit) this.#sessionSendLimit = m.sessionWindow
     for (const s of this.#streams.values()) {
       if (m.initialWindow > s.sendLimit) s.sendLimit = m.initialWindow
-      if (s.queued > 0) this.schedule(s)
+      if (s.queued > 0) this.#schedule(s)
     }
     this.emit('settings', this.peer)
     // One ping now gives an RTT for window auto-tuning; then keepalive, if enabled.

@@ -109,16 +109,3 @@ export interface GoAwayInfo {
   code: number
   reason: string
 }
-
-export interface MuxSessionEvents {
-  /** The peer opened a stream (already accepted). Call `stream.refuse()` to refuse it. */
-  stream: [stream: import('./stream.ts').MuxStream]
-  /** The peer's hello arrived, or the peer was found to be a legacy peer. */
-  settings: [settings: PeerSettings]
-  /** The peer sent goaway. */
-  goaway: [info: GoAwayInfo]
-  /** A fatal session error; only emitted when there is a listener. */
-  error: [error: ProtocolError]
-  /** The session is closed; `error` is the fatal error, if any. */
-  close: [error: ProtocolError | undefined]
-}
