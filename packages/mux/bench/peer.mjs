@@ -324,14 +324,12 @@ async function transfer(impl, port, streams, bytes) {
  */
 async function stallStreams(impl, port, streams, capBytes, quietMs) {
   let accepted = 0
-  let lastProgress = performance.now()
   const writeUntilStuck = async (write, drain) => {
     let mine = 0
     while (mine < capBytes) {
       const ok = write(payload)
       mine += CHUNK
       accepted += CHUNK
-      lastProgress = performance.now()
       if (!ok) {
         const timeout = new Promise((r) => setTimeout(() => r('stuck'), quietMs))
         if ((await Promise.race([drain().then(() => 'drained'), timeout])) === 'stuck') return
@@ -386,8 +384,12 @@ async function stallStreams(impl, port, streams, capBytes, quietMs) {
       ),
     )
   }
-  void lastProgress
-  return { accepted, cleanup: () => cleanup.forEach((f) => f()) }
+  return {
+    accepted,
+    cleanup: () => {
+      for (const f of cleanup) f()
+    },
+  }
 }
 
 async function sender() {

@@ -3,18 +3,12 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
 import { ErrorCode, ProtocolError } from '@verb-tcp/core'
-import {
-  CodecErrorCode,
-  checkFrameLimit,
-  type DecodeSink,
-  routeCodecError,
-} from '@verb-tcp/core/codec'
+import { CodecErrorCode, type DecodeSink, routeCodecError } from '@verb-tcp/core/codec'
 import { argError, knownKeys, ms } from '@verb-tcp/core/validate'
 import {
   COMPACT_STREAM_ID,
   COMPACT_WINDOW_BYTES,
   CONTROL_STREAM_ID,
-  DEFAULTS,
   FEATURE_COMPACT,
   HEADER_BYTES,
   MAX_STREAM_ID,

@@ -184,7 +184,7 @@ export class MuxStream extends Duplex {
   /** @internal queued bytes the peer's credit lets this stream send now */
   get sendable(): number {
     const credit = this.sendLimit - this.sent
-    return credit < this.queued ? credit : this.queued
+    return Math.min(credit, this.queued)
   }
 
   /**

@@ -1,5 +1,3 @@
-import type { ProtocolError } from '@verb-tcp/core'
-
 /** One decoded piece of a frame. Control frames come whole; data frames may come in pieces. */
 export interface MuxFrame {
   streamId: number
