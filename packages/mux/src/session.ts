@@ -7,7 +7,6 @@ import { CodecErrorCode, type DecodeSink, routeCodecError } from '@verb-tcp/core
 import { argError, knownKeys, ms } from '@verb-tcp/core/validate'
 import {
   COMPACT_STREAM_ID,
-  COMPACT_WINDOW_BYTES,
   CONTROL_STREAM_ID,
   FEATURE_COMPACT,
   HEADER_BYTES,
@@ -17,14 +16,7 @@ import {
   PROTOCOL_VERSION,
   SMALL_FRAME_BYTES,
 } from './constants.ts'
-import {
-  type ControlMessage,
-  encodeControl,
-  parseControl,
-  readCompact,
-  writeCompactHeader,
-  writeCompactWindow,
-} from './control.ts'
+import { type ControlMessage, encodeControl, parseControl, readCompact } from './control.ts'
 import { goAwayCodeFor, MuxErrorCode, muxError, ResetCode, StreamResetError } from './errors.ts'
 import { FlowWindow } from './flow-window.ts'
 import { MuxFrameDecoder } from './frame-decoder.ts'
@@ -39,9 +31,10 @@ import type {
   StreamInfo,
   StreamMetadata,
 } from './types.ts'
+import { WritePipeline } from './write-pipeline.ts'
 
 /** Window-update records per compact frame: 3,328 bytes, under any allowed `maxControlBytes`. */
-const COMPACT_BATCH = 256
+const _COMPACT_BATCH = 256
 /** An RTT floor for auto-tuning, in ms: the event loop is coarser than loopback. */
 const MIN_TUNING_RTT = 1
 
@@ -101,7 +94,6 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
   #sessionSendLimit = MIN_WINDOW
   #sessionSent = 0
   #sendFrameSize = MIN_FRAME_SIZE
-  #peerCompact = false
   #nextLocalId: number
   #highestRemoteId = 0
   #lastAcceptedId = 0
@@ -119,31 +111,8 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
 
   #ready: MuxStream[] = []
   #readyHead = 0
-  readonly #control: Buffer[] = []
-  readonly #windowUpdates = new Map<number, number>()
-  #flushQueued = false
-  #windowFlushQueued = false
-  readonly #windowFlushBound = () => {
-    this.#windowFlushQueued = false
-    if (!this.#flushQueued && this.#windowUpdates.size > 0) {
-      this.#flush()
-      // Already at the end of the turn: the updates go out now, not one loop iteration later.
-      this.#uncork()
-    }
-  }
-  #waitingDrain = false
-  /** We hold one cork on the socket: frames of this event-loop turn are gathered in it. */
-  #corked = false
-  #uncorkQueued = false
-  readonly #uncorkBound = () => {
-    this.#uncorkQueued = false
-    this.#uncork()
-  }
-  readonly #flushBound = () => this.#flush()
-  readonly #onDrainBound = () => {
-    this.#waitingDrain = false
-    this.#flush()
-  }
+  /** Cork, flush, drain and window-update batching: everything the session writes. */
+  readonly #out: WritePipeline
 
   readonly #pings = new Map<number, PendingPing>()
   #nextPingId = 1
@@ -174,6 +143,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     this.#acceptStream = this.#o.acceptStream
     this.#nextLocalId = this.role === 'dialler' ? 1 : 2
     this.#socket = socket
+    this.#out = new WritePipeline(socket, this.#o.maxSocketBuffer, () => this.#writeData())
     this.#decoder = new MuxFrameDecoder({
       maxFrameSize: Math.max(this.#o.maxLegacyFrameSize, this.#o.maxFrameSize),
       maxControlBytes: this.#o.maxControlBytes,
@@ -290,13 +260,13 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     stream.waiting = false
     stream.slot = true
     this.#localOpen++
-    this.#control.push(frame)
+    this.#out.control(frame)
     if (stream.finDeferred) {
       stream.finDeferred = false
-      this.#control.push(encodeControl({ type: 'stream_close', streamId: stream.id }))
+      this.#out.control(encodeControl({ type: 'stream_close', streamId: stream.id }))
     }
     if (stream.queued > 0) this.#schedule(stream)
-    this.#scheduleFlush()
+    this.#out.schedule()
   }
 
   /** Admits waiting opens while the peer has slots, oldest first. */
@@ -420,7 +390,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     if (this.#closed) return
     this.#error ??= error
     this.#abortStreams(error ?? muxError(MuxErrorCode.SESSION_CLOSED, 'the session was destroyed'))
-    this.#uncork() // what this turn framed goes out first, as it did before it was corked
+    this.#out.uncork() // what this turn framed goes out first, as it did before it was corked
     this.#socket.destroy()
   }
 
@@ -473,7 +443,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
       stream.inReady = true
       this.#ready.push(stream)
     }
-    this.#scheduleFlush()
+    this.#out.schedule()
   }
 
   #sendFin(stream: MuxStream): void {
@@ -576,101 +546,23 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
 
   #queueControl(message: ControlMessage): void {
     if (this.#failed || this.#closed) return
-    this.#control.push(encodeControl(message))
-    this.#scheduleFlush()
+    this.#out.control(encodeControl(message))
   }
 
   #queueWindow(streamId: number, limit: number): void {
     if (this.#failed || this.#closed) return
-    this.#windowUpdates.set(streamId, limit)
-    // Window updates wait for the end of this turn of the event loop: the updates caused by every
-    // socket read of the turn then go out in one write. Windows are large enough for the delay.
-    if (!this.#flushQueued && !this.#windowFlushQueued) {
-      this.#windowFlushQueued = true
-      setImmediate(this.#windowFlushBound)
-    }
+    this.#out.window(streamId, limit)
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushQueued) return
-    this.#flushQueued = true
-    process.nextTick(this.#flushBound)
-  }
-
-  /**
-   * Frames everything that is ready into the corked socket. The cork is released at the end of
-   * the event-loop turn (`setImmediate`), or at once when the socket holds `maxSocketBuffer`
-   * bytes: a writer that refills its stream from the write callbacks of this turn (the
-   * callbacks fire as its bytes are handed over) adds to the same `writev` instead of making
-   * one per refill.
-   */
-  #flush(): void {
-    this.#flushQueued = false
+  /** The scheduler: data frames of streams with data and credit, round-robin. */
+  #writeData(): void {
+    if (this.#failed) return
     const socket = this.#socket
-    if (this.#closed || socket.destroyed || socket.writableEnded) return
-    if (!this.#corked) {
-      socket.cork()
-      this.#corked = true
-      if (!this.#uncorkQueued) {
-        this.#uncorkQueued = true
-        setImmediate(this.#uncorkBound)
-      }
-    }
-    this.#writeControl(socket)
-    if (!this.#waitingDrain && !this.#failed) this.#writeData(socket)
-    if (this.#waitingDrain) this.#uncork()
-  }
-
-  #uncork(): void {
-    if (!this.#corked) return
-    this.#corked = false
-    this.#socket.uncork()
-  }
-
-  #writeControl(socket: Duplex): void {
-    const control = this.#control
-    if (control.length === 1) socket.write(control[0])
-    else if (control.length > 1) socket.write(Buffer.concat(control))
-    control.length = 0
-    const updates = this.#windowUpdates
-    if (updates.size === 0) return
-    if (this.#peerCompact) {
-      let left = updates.size
-      let frame: Buffer | undefined
-      let at = 0
-      for (const [id, limit] of updates) {
-        if (frame === undefined) {
-          const records = Math.min(left, COMPACT_BATCH)
-          frame = Buffer.allocUnsafe(HEADER_BYTES + records * COMPACT_WINDOW_BYTES)
-          writeCompactHeader(frame, records)
-          at = HEADER_BYTES
-        }
-        writeCompactWindow(frame, at, id, limit)
-        at += COMPACT_WINDOW_BYTES
-        left--
-        if (at === frame.length) {
-          socket.write(frame)
-          frame = undefined
-        }
-      }
-    } else {
-      for (const [streamId, limit] of updates) {
-        socket.write(encodeControl({ type: 'window_update', streamId, limit }))
-      }
-    }
-    updates.clear()
-  }
-
-  #writeData(socket: Duplex): void {
+    const out = this.#out
     const ready = this.#ready
     const frameMax = this.#sendFrameSize
-    const maxBuffer = this.#o.maxSocketBuffer
     while (this.#readyHead < ready.length) {
-      if (socket.writableNeedDrain && socket.writableLength >= maxBuffer) {
-        this.#waitingDrain = true
-        socket.once('drain', this.#onDrainBound)
-        break
-      }
+      if (out.full()) break
       const sessionCredit = this.#sessionSendLimit - this.#sessionSent
       if (sessionCredit <= 0) break
       const s = ready[this.#readyHead++] as MuxStream
@@ -722,8 +614,8 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     if (this.#failed) return
     this.#abortStreams(muxError(MuxErrorCode.SESSION_CLOSED, 'the peer closed the connection'))
     if (!this.#socket.writableEnded) {
-      this.#flush()
-      this.#uncork()
+      this.#out.flush()
+      this.#out.uncork()
       this.#socket.end()
     }
   }
@@ -739,6 +631,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
   readonly #onClose = () => {
     if (this.#closed) return
     this.#closed = true
+    this.#out.stopped = true
     this.#decoder.stop()
     if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive)
     if (this.#helloTimer !== undefined) clearTimeout(this.#helloTimer)
@@ -769,8 +662,8 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
   #maybeFinishClose(): void {
     if (!this.#closing || this.#streams.size > 0 || this.#socket.writableEnded) return
     if (this.#socket.destroyed) return
-    this.#writeControl(this.#socket)
-    this.#uncork()
+    this.#out.writeControl()
+    this.#out.uncork()
     this.#socket.end()
   }
 
@@ -781,7 +674,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     this.#error = error
     this.#decoder.stop()
     const socket = this.#socket
-    this.#uncork()
+    this.#out.uncork()
     if (sendGoAway && !socket.destroyed && !socket.writableEnded) {
       socket.write(
         encodeControl({
@@ -830,7 +723,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     }
     this.#pings.clear()
     this.emit('settings', this.peer)
-    this.#scheduleFlush()
+    this.#out.schedule()
   }
 
   #onFrame(f: MuxFrame): void {
@@ -931,7 +824,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     if (id === CONTROL_STREAM_ID) {
       if (limit > this.#sessionSendLimit) {
         this.#sessionSendLimit = limit
-        if (this.#readyHead < this.#ready.length) this.#scheduleFlush()
+        if (this.#readyHead < this.#ready.length) this.#out.schedule()
       }
       return
     }
@@ -1033,7 +926,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
       maxFrameSize: m.maxFrameSize,
       features: m.features,
     }
-    this.#peerCompact = this.#o.compact && m.features.includes(FEATURE_COMPACT)
+    this.#out.compact = this.#o.compact && m.features.includes(FEATURE_COMPACT)
     this.#sendFrameSize = Math.min(this.#o.maxFrameSize, m.maxFrameSize)
     this.#decoder.maxFrameSize = this.#o.maxFrameSize
     if (this.#legacyBySilence) {
@@ -1059,7 +952,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
       }, this.#o.keepAliveInterval)
       this.#keepAlive.unref?.()
     }
-    this.#scheduleFlush()
+    this.#out.schedule()
   }
 
   /**
