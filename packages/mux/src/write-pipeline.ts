@@ -1,4 +1,4 @@
-import type { Duplex } from 'node:stream'
+import type { Writable } from 'node:stream'
 import { COMPACT_WINDOW_BYTES, HEADER_BYTES } from './constants.ts'
 import { encodeControl, writeCompactHeader, writeCompactWindow } from './control.ts'
 
@@ -23,7 +23,7 @@ export class WritePipeline {
   /** No more writes: the session has failed or closed. */
   stopped = false
 
-  readonly #socket: Duplex
+  readonly #socket: Writable
   readonly #maxSocketBuffer: number
   readonly #writeData: () => void
   readonly #control: Buffer[] = []
@@ -39,7 +39,7 @@ export class WritePipeline {
    * @param writeData the session's scheduler: frames data into the socket until there is no
    *   credit, no data, or `full()` says stop.
    */
-  constructor(socket: Duplex, maxSocketBuffer: number, writeData: () => void) {
+  constructor(socket: Writable, maxSocketBuffer: number, writeData: () => void) {
     this.#socket = socket
     this.#maxSocketBuffer = maxSocketBuffer
     this.#writeData = writeData
