@@ -21,11 +21,6 @@ export const KNOWN_FAILURES: ReadonlyArray<{ scenario: string; pattern: RegExp; 
     pattern: /^mux stream open\/reset flood \(binary\): /,
     bug: 'a mux stream open/reset flood stalls the event loop for over a second and starves the other clients; the sessions are not closed by the rate budgets',
   },
-  {
-    scenario: 'faults',
-    pattern: /^echo: (the server exited with 1, not 0|stderr: Error: read ECONNRESET)/,
-    bug: 'a client reset during graceful shutdown crashes the demo server (issue 10, item 9)',
-  },
 ]
 
 /** The failures of a result that are not known bugs. */
