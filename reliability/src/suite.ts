@@ -4,10 +4,11 @@ import { faults } from './scenarios/faults.ts'
 import { fuzz } from './scenarios/fuzz.ts'
 import { hostile } from './scenarios/hostile.ts'
 import { load } from './scenarios/load.ts'
+import { redis } from './scenarios/redis.ts'
 import { ServerProcess, type StartOptions } from './server.ts'
 
 /** Every scenario, in the order the suite runs them. */
-export const SCENARIOS: Scenario[] = [load, churn, hostile, fuzz, faults]
+export const SCENARIOS: Scenario[] = [load, churn, hostile, fuzz, faults, redis]
 
 export interface RunOptions {
   mode: Mode

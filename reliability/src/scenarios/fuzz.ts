@@ -32,7 +32,7 @@ function exchange(
   chunks: readonly Uint8Array[],
   probe: Buffer,
   answered: (b: Buffer) => boolean,
-  wait = 500,
+  wait = 250,
 ): Promise<Exchange> {
   return new Promise((resolve) => {
     const socket: Socket = connect({
@@ -251,7 +251,7 @@ export const fuzz: Scenario = {
   name: 'fuzz',
   needs: ['echo'],
   async run({ mode, startServer, log }, report) {
-    const runs = mode === 'full' ? 2000 : 100
+    const runs = mode === 'full' ? 1000 : 100
     const server = await startServer({ flags: { ...OPEN_LIMITS } })
     const protocols = PROTOCOLS.filter((p) => server.ports[p.port] !== undefined)
     report.load = `seed ${FUZZ_SEED}; per port (${protocols.map((p) => p.port).join(', ')}): ${runs} random-byte and ${runs} mutated-traffic connections in random chunks, then every split point of a valid exchange`
