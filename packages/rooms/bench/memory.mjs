@@ -64,7 +64,9 @@ if (process.argv[2] === '--child') {
     rooms.joinRoom(String(i), 'lobby')
   })
   const one = await heap()
-  for (let r = 1; r < ROOMS; r++) sockets.forEach((_, i) => rooms.joinRoom(String(i), `room-${r}`))
+  for (let r = 1; r < ROOMS; r++) {
+    for (let i = 0; i < N; i++) rooms.joinRoom(String(i), `room-${r}`)
+  }
   const many = await heap()
   const perClient = (one - base) / N
   const perExtra = (many - one) / (N * (ROOMS - 1))

@@ -76,7 +76,7 @@ async function runOnce(impl, scenario) {
   const { port } = await server.next('ready')
   const per = Math.ceil(scenario.members / procs)
   const clients = []
-  for (let p = 0, first = 0; first < scenario.members; p++, first += per) {
+  for (let first = 0; first < scenario.members; first += per) {
     const count = Math.min(per, scenario.members - first)
     const job = { impl, port, count, first, ...scenario }
     clients.push(child('clients.mjs', [], { JOB: JSON.stringify(job) }))
@@ -92,13 +92,13 @@ async function runOnce(impl, scenario) {
   if (scenario.mode === 'single') {
     // Credit for the sender: the slowest receiver's count plus the window.
     const mins = clients.map(() => 0)
-    clients.forEach((c, i) =>
+    for (const [i, c] of clients.entries()) {
       c.on((m) => {
         if (m.type !== 'progress') return
         mins[i] = m.min
         clients[0].send({ type: 'credit', credit: Math.min(...mins) + scenario.window })
-      }),
-    )
+      })
+    }
     clients[0].send({ type: 'credit', credit: scenario.window })
   }
   const warm = Promise.all(clients.map((c) => c.next('warm'))).then(async () => {
