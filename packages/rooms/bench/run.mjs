@@ -71,15 +71,26 @@ function child(file, args, env = {}) {
   }
 }
 
+const RUN_TIMEOUT_MS = 180_000
+
 async function runOnce(impl, scenario) {
   const server = child('server.mjs', [impl])
+  const started = [server]
+  // A lost delivery would make the clients wait forever: bound every run.
+  const timer = setTimeout(() => {
+    console.error(`${scenario.name} ${impl}: no result after ${RUN_TIMEOUT_MS / 1000} s, giving up`)
+    for (const c of started) c.proc.kill('SIGKILL')
+    process.exit(1)
+  }, RUN_TIMEOUT_MS)
   const { port } = await server.next('ready')
   const per = Math.ceil(scenario.members / procs)
   const clients = []
   for (let first = 0; first < scenario.members; first += per) {
     const count = Math.min(per, scenario.members - first)
     const job = { impl, port, count, first, ...scenario }
-    clients.push(child('clients.mjs', [], { JOB: JSON.stringify(job) }))
+    const c = child('clients.mjs', [], { JOB: JSON.stringify(job) })
+    clients.push(c)
+    started.push(c)
   }
   await Promise.all(clients.map((c) => c.next('ready')))
   let memberCount = 0
@@ -105,7 +116,7 @@ async function runOnce(impl, scenario) {
     server.send({ type: 'cpu' })
     return { at: performance.now(), cpu: (await server.next('cpu')).cpuUs }
   })
-  const started = performance.now()
+  const startedAt = performance.now()
   for (const c of clients) c.send({ type: 'start' })
   const done = await Promise.all(clients.map((c) => c.next('done')))
   const end = performance.now()
@@ -121,9 +132,10 @@ async function runOnce(impl, scenario) {
   for (const c of clients) c.send({ type: 'exit' })
   server.send({ type: 'exit' })
   await Promise.all([server, ...clients].map((c) => new Promise((r) => c.proc.once('exit', r))))
+  clearTimeout(timer)
   return {
     seconds: (end - w.at) / 1000,
-    totalSeconds: (end - started) / 1000,
+    totalSeconds: (end - startedAt) / 1000,
     deliveriesPerSecond: deliveries / ((end - w.at) / 1000),
     cpuUsPerDelivery: (cpuEnd - w.cpu) / deliveries,
     p99Ms: p99,
