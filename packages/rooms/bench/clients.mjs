@@ -15,6 +15,8 @@ const perMessage = mode === 'fanout' ? members - 1 : 1
 const expected = rounds * perMessage
 const warmAt = warm * perMessage
 const SAMPLE_EVERY = 8
+const TYPE_AT = '{"type":"'.length
+const M = 'm'.charCodeAt(0)
 const now = () => performance.timeOrigin + performance.now()
 
 const clients = []
@@ -68,8 +70,9 @@ class FramedClient extends Client {
   // json-frames (verb) or newline-delimited JSON (docs): count frames, parse one in SAMPLE_EVERY.
   socket
   header = 0
-  headerDigits = 0
   skip = 0
+  at = 0
+  kind = 0
   constructor(index, socket) {
     super(index)
     this.socket = socket
@@ -81,48 +84,55 @@ class FramedClient extends Client {
     const json = JSON.stringify(message)
     this.socket.write(impl === 'verb' ? `${Buffer.byteLength(json)}\n${json}` : `${json}\n`)
   }
+  // Only frames whose payload starts {"type":"m" count: notices (user_joined at join time)
+  // would skew the counts. TYPE_AT is where that "m" sits in the payload.
   onFramed(chunk) {
     let i = 0
     while (i < chunk.length) {
       if (this.skip > 0) {
+        if (this.kind === 0 && i + (TYPE_AT - this.at) < chunk.length && this.at <= TYPE_AT) {
+          this.kind = chunk[i + (TYPE_AT - this.at)] === M ? 1 : 2
+        }
         const take = Math.min(this.skip, chunk.length - i)
         this.skip -= take
+        this.at += take
         i += take
-        if (this.skip === 0) this.onMessage(undefined)
+        if (this.skip === 0 && this.kind === 1) this.onMessage(undefined)
         continue
       }
       const byte = chunk[i++]
       if (byte !== 0x0a) {
         this.header = this.header * 10 + (byte - 0x30)
-        this.headerDigits++
         continue
       }
       const length = this.header
       this.header = 0
-      this.headerDigits = 0
-      if (i + length <= chunk.length && this.wantsSample()) {
-        const t = JSON.parse(chunk.toString('utf8', i, i + length)).t
+      if (i + length <= chunk.length) {
+        if (chunk[i + TYPE_AT] === M) {
+          const t = this.wantsSample()
+            ? JSON.parse(chunk.toString('utf8', i, i + length)).t
+            : undefined
+          this.onMessage(t)
+        }
         i += length
-        this.onMessage(t)
-      } else if (i + length <= chunk.length) {
-        i += length
-        this.onMessage(undefined)
       } else {
-        this.skip = length - (chunk.length - i)
-        i = chunk.length
+        this.skip = length
+        this.at = 0
+        this.kind = 0
       }
     }
   }
   onLines(chunk) {
     let start = 0
     for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, start)) {
-      // A line split across chunks is counted, not sampled.
-      const t =
-        this.partial === false && this.wantsSample()
-          ? JSON.parse(chunk.toString('utf8', start, end)).t
-          : undefined
+      // A line split across chunks is counted (the docs server sends no notices), not sampled.
+      const whole = this.partial === false
       this.partial = false
-      this.onMessage(t)
+      if (!whole || chunk[start + TYPE_AT] === M) {
+        const t =
+          whole && this.wantsSample() ? JSON.parse(chunk.toString('utf8', start, end)).t : undefined
+        this.onMessage(t)
+      }
       start = end + 1
     }
     if (start < chunk.length) this.partial = true
