@@ -7,6 +7,19 @@ if (typeof process.send === 'function') {
   // The longest event-loop stall since the last read: how long the server could not answer anyone.
   const delay = require('node:perf_hooks').monitorEventLoopDelay({ resolution: 10 })
   delay.enable()
+  // The same stall counted in CPU time: between two ticks of a 10 ms timer, the CPU the process
+  // used (capped at the wall time). A process the OS did not schedule (a loaded machine) shows a
+  // long wall-clock delay but little CPU; a loop busy with one connection's work shows both.
+  let busyMax = 0
+  let lastWall = process.hrtime.bigint()
+  let lastCpu = process.cpuUsage()
+  setInterval(() => {
+    const wall = Number(process.hrtime.bigint() - lastWall) / 1e6
+    const cpu = process.cpuUsage(lastCpu)
+    busyMax = Math.max(busyMax, Math.min(wall, (cpu.user + cpu.system) / 1000))
+    lastWall = process.hrtime.bigint()
+    lastCpu = process.cpuUsage()
+  }, 10).unref()
   process.on('message', (message) => {
     if (message === null || typeof message !== 'object' || message.type !== 'reliability:stats')
       return
@@ -24,8 +37,10 @@ if (typeof process.send === 'function') {
       arrayBuffers: memory.arrayBuffers,
       handles: process._getActiveHandles().length,
       loopDelayMax: delay.max / 1e6,
+      busyStallMax: busyMax,
     })
     delay.reset()
+    busyMax = 0
   })
   process.channel.unref()
 }

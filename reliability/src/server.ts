@@ -28,6 +28,8 @@ export interface ServerStats {
   fds: number
   /** The server's longest event-loop stall (ms) since the previous stats read. */
   loopDelayMax: number
+  /** The longest stall counted in CPU time (ms): what the server's own work caused. */
+  busyStallMax: number
 }
 
 export interface StartOptions {
