@@ -23,6 +23,7 @@ export interface StreamOwner {
 }
 
 const EMPTY: Buffer[] = []
+const ignoreError = (): void => {}
 
 /**
  * One logical stream: a Node `Duplex`. `write()` returns false and `'drain'` follows as usual;
@@ -30,8 +31,8 @@ const EMPTY: Buffer[] = []
  * aborts with `stream_reset`. A stream ends when both sides have closed.
  *
  * A reset by the peer, or the session closing, destroys the stream with a `ProtocolError`
- * only if it has an `'error'` listener (as `pipeline`, `finished` and `for await` add);
- * otherwise it is destroyed quietly and the error is kept in `resetError`.
+ * (kept in `resetError`). The stream never throws an unhandled `'error'`: it listens itself, so
+ * a peer cannot crash a process whatever the application listens to.
  */
 export class MuxStream extends Duplex {
   readonly id: number
@@ -95,6 +96,11 @@ export class MuxStream extends Duplex {
     this.local = local
     this.recv = recv
     this.sendLimit = sendLimit
+    // A peer's reset or disconnect must not crash a server written as `stream.pipe(stream)`:
+    // `pipe` rethrows an 'error' when its own listener is the only one. With this one always
+    // present, errors still reach the application's listeners, `pipeline`, `finished` and
+    // `for await`, and stay readable in `errored` and `resetError`.
+    this.on('error', ignoreError)
   }
 
   /** Aborts the stream with `stream_reset` carrying `code` (default `CANCEL`). */
@@ -144,7 +150,7 @@ export class MuxStream extends Duplex {
   #enqueue(list: Buffer[], total: number, callback: (e?: Error | null) => void): void {
     const error = this.#owner.writeError
     if (error !== undefined) {
-      // Destroyed first (quietly without a listener), so the failed write cannot crash the process.
+      // Destroyed first, so the stream is gone before the write callback reports the error.
       this.abort(error)
       callback(error)
       return
@@ -226,15 +232,14 @@ export class MuxStream extends Duplex {
   }
 
   /**
-   * @internal destroys with `error`, emitted only if someone listens for `'error'`; no reset is
-   * sent when the caller already did (or the session is gone).
+   * @internal destroys with `error`; no reset is sent when the caller already did (or the
+   * session is gone).
    */
   abort(error: ProtocolError, sendReset = false, code: number = ResetCode.CANCEL): void {
     if (this.destroyed) return
     if (!sendReset) this.resetSent = true
     else this.#resetCode = code
     this.resetError = error
-    if (this.listenerCount('error') > 0) this.destroy(error)
-    else this.destroy()
+    this.destroy(error)
   }
 }
