@@ -1,4 +1,4 @@
-import type { MemberInfo, RoomMember } from './rooms-interface.ts'
+import type { MemberInfo, RoomMember } from '@verb-tcp/rooms'
 
 /**
  * A member as it travels between nodes and sits in the registry: JSON with its node, metadata

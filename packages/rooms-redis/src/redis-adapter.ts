@@ -1,5 +1,14 @@
 import { EventEmitter } from 'node:events'
 import { ProtocolError } from '@verb-tcp/core'
+import type {
+  MemberInfo,
+  MembersOptions,
+  MembersResult,
+  PublishOptions,
+  RoomMember,
+  RoomsAdapter,
+  RoomsAdapterHost,
+} from '@verb-tcp/rooms'
 import type { Redis } from 'ioredis'
 import { memberField, type Names, names } from './channels.ts'
 import { closeConnection, openConnection } from './connections.ts'
@@ -19,15 +28,6 @@ import { RedisAdapterErrorCode } from './errors.ts'
 import { HEARTBEAT_SCRIPT, REAP_SCRIPT } from './liveness.ts'
 import { decodeMemberInfo, encodeMemberInfo } from './member-info.ts'
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.ts'
-import type {
-  MemberInfo,
-  MembersOptions,
-  MembersResult,
-  PublishOptions,
-  RoomMember,
-  RoomsAdapter,
-  RoomsAdapterHost,
-} from './rooms-interface.ts'
 
 /** Counters, for dashboards and tests. Read through `adapter.stats` (a copy). */
 export interface RedisAdapterStats {
@@ -51,7 +51,7 @@ export interface RedisAdapterStats {
 
 export interface RedisAdapterEvents {
   /** Redis became unreachable (or refused a command). Local delivery goes on. */
-  redisDown: [error: Error]
+  redisDown: [error: ProtocolError]
   /** Both connections are back; rooms are resubscribed and cross-node delivery resumes. */
   redisUp: []
   /** Another node's heartbeat expired; its members were announced as left. */
@@ -212,6 +212,9 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
       this.#stats.incompleteMembers++
       return { members, complete: false }
     }
+    // The query goes out after this node's earlier envelopes and subscriptions, so an answer
+    // also means the other nodes have seen everything this node sent before asking.
+    await this.settled()
     const requestId = (this.#nextQuery = (this.#nextQuery + 1) >>> 0)
     const timeoutMs = options.timeoutMs ?? this.#options.membersTimeoutMs
     return new Promise<MembersResult>((resolve) => {
@@ -270,7 +273,8 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     }
     this.#members.clear()
     this.#rooms.clear()
-    this.#flush()
+    // The goodbye must be written before QUIT: auto-pipelined commands go out a tick later.
+    await this.settled()
     if (this.#pub.status === 'ready') {
       const id = this.nodeId
       await this.#pub

@@ -1,7 +1,7 @@
 import { until } from '@verb-tcp/core/testing'
+import type { MemberInfo, RoomMember, RoomsAdapterHost } from '@verb-tcp/rooms'
 import { Redis } from 'ioredis'
 import { RedisAdapter, type RedisAdapterOptions } from '../src/index.ts'
-import type { MemberInfo, RoomMember, RoomsAdapterHost } from '../src/rooms-interface.ts'
 
 export { until }
 

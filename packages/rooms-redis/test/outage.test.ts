@@ -30,9 +30,7 @@ it('an outage is an event and a stat; rooms are resubscribed and delivery resume
   await until(() => !a.adapter.stats.connected && !b.adapter.stats.connected, slowly)
   expect(events).toEqual(['down ERR_REDIS_UNAVAILABLE'])
   expect(a.adapter.stats.outages).toBe(1)
-  expect(a.host.errors.map((e) => (e as { code?: string }).code)).toContain(
-    'ERR_REDIS_UNAVAILABLE',
-  )
+  expect(a.host.errors.map((e) => (e as { code?: string }).code)).toContain('ERR_REDIS_UNAVAILABLE')
 
   // Nothing throws or rejects while Redis is away; what is published then is lost.
   b.adapter.publish('r', Buffer.from('lost'), {})
