@@ -1,7 +1,7 @@
 /** Bytes in every frame header: u32 BE stream id, then u32 BE payload length. */
 export const HEADER_BYTES = 8
 
-/** Stream 0 carries JSON control messages, one per frame, as in the seed. */
+/** Stream 0 carries JSON control messages, one per frame, as in the verb docs. */
 export const CONTROL_STREAM_ID = 0
 
 /**
@@ -44,8 +44,8 @@ export const DEFAULTS = {
   maxSessionWindow: 64 * 1024 * 1024,
   /** Largest data frame payload we accept and send. */
   maxFrameSize: 64 * 1024,
-  /** Largest data frame from a seed peer (no hello). Streamed through, never buffered whole. */
-  maxSeedFrameSize: 16 * 1024 * 1024,
+  /** Largest data frame from a legacy peer (no hello). Streamed through, never buffered whole. */
+  maxLegacyFrameSize: 16 * 1024 * 1024,
   /** Largest control message (JSON on stream 0, compact batch). */
   maxControlBytes: 16 * 1024,
   /** Concurrent streams the peer may open towards us. */
@@ -64,4 +64,19 @@ export const DEFAULTS = {
   maxSocketBuffer: 256 * 1024,
   /** Readable and writable high-water marks of each stream. */
   streamHighWaterMark: 256 * 1024,
+  /**
+   * How long to wait for the peer's first frame before treating it as a legacy peer (one
+   * written from the verb docs, which never says hello). One round trip is enough for a peer
+   * that does; short enough that an upload to a silent legacy server does not visibly stall.
+   */
+  helloTimeout: 250,
+  /**
+   * Frames per second that carry little or no credit (data under `SMALL_FRAME_BYTES`, control
+   * messages of unknown types) a peer may send, refilled continuously. They cost work without
+   * spending credit, so flow control alone does not bound them.
+   */
+  maxSmallFramesPerSecond: 50_000,
 } as const
+
+/** A data frame below this many payload bytes counts against `maxSmallFramesPerSecond`. */
+export const SMALL_FRAME_BYTES = 256

@@ -19,6 +19,8 @@ export const MuxErrorCode = {
   RATE_LIMITED: 'ERR_MUX_RATE_LIMITED',
   /** A ping got no pong within `pingTimeout`. */
   PING_TIMEOUT: 'ERR_MUX_PING_TIMEOUT',
+  /** `ping()` toward a legacy peer (no hello), which cannot answer. The session stays up. */
+  PING_UNSUPPORTED: 'ERR_MUX_PING_UNSUPPORTED',
   /** The peer reset the stream; `resetCode` says why. */
   STREAM_RESET: 'ERR_MUX_STREAM_RESET',
   /** The peer refused the stream (over its limit, going away, or refused by the app): safe to retry. */

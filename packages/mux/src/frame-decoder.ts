@@ -15,7 +15,7 @@ import { MuxErrorCode } from './errors.ts'
 import type { MuxFrame } from './types.ts'
 
 export interface MuxFrameDecoderOptions {
-  /** Largest data payload. Mutable later through `maxFrameSize`. @default 16 MiB (seed peers) */
+  /** Largest data payload. Mutable later through `maxFrameSize`. @default 16 MiB (legacy peers) */
   maxFrameSize?: number
   /** Largest control payload (stream 0 and the compact stream). @default 16384 */
   maxControlBytes?: number
@@ -24,7 +24,7 @@ export interface MuxFrameDecoderOptions {
 const U32 = 0xffff_ffff
 
 /**
- * Incremental decoder of the seed's 8-byte-header frames. Control frames (stream 0 and the
+ * Incremental decoder of the verb docs' 8-byte-header frames. Control frames (stream 0 and the
  * compact stream) come out whole, copied once with core's `PayloadBuffer` if they span chunks.
  * Data frames are streamed through as views of the input: the first piece (`offset` 0) is
  * emitted as soon as the header is read, so credit and size are checked before any payload is
@@ -49,7 +49,7 @@ export class MuxFrameDecoder implements SyncDecoder<MuxFrame> {
       options.maxFrameSize,
       U32,
       'maxFrameSize',
-      DEFAULTS.maxSeedFrameSize,
+      DEFAULTS.maxLegacyFrameSize,
     )
     this.maxControlBytes = checkFrameLimit(
       options.maxControlBytes,

@@ -1,5 +1,5 @@
 /**
- * `@verb-tcp/mux`: many logical streams over one TCP connection, on the seed's frame.
+ * `@verb-tcp/mux`: many logical streams over one TCP connection, on the verb docs' frame.
  *
  * @example
  * ```ts

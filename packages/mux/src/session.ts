@@ -20,6 +20,7 @@ import {
   MIN_FRAME_SIZE,
   MIN_WINDOW,
   PROTOCOL_VERSION,
+  SMALL_FRAME_BYTES,
 } from './constants.ts'
 import {
   type ControlMessage,
@@ -32,6 +33,7 @@ import {
 import { goAwayCodeFor, MuxErrorCode, muxError, ResetCode, StreamResetError } from './errors.ts'
 import { FlowWindow } from './flow-window.ts'
 import { MuxFrameDecoder } from './frame-decoder.ts'
+import { type ResolvedOptions, resolveOptions } from './options.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { MuxStream, type StreamOwner } from './stream.ts'
 import type {
@@ -48,8 +50,6 @@ import type {
 const COMPACT_BATCH = 256
 /** Payloads up to this size are copied next to their header: one buffer, one writev entry. */
 const COALESCE_BYTES = 1024
-/** Smallest accepted `maxControlBytes`: room for a hello, a goaway and a compact batch. */
-const MIN_CONTROL_BYTES = 4096
 /** An RTT floor for auto-tuning, in ms: the event loop is coarser than loopback. */
 const MIN_TUNING_RTT = 1
 
@@ -58,14 +58,6 @@ interface PendingPing {
   reject: (error: Error) => void
   sent: number
   timer: NodeJS.Timeout
-}
-
-function checkInt(name: string, value: number | undefined, min: number, max: number, dflt: number) {
-  if (value === undefined) return dflt
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`)
-  }
-  return value
 }
 
 /**
@@ -82,7 +74,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
 
   readonly #socket: Duplex
   readonly #decoder: MuxFrameDecoder
-  readonly #o: Required<Omit<MuxSessionOptions, 'acceptStream' | 'role'>>
+  readonly #o: ResolvedOptions
   readonly #acceptStream: MuxSessionOptions['acceptStream']
   readonly #sessionRecv: FlowWindow
   #sessionSendLimit = MIN_WINDOW
@@ -97,6 +89,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   readonly #overflowLimiter: RateLimiter
   readonly #resetLimiter: RateLimiter
   readonly #pingLimiter: RateLimiter
+  readonly #smallFrameLimiter: RateLimiter
 
   #ready: MuxStream[] = []
   #readyHead = 0
@@ -129,7 +122,10 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   readonly #pings = new Map<number, PendingPing>()
   #nextPingId = 1
   #keepAlive: NodeJS.Timeout | undefined
-  readonly #seedBlocked = new Set<MuxStream>()
+  #helloTimer: NodeJS.Timeout | undefined
+  /** The peer was taken for a legacy peer because it stayed silent, not because of a frame. */
+  #legacyBySilence = false
+  readonly #legacyBlocked = new Set<MuxStream>()
 
   #goAwaySent = false
   #goAwayReceived: GoAwayInfo | undefined
@@ -147,119 +143,13 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
 
   constructor(socket: Duplex, options: MuxSessionOptions) {
     super()
-    if (options?.role !== 'dialler' && options?.role !== 'acceptor') {
-      throw new TypeError(`options.role must be 'dialler' or 'acceptor', got ${options?.role}`)
-    }
-    const U32 = 0xffff_ffff
-    const initialWindow = checkInt(
-      'initialWindow',
-      options.initialWindow,
-      MIN_WINDOW,
-      U32,
-      DEFAULTS.initialWindow,
-    )
-    const initialSessionWindow = checkInt(
-      'initialSessionWindow',
-      options.initialSessionWindow,
-      MIN_WINDOW,
-      U32,
-      Math.max(DEFAULTS.initialSessionWindow, initialWindow),
-    )
-    this.#o = {
-      initialWindow,
-      maxWindow: checkInt(
-        'maxWindow',
-        options.maxWindow,
-        initialWindow,
-        Number.MAX_SAFE_INTEGER,
-        Math.max(DEFAULTS.maxWindow, initialWindow),
-      ),
-      initialSessionWindow,
-      maxSessionWindow: checkInt(
-        'maxSessionWindow',
-        options.maxSessionWindow,
-        initialSessionWindow,
-        Number.MAX_SAFE_INTEGER,
-        Math.max(DEFAULTS.maxSessionWindow, initialSessionWindow),
-      ),
-      maxFrameSize: checkInt(
-        'maxFrameSize',
-        options.maxFrameSize,
-        MIN_FRAME_SIZE,
-        U32,
-        DEFAULTS.maxFrameSize,
-      ),
-      maxSeedFrameSize: checkFrameLimit(
-        options.maxSeedFrameSize,
-        U32,
-        'maxSeedFrameSize',
-        DEFAULTS.maxSeedFrameSize,
-      ),
-      maxControlBytes: checkInt(
-        'maxControlBytes',
-        options.maxControlBytes,
-        MIN_CONTROL_BYTES,
-        U32,
-        DEFAULTS.maxControlBytes,
-      ),
-      maxStreams: checkInt('maxStreams', options.maxStreams, 0, U32, DEFAULTS.maxStreams),
-      maxOpensPerSecond: checkInt(
-        'maxOpensPerSecond',
-        options.maxOpensPerSecond,
-        1,
-        U32,
-        DEFAULTS.maxOpensPerSecond,
-      ),
-      maxResetsPerSecond: checkInt(
-        'maxResetsPerSecond',
-        options.maxResetsPerSecond,
-        1,
-        U32,
-        DEFAULTS.maxResetsPerSecond,
-      ),
-      maxPingsPerSecond: checkInt(
-        'maxPingsPerSecond',
-        options.maxPingsPerSecond,
-        1,
-        U32,
-        DEFAULTS.maxPingsPerSecond,
-      ),
-      keepAliveInterval: checkInt(
-        'keepAliveInterval',
-        options.keepAliveInterval,
-        0,
-        2 ** 31 - 1,
-        DEFAULTS.keepAliveInterval,
-      ),
-      pingTimeout: checkInt(
-        'pingTimeout',
-        options.pingTimeout,
-        1,
-        2 ** 31 - 1,
-        DEFAULTS.pingTimeout,
-      ),
-      maxSocketBuffer: checkInt(
-        'maxSocketBuffer',
-        options.maxSocketBuffer,
-        1,
-        U32,
-        DEFAULTS.maxSocketBuffer,
-      ),
-      streamHighWaterMark: checkInt(
-        'streamHighWaterMark',
-        options.streamHighWaterMark,
-        1,
-        U32,
-        DEFAULTS.streamHighWaterMark,
-      ),
-      compact: options.compact ?? true,
-    }
-    this.role = options.role
-    this.#acceptStream = options.acceptStream
+    this.#o = resolveOptions(options)
+    this.role = this.#o.role
+    this.#acceptStream = this.#o.acceptStream
     this.#nextLocalId = this.role === 'dialler' ? 1 : 2
     this.#socket = socket
     this.#decoder = new MuxFrameDecoder({
-      maxFrameSize: Math.max(this.#o.maxSeedFrameSize, this.#o.maxFrameSize),
+      maxFrameSize: Math.max(this.#o.maxLegacyFrameSize, this.#o.maxFrameSize),
       maxControlBytes: this.#o.maxControlBytes,
     })
     this.#sessionRecv = new FlowWindow(
@@ -271,6 +161,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#overflowLimiter = new RateLimiter(this.#o.maxOpensPerSecond)
     this.#resetLimiter = new RateLimiter(this.#o.maxResetsPerSecond)
     this.#pingLimiter = new RateLimiter(this.#o.maxPingsPerSecond)
+    this.#smallFrameLimiter = new RateLimiter(this.#o.maxSmallFramesPerSecond)
     this.#closedPromise = new Promise((resolve) => {
       this.#resolveClosed = resolve
     })
@@ -281,6 +172,10 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     socket.on('error', this.#onSocketError)
     socket.on('close', this.#onClose)
 
+    if (this.#o.helloTimeout > 0) {
+      this.#helloTimer = setTimeout(this.#onHelloTimeout, this.#o.helloTimeout)
+      this.#helloTimer.unref?.()
+    }
     const features = this.#o.compact ? [FEATURE_COMPACT] : []
     this.#queueControl({
       type: 'hello',
@@ -322,17 +217,17 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     return stream
   }
 
-  /** Seed API: opens a stream and returns its id. */
+  /** Verb docs API: opens a stream and returns its id. */
   createStream(type: string, metadata: StreamMetadata = {}): number {
     return this.open(type, metadata).id
   }
 
-  /** Seed API: half-closes our side of a stream (`stream_close`). */
+  /** Verb docs API: half-closes our side of a stream (`stream_close`). */
   closeStream(streamId: number): void {
     this.#streams.get(streamId)?.end()
   }
 
-  /** Seed API: writes to a stream; returns what `write()` returns (false if unknown). */
+  /** Verb docs API: writes to a stream; returns what `write()` returns (false if unknown). */
   sendStreamData(streamId: number, data: Uint8Array | string): boolean {
     const stream = this.#streams.get(streamId)
     if (stream === undefined || stream.writableEnded || stream.destroyed) return false
@@ -345,12 +240,15 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
 
   /**
    * Sends a ping; resolves with the round-trip time in ms. No pong within `pingTimeout` closes
-   * the session with `ERR_MUX_PING_TIMEOUT` (and rejects). A seed peer never answers pings.
+   * the session with `ERR_MUX_PING_TIMEOUT` (and rejects). A legacy peer cannot answer: toward
+   * one, `ping()` rejects at once with `ERR_MUX_PING_UNSUPPORTED` (and so does a ping still
+   * waiting when the peer turns out to be one); the session stays up.
    */
   ping(): Promise<number> {
     if (this.#failed || this.#closed || this.#socket.destroyed) {
       return Promise.reject(muxError(MuxErrorCode.SESSION_CLOSED, 'the session is closed'))
     }
+    if (this.peer?.hello === false) return Promise.reject(pingUnsupported())
     const id = this.#nextPingId
     this.#nextPingId = id === 0xffff_ffff ? 1 : id + 1
     return new Promise<number>((resolve, reject) => {
@@ -456,8 +354,8 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       stream.recv.consumed = consumed
       this.#sessionRecv.consumed += delta
     }
-    if (this.#seedBlocked.size > 0 && this.#seedBlocked.delete(stream)) {
-      if (this.#seedBlocked.size === 0) this.#socket.resume()
+    if (this.#legacyBlocked.size > 0 && this.#legacyBlocked.delete(stream)) {
+      if (this.#legacyBlocked.size === 0) this.#socket.resume()
     }
     if (this.peer?.hello !== true) return
     if (!stream.finReceived && !stream.detached) {
@@ -474,10 +372,10 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
 
   /** @internal */
   onFull(stream: MuxStream): void {
-    // Only seed peers ignore credit; for them the socket is paused while a reader lags.
+    // Only legacy peers ignore credit; for them the socket is paused while a reader lags.
     if (this.peer?.hello === true) return
-    if (this.#seedBlocked.size === 0) this.#socket.pause()
-    this.#seedBlocked.add(stream)
+    if (this.#legacyBlocked.size === 0) this.#socket.pause()
+    this.#legacyBlocked.add(stream)
   }
 
   /** @internal */
@@ -494,7 +392,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       this.#sessionRecv.consumed += unread
       if (this.peer?.hello === true) this.#maybeSessionUpdate()
     }
-    if (this.#seedBlocked.delete(stream) && this.#seedBlocked.size === 0) this.#socket.resume()
+    if (this.#legacyBlocked.delete(stream) && this.#legacyBlocked.size === 0) this.#socket.resume()
     this.#maybeFinishClose()
   }
 
@@ -738,6 +636,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#closed = true
     this.#decoder.stop()
     if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive)
+    if (this.#helloTimer !== undefined) clearTimeout(this.#helloTimer)
     const error = this.#error
     const closedError = error ?? muxError(MuxErrorCode.SESSION_CLOSED, 'the session closed')
     for (const p of this.#pings.values()) {
@@ -792,7 +691,18 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     routeCodecError(this, socket, error)
   }
 
-  #becomeSeed(): void {
+  readonly #onHelloTimeout = () => {
+    this.#helloTimer = undefined
+    if (this.peer !== undefined || this.#closed || this.#failed) return
+    this.#legacyBySilence = true
+    this.#becomeLegacy()
+  }
+
+  #becomeLegacy(): void {
+    if (this.#helloTimer !== undefined) {
+      clearTimeout(this.#helloTimer)
+      this.#helloTimer = undefined
+    }
     this.peer = {
       hello: false,
       version: 0,
@@ -808,6 +718,12 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       s.sendLimit = Number.POSITIVE_INFINITY
       if (s.queued > 0) this.schedule(s)
     }
+    // It cannot answer: pings waiting for a pong fail now instead of timing out the session.
+    for (const p of this.#pings.values()) {
+      clearTimeout(p.timer)
+      p.reject(pingUnsupported())
+    }
+    this.#pings.clear()
     this.emit('settings', this.peer)
     this.#scheduleFlush()
   }
@@ -816,8 +732,20 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     if (this.#failed) return
     const id = f.streamId
     if (id === CONTROL_STREAM_ID) this.#onControl(f.payload)
-    else if (id === COMPACT_STREAM_ID) this.#onCompact(f.payload)
-    else this.#onStreamData(f)
+    else if (id === COMPACT_STREAM_ID) {
+      if (this.#takeSmallFrame()) this.#onCompact(f.payload)
+    } else {
+      // Frames that carry (almost) no credit cost work that flow control does not bound.
+      if (f.start && f.length < SMALL_FRAME_BYTES && !this.#takeSmallFrame()) return
+      this.#onStreamData(f)
+    }
+  }
+
+  /** One frame from the small-frame budget; false (and the session closed) when it is spent. */
+  #takeSmallFrame(): boolean {
+    if (this.#smallFrameLimiter.take()) return true
+    this.#rateLimited('small frames', this.#o.maxSmallFramesPerSecond)
+    return false
   }
 
   #isPastId(id: number): boolean {
@@ -826,7 +754,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   }
 
   #onStreamData(f: MuxFrame): void {
-    if (this.peer === undefined) this.#becomeSeed()
+    if (this.peer === undefined) this.#becomeLegacy()
     const flow = this.peer?.hello === true
     const id = f.streamId
     const s = this.#streams.get(id)
@@ -852,7 +780,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
           )
           return
         }
-        // A stream that is closed or reset (or unknown to a seed peer): discard the bytes.
+        // A stream that is closed or reset (or unknown to a legacy peer): discard the bytes.
         this.#discard(length)
         return
       }
@@ -887,7 +815,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   }
 
   #onCompact(payload: Buffer): void {
-    // Only meaningful once both hellos offered it; a seed peer's frame here is just ignored.
+    // Only meaningful once both hellos offered it; a legacy peer's frame here is just ignored.
     if (this.peer?.hello !== true) return
     const error = readCompact(payload, (id, limit) => this.#onWindow(id, limit))
     if (error !== undefined) this.#fatal(error)
@@ -915,7 +843,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       this.#fatal(m)
       return
     }
-    if (this.peer === undefined && m.type !== 'hello') this.#becomeSeed()
+    if (this.peer === undefined && m.type !== 'hello') this.#becomeLegacy()
     switch (m.type) {
       case 'hello':
         this.#onHello(m)
@@ -924,6 +852,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
         this.#onCreate(m.streamId, m.streamType, m.metadata)
         return
       case 'stream_close':
+        if (!this.#takeSmallFrame()) return
         this.#streams.get(m.streamId)?.remoteFin()
         return
       case 'stream_reset':
@@ -934,6 +863,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
         this.#streams.get(m.streamId)?.remoteReset(m.code)
         return
       case 'window_update':
+        if (!this.#takeSmallFrame()) return
         this.#onWindow(m.streamId, m.limit)
         return
       case 'ping':
@@ -944,12 +874,16 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
         this.#queueControl({ type: 'pong', id: m.id })
         return
       case 'pong':
+        if (!this.#takeSmallFrame()) return
         this.#onPong(m.id)
         return
       case 'goaway':
+        if (!this.#takeSmallFrame()) return
         this.#onGoAway({ lastStreamId: m.lastStreamId, code: m.code, reason: m.reason })
         return
       default:
+        // Unknown types are ignored (forward compatibility), but not for free.
+        this.#takeSmallFrame()
         return
     }
   }
@@ -961,8 +895,15 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   }
 
   #onHello(m: Extract<ControlMessage, { type: 'hello' }>): void {
-    if (this.peer !== undefined) {
-      this.#fatal(muxError(MuxErrorCode.BAD_CONTROL, 'hello after the first frame'))
+    if (this.peer !== undefined && !this.#lateHelloFits(m)) {
+      this.#fatal(
+        muxError(
+          MuxErrorCode.BAD_CONTROL,
+          this.#legacyBySilence
+            ? `hello after helloTimeout (${this.#o.helloTimeout} ms), and we had already sent past the windows it advertises`
+            : 'hello after the first frame',
+        ),
+      )
       return
     }
     if (
@@ -990,7 +931,16 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#peerCompact = this.#o.compact && m.features.includes(FEATURE_COMPACT)
     this.#sendFrameSize = Math.min(this.#o.maxFrameSize, m.maxFrameSize)
     this.#decoder.maxFrameSize = this.#o.maxFrameSize
-    if (m.sessionWindow > this.#sessionSendLimit) this.#sessionSendLimit = m.sessionWindow
+    if (this.#legacyBySilence) {
+      // A late hello: back from no flow control to the credit it advertises.
+      this.#legacyBySilence = false
+      this.#sessionSendLimit = m.sessionWindow
+      for (const s of this.#streams.values()) s.sendLimit = m.initialWindow
+      if (this.#legacyBlocked.size > 0) {
+        this.#legacyBlocked.clear()
+        this.#socket.resume()
+      }
+    } else if (m.sessionWindow > this.#sessionSendLimit) this.#sessionSendLimit = m.sessionWindow
     for (const s of this.#streams.values()) {
       if (m.initialWindow > s.sendLimit) s.sendLimit = m.initialWindow
       if (s.queued > 0) this.schedule(s)
@@ -1005,6 +955,17 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       this.#keepAlive.unref?.()
     }
     this.#scheduleFlush()
+  }
+
+  /**
+   * A hello may come after we took a silent peer for a legacy one, if its round trip was longer
+   * than `helloTimeout`. It still counts while we have not sent past the credit it advertises.
+   */
+  #lateHelloFits(m: Extract<ControlMessage, { type: 'hello' }>): boolean {
+    if (!this.#legacyBySilence) return false
+    if (this.#sessionSent > m.sessionWindow) return false
+    for (const s of this.#streams.values()) if (s.sent > m.initialWindow) return false
+    return true
   }
 
   #onCreate(id: number, type: string, metadata: StreamMetadata): void {
@@ -1035,7 +996,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
         return
       }
     } else {
-      // A seed peer numbers from 1 whatever its side: skip our own ids past its ids.
+      // A legacy peer numbers from 1 whatever its side: skip our own ids past its ids.
       if (this.#streams.has(id)) {
         this.#queueControl({ type: 'stream_reset', streamId: id, code: ResetCode.REFUSED_STREAM })
         return
@@ -1102,6 +1063,13 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       )
     }
   }
+}
+
+function pingUnsupported(): ProtocolError {
+  return muxError(
+    MuxErrorCode.PING_UNSUPPORTED,
+    'the peer sent no hello (a legacy peer, written from the verb docs): it cannot answer pings',
+  )
 }
 
 /** Creates a session over `socket` (a `net.Socket`, a TLS socket or any `Duplex`). */

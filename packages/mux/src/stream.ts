@@ -14,7 +14,7 @@ export interface StreamOwner {
   sendReset(stream: MuxStream, code: number): void
   /** The application read from the stream: give credit back. */
   onRead(stream: MuxStream): void
-  /** The readable side is full (seed peers only: pause the socket). */
+  /** The readable side is full (legacy peers only: pause the socket). */
   onFull(stream: MuxStream): void
   /** The stream is destroyed: forget it. */
   detach(stream: MuxStream): void

@@ -32,7 +32,12 @@ export interface MuxSessionOptions {
   maxSessionWindow?: number
   /** Largest data payload per frame, sent and accepted. @default 65536 */
   maxFrameSize?: number
-  /** Largest data payload accepted from a seed peer (one that sent no hello). @default 16777216 */
+  /**
+   * Largest data payload accepted from a legacy peer (one written from the verb docs, which
+   * sends no hello). @default 16777216
+   */
+  maxLegacyFrameSize?: number
+  /** @deprecated the old name of `maxLegacyFrameSize`, still accepted. */
   maxSeedFrameSize?: number
   /** Largest control message. @default 16384 */
   maxControlBytes?: number
@@ -48,10 +53,24 @@ export interface MuxSessionOptions {
   maxResetsPerSecond?: number
   /** Pings per second accepted from the peer before the session is closed. @default 100 */
   maxPingsPerSecond?: number
+  /**
+   * Frames per second accepted from the peer that carry little or no credit: data frames under
+   * 256 bytes (zero-length included) and control messages of unknown types (token bucket, burst
+   * = rate). Over it the session closes with `ERR_MUX_RATE_LIMITED`. @default 50000
+   */
+  maxSmallFramesPerSecond?: number
   /** Keepalive ping interval in ms; 0 disables keepalive. @default 30000 */
   keepAliveInterval?: number
   /** Time in ms a ping may wait for its pong before the session is closed. @default 15000 */
   pingTimeout?: number
+  /**
+   * Time in ms to wait for the peer's first frame. A peer silent for that long is taken for a
+   * legacy peer (written from the verb docs: no hello, no flow control), so sending to it is no
+   * longer held to the minimum window. A hello that arrives later is still accepted if we have
+   * not sent past what it advertises. `0` waits for the first frame however long it takes.
+   * @default 250
+   */
+  helloTimeout?: number
   /** Socket bytes queued before the scheduler waits for `'drain'`. @default 262144 */
   maxSocketBuffer?: number
   /** High-water mark of each stream's readable and writable side, in bytes. @default 262144 */
@@ -72,9 +91,9 @@ export interface StreamInfo {
   metadata: StreamMetadata
 }
 
-/** What a peer's hello advertised (or the assumptions made for a seed peer). */
+/** What a peer's hello advertised (or the assumptions made for a legacy peer). */
 export interface PeerSettings {
-  /** False for a seed peer: it sent no hello, and no flow control is applied towards it. */
+  /** False for a legacy peer: it sent no hello, and no flow control is applied towards it. */
   hello: boolean
   version: number
   initialWindow: number
@@ -94,7 +113,7 @@ export interface GoAwayInfo {
 export interface MuxSessionEvents {
   /** The peer opened a stream (already accepted). Call `stream.refuse()` to refuse it. */
   stream: [stream: import('./stream.ts').MuxStream]
-  /** The peer's hello arrived, or the peer was found to be a seed peer. */
+  /** The peer's hello arrived, or the peer was found to be a legacy peer. */
   settings: [settings: PeerSettings]
   /** The peer sent goaway. */
   goaway: [info: GoAwayInfo]

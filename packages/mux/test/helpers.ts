@@ -92,9 +92,9 @@ export function readAll(stream: Readable): Promise<Buffer> {
 }
 
 /** Deterministic bytes. */
-export function bytes(n: number, seed = 1): Buffer {
+export function bytes(n: number, salt = 1): Buffer {
   const b = Buffer.allocUnsafe(n)
-  let x = seed >>> 0 || 1
+  let x = salt >>> 0 || 1
   for (let i = 0; i < n; i++) {
     x ^= x << 13
     x ^= x >>> 17

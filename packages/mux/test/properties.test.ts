@@ -73,7 +73,7 @@ describe('random interleavings (fast-check)', () => {
           collect(dialler, received, 0)
           collect(acceptor, received, 1)
           const streams: { s: MuxStream; side: number; sent: Buffer[]; reset: boolean }[] = []
-          let seed = 1
+          let salt = 1
           for (const op of ops) {
             if (op.op === 'open') {
               const s = (sides[op.side] as MuxSession).open('t', { n: streams.length })
@@ -89,7 +89,7 @@ describe('random interleavings (fast-check)', () => {
             const entry = streams[op.stream % Math.max(1, streams.length)]
             if (entry === undefined || entry.reset || entry.s.writableEnded) continue
             if (op.op === 'write') {
-              const b = bytes(op.size, seed++)
+              const b = bytes(op.size, salt++)
               entry.sent.push(b)
               entry.s.write(b)
             } else if (op.op === 'end') {

@@ -120,7 +120,7 @@ describe('streams', () => {
     expect(err).toMatchObject({ code: 'ERR_MUX_STREAM_REFUSED' })
   })
 
-  it('seed names work: createStream, sendStreamData, closeStream', async () => {
+  it('the verb docs names work: createStream, sendStreamData, closeStream', async () => {
     const { dialler, acceptor } = sessionPair()
     const got = once(acceptor, 'stream').then(async ([s]: MuxStream[]) => {
       const b = await readAll(s as MuxStream)
@@ -238,6 +238,35 @@ describe('negotiation', () => {
     // @ts-expect-error role is required
     expect(() => createSession(a, {})).toThrow(TypeError)
     expect(() => createSession(a, { role: 'dialler', initialWindow: 100 })).toThrow(RangeError)
+    expect(() => createSession(a, { role: 'dialler', initialWindow: 100 })).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    )
+    // @ts-expect-error not a role
+    expect(() => createSession(a, { role: 'server' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+    )
+    // @ts-expect-error a misspelt option is an error, not a silent default
+    expect(() => createSession(a, { role: 'dialler', initalWindow: 1 << 20 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+    )
+    expect(() => createSession(a, { role: 'dialler', pingTimeout: 2 ** 31 })).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    )
+    expect(() => createSession(a, { role: 'dialler', helloTimeout: -1 })).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    )
+    a.destroy()
+  })
+
+  it('maxSeedFrameSize is still accepted as the deprecated name of maxLegacyFrameSize', () => {
+    const [a] = duplexPair()
+    expect(() => createSession(a, { role: 'dialler', maxSeedFrameSize: -1 })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_OUT_OF_RANGE',
+        message: expect.stringMatching(/maxSeedFrameSize/),
+      }),
+    )
+    createSession(a, { role: 'dialler', maxSeedFrameSize: 1 << 20 }).destroy()
     a.destroy()
   })
 })
