@@ -172,7 +172,10 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   join(room: string, member: MemberInfo): void {
     if (this.#closed) return
     let members = this.#members.get(room)
-    if (members === undefined) this.#members.set(room, (members = new Map()))
+    if (members === undefined) {
+      members = new Map()
+      this.#members.set(room, members)
+    }
     if (members.has(member.connectionId)) return
     const info = encodeMemberInfo(this.nodeId, member)
     members.set(member.connectionId, info)
@@ -215,7 +218,8 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     // The query goes out after this node's earlier envelopes and subscriptions, so an answer
     // also means the other nodes have seen everything this node sent before asking.
     await this.settled()
-    const requestId = (this.#nextQuery = (this.#nextQuery + 1) >>> 0)
+    this.#nextQuery = (this.#nextQuery + 1) >>> 0
+    const requestId = this.#nextQuery
     const timeoutMs = options.timeoutMs ?? this.#options.membersTimeoutMs
     return new Promise<MembersResult>((resolve) => {
       const query: PendingQuery = {
@@ -294,7 +298,10 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   #record(room: string, record: RoomRecord): void {
     if (this.#closed && record.type !== RecordType.LEAVE) return
     let batch = this.#batches.get(room)
-    if (batch === undefined) this.#batches.set(room, (batch = { records: [], bytes: 0 }))
+    if (batch === undefined) {
+      batch = { records: [], bytes: 0 }
+      this.#batches.set(room, batch)
+    }
     batch.records.push(record)
     batch.bytes += record.payload.length
     if (batch.bytes >= FLUSH_BYTES) {
