@@ -1,0 +1,49 @@
+import { ACK_BYTES, DATA_PREFIX_BYTES, DATA_PREFIX_CRC_BYTES } from './constants.ts'
+
+/** A 32-hex transfer id as its 16 bytes, written at `at`. */
+export function writeId(out: Buffer, id: string, at = 0): void {
+  out.write(id, at, 16, 'hex')
+}
+
+export function readId(payload: Uint8Array, at = 0): string {
+  return Buffer.from(payload.buffer, payload.byteOffset + at, 16).toString('hex')
+}
+
+/** u64 big-endian; offsets stay below 2^53. */
+export function writeOffset(out: Buffer, offset: number, at: number): void {
+  out.writeUInt32BE(Math.floor(offset / 2 ** 32), at)
+  out.writeUInt32BE(offset >>> 0, at + 4)
+}
+
+export function readOffset(payload: Uint8Array, at: number): number {
+  const view = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+  return view.readUInt32BE(at) * 2 ** 32 + view.readUInt32BE(at + 4)
+}
+
+export function dataPrefixBytes(withCrc: boolean): number {
+  return withCrc ? DATA_PREFIX_CRC_BYTES : DATA_PREFIX_BYTES
+}
+
+export function encodeAck(id: string, offset: number): Buffer {
+  const out = Buffer.allocUnsafe(ACK_BYTES)
+  writeId(out, id)
+  writeOffset(out, offset, 16)
+  return out
+}
+
+export function encodeJson(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value))
+}
+
+/** A control payload as an object, or `undefined` when it is not a JSON object. */
+// biome-ignore lint/suspicious/noExplicitAny: fields are checked by the caller
+export function decodeJson(payload: Uint8Array): Record<string, any> | undefined {
+  try {
+    const value = JSON.parse(
+      Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'),
+    )
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,55 @@
+import type { FileStorage } from './storage.ts'
+
+export interface FileReceiverOptions {
+  /** Where uploads go. @default a `LocalDirectoryStorage` on the directory given */
+  storage?: FileStorage
+  /** Largest file, checked at start and while streaming. @default 4 GiB */
+  maxFileBytes?: number
+  /** Largest chunk. @default 4 MiB */
+  maxChunkBytes?: number
+  /** Bytes one connection may declare across its transfers (`Infinity`: no quota). @default Infinity */
+  maxConnectionBytes?: number
+  /** Transfers one connection may have open at once. @default 4 */
+  maxConcurrentTransfers?: number
+  /** Free bytes that must remain after a new upload's remaining size. @default 64 MiB */
+  minFreeBytes?: number
+  /** Unfinished uploads untouched this long are removed. @default 24 h */
+  partialTtlMs?: number
+  /** Replace a published file of the same name instead of refusing with `exists`. @default false */
+  overwrite?: boolean
+  /** Refuse to publish without a SHA-256 from the sender (at start or end). @default false */
+  requireSha256?: boolean
+  /** Accepted-but-unwritten bytes per connection before it stops reading. @default 16 MiB */
+  maxQueuedBytes?: number
+}
+
+/** A request to start (or, with `transferId`, resume) an upload. */
+export interface StartRequest {
+  name: string
+  size: number
+  /** SHA-256 of the whole file, lowercase hex, if known up front. */
+  sha256?: string | undefined
+  /** A server-generated id from an earlier start: resume that upload. */
+  transferId?: string | undefined
+}
+
+export interface StartResult {
+  transferId: string
+  name: string
+  size: number
+  /** Bytes already on disk: send from here. */
+  offset: number
+  resumed: boolean
+}
+
+/** What a finished, verified and published upload was. */
+export interface CompletedTransfer {
+  transferId: string
+  name: string
+  size: number
+  sha256: string
+  /** Since this connection's start or resume, on a monotonic clock, in ms. */
+  durationMs: number
+  /** Bytes received by this connection per second (`durationMs` counted as at least 1 ms). */
+  bytesPerSec: number
+}
