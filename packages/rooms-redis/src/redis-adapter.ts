@@ -492,7 +492,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     if (redis === this.#sub) {
       const channels = [this.#names.requests, this.#names.reply(this.nodeId)]
       for (const room of this.#rooms) channels.push(this.#names.room(room))
-      this.#subscribeChannels(channels).then((ok) => {
+      void this.#subscribeChannels(channels).then((ok) => {
         if (!ok) return
         this.#subscribed = true
         this.#checkUp()
