@@ -133,6 +133,11 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
       redis.on('close', () => this.#lost(new Error('connection to Redis closed')))
       redis.on('ready', () => this.#onReady(redis))
     }
+    // Only a new subscribe connection needs the channels again; a publish connection that drops
+    // and comes back while the other one stays up must not wait for a resubscription.
+    this.#sub.on('close', () => {
+      this.#subscribed = false
+    })
     const onMessage = (_channel: Buffer, message: Buffer) => this.#onMessage(message)
     this.#sub.on(this.#options.sharded ? 'smessageBuffer' : 'messageBuffer', onMessage)
   }
@@ -534,7 +539,6 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
       return
     }
     this.#stats.connected = false
-    this.#subscribed = false
     // ioredis reports every failed reconnect attempt; one outage is reported once.
     if (this.#down) return
     this.#down = true

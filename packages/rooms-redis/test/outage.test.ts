@@ -63,3 +63,21 @@ it('an outage is an event and a stat; rooms are resubscribed and delivery resume
   expect(fields.sort()).toEqual(['1:rb1', '1:rb2'])
   expect(await outside.sismember('{test}:nodes', a.adapter.nodeId)).toBe(1)
 })
+
+it('a publish connection that drops alone comes back without waiting for the other', async () => {
+  const a = await node(redis.url)
+  const b = await node(redis.url)
+  let ups = 0
+  a.adapter.on('redisUp', () => ups++)
+  joinAs(a.adapter, a.host, 'r', member('a1'))
+  joinAs(b.adapter, b.host, 'r', member('b1'))
+  await Promise.all([a.adapter.settled(), b.adapter.settled()])
+  const outside = client(redis.url)
+  // Subscribed connections are of type pubsub: this drops the publish connections only.
+  await outside.client('KILL', 'TYPE', 'normal')
+  await until(() => ups >= 1 && a.adapter.stats.connected, slowly)
+  const result = await b.adapter.members('r', { timeoutMs: 5000 })
+  expect(result.complete).toBe(true)
+  b.adapter.publish('r', Buffer.from('again'), {})
+  await until(() => a.host.delivered.length === 1, slowly)
+})
