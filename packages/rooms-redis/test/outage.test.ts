@@ -74,7 +74,7 @@ it('a publish connection that drops alone comes back without waiting for the oth
   await Promise.all([a.adapter.settled(), b.adapter.settled()])
   const outside = client(redis.url)
   // Subscribed connections are of type pubsub: this drops the publish connections only.
-  await outside.client('KILL', 'TYPE', 'normal')
+  await outside.call('CLIENT', 'KILL', 'TYPE', 'normal')
   await until(() => ups >= 1 && a.adapter.stats.connected, slowly)
   const result = await b.adapter.members('r', { timeoutMs: 5000 })
   expect(result.complete).toBe(true)
