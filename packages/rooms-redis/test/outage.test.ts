@@ -69,13 +69,14 @@ it('a publish connection that drops alone comes back without waiting for the oth
   const b = await node(redis.url)
   let ups = 0
   a.adapter.on('redisUp', () => ups++)
+  b.adapter.on('redisUp', () => ups++)
   joinAs(a.adapter, a.host, 'r', member('a1'))
   joinAs(b.adapter, b.host, 'r', member('b1'))
   await Promise.all([a.adapter.settled(), b.adapter.settled()])
   const outside = client(redis.url)
   // Subscribed connections are of type pubsub: this drops the publish connections only.
   await outside.call('CLIENT', 'KILL', 'TYPE', 'normal')
-  await until(() => ups >= 1 && a.adapter.stats.connected, slowly)
+  await until(() => ups >= 2 && a.adapter.stats.connected && b.adapter.stats.connected, slowly)
   const result = await b.adapter.members('r', { timeoutMs: 5000 })
   expect(result.complete).toBe(true)
   b.adapter.publish('r', Buffer.from('again'), {})
