@@ -202,10 +202,19 @@ class Reader {
 
   text(length: number, what: string): string {
     this.need(length, what)
-    const view = this.bytes.subarray(this.at, this.at + length)
+    const start = this.at
     this.at += length
+    // Ids and room names are mostly ASCII: read those without the strict decoder's overhead.
+    let ascii = true
+    for (let i = start; i < this.at; i++) {
+      if ((this.bytes[i] as number) > 0x7f) {
+        ascii = false
+        break
+      }
+    }
+    if (ascii) return this.bytes.toString('latin1', start, this.at)
     try {
-      return strictUtf8.decode(view)
+      return strictUtf8.decode(this.bytes.subarray(start, this.at))
     } catch {
       throw new Malformed(`${what} is not valid UTF-8`)
     }
