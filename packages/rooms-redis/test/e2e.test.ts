@@ -127,7 +127,10 @@ it('three nodes on one Redis: broadcast, exclusion, notices, members, SIGKILL, R
   await a2.join('room')
   await waitFor(
     'notices',
-    () => a.of('user_joined').length === 3 && b.of('user_joined').length === 2,
+    () =>
+      a.of('user_joined').length === 3 &&
+      b.of('user_joined').length === 2 &&
+      c.of('user_joined').length === 1,
   )
   expect(a.of('user_joined').map((m) => m.connectionId)).toEqual([b.id, c.id, a2.id])
   expect(b.of('user_joined').map((m) => m.connectionId)).toEqual([c.id, a2.id])
