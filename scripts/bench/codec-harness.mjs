@@ -1,5 +1,5 @@
-// The generic part of every frame-codec benchmark in this repository, following
-// research/bench-codec-peers.mjs: seeded input, seeded chunking, the peers (it-length-prefixed,
+// The generic part of every frame-codec benchmark in this repository: seeded input, seeded
+// chunking, the peers (it-length-prefixed,
 // length-prefixed-stream) and our generic adapters driven the same way, one fresh node process
 // per measured run, variants interleaved run by run, medians, and a ratio/floor table.
 //

@@ -1,6 +1,5 @@
 // Throughput of @verb-tcp/binary-frames against the peers it replaces, in the same run on the
-// same payloads, on the shared harness (../../../scripts/bench/codec-harness.mjs, which follows
-// research/bench-codec-peers.mjs):
+// same payloads, on the shared harness (../../../scripts/bench/codec-harness.mjs):
 //   decode: 1,000,000 x 64 B frames and 10,000 x 64 KiB frames, cut into seeded random chunks
 //     of 1-65,536 bytes (tcp) and 1-1,460 bytes (mtu); only decoding is timed;
 //   send: 1 GiB as 16,384 x 64 KiB payloads over loopback, sendBinaryMessage against the same

@@ -14,19 +14,19 @@ export const MAX_FRAME_BYTES_LIMIT = 0xffff_ffff
 export const MAX_TYPE = 0xffff
 export const MAX_FLAGS = 0xffff
 
-/** The seed's heartbeat request. Answered with `PONG` by `BinaryProtocolHandler` unless told otherwise. */
+/** The verb docs' heartbeat request. Answered with `PONG` by `BinaryProtocolHandler` unless told otherwise. */
 export const HEARTBEAT = 0x01
-/** The seed's heartbeat reply; its payload is `PONG_PAYLOAD`. */
+/** The verb docs' heartbeat reply; its payload is `PONG_PAYLOAD`. */
 export const PONG = 0x02
-/** The seed's data message. */
+/** The verb docs' data message. */
 export const DATA = 0x10
-/** The seed's file-transfer message. */
+/** The verb docs' file-transfer message. */
 export const FILE_TRANSFER = 0x20
 
-/** The seed's message types by name. */
+/** The verb docs' message types by name. */
 export const MessageType = { HEARTBEAT, PONG, DATA, FILE_TRANSFER } as const
 
-/** What a heartbeat is answered with: the ASCII bytes `pong`, as in the seed. */
+/** What a heartbeat is answered with: the ASCII bytes `pong`, as in the verb docs. */
 export const PONG_PAYLOAD: Uint8Array = Uint8Array.of(0x70, 0x6f, 0x6e, 0x67)
 
 /**

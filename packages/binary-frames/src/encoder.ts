@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream'
 import { ProtocolError } from '@verb-tcp/core'
+import { argError } from '@verb-tcp/core/validate'
 import {
   COALESCE_MAX_BYTES,
   HEADER_BYTES,
@@ -28,7 +29,10 @@ export function checkFrame(type: number, payload: Uint8Array, flags: number, lim
   checkField(type, 'type', MAX_TYPE)
   checkField(flags, 'flags', MAX_FLAGS)
   if (!(payload instanceof Uint8Array)) {
-    throw new TypeError(`payload must be a Uint8Array (a Buffer, say), got ${typeof payload}`)
+    throw argError(
+      'ERR_INVALID_ARG_TYPE',
+      `payload must be a Uint8Array (a Buffer, say), got ${typeof payload}`,
+    )
   }
   const length = payload.byteLength
   if (length > limit) {

@@ -7,6 +7,7 @@ import {
   hexPreview,
   TruncatedFrameError,
 } from '@verb-tcp/core/codec'
+import { argError, bool, intInRange, oneOf } from '@verb-tcp/core/validate'
 import { HEADER_BYTES, MAX_FLAGS, MAX_FRAME_BYTES_LIMIT, MAX_TYPE } from './constants.ts'
 import { BinaryFramesErrorCode } from './errors.ts'
 import type { BinaryFrame, FrameDecoderOptions } from './types.ts'
@@ -15,6 +16,8 @@ import type { BinaryFrame, FrameDecoderOptions } from './types.ts'
 export function checkLimit(value: number | undefined, name?: string): number {
   return checkFrameLimit(value, MAX_FRAME_BYTES_LIMIT, name)
 }
+
+const OVERSIZE = ['error', 'skip'] as const
 
 /** Big-endian u16 at `i`. */
 function u16(b: Buffer, i: number): number {
@@ -32,11 +35,8 @@ function u32(b: Buffer, i: number): number {
   )
 }
 
-function checkU16Option(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffff) {
-    throw new RangeError(`${name} must be an integer from 0 to 65535, got ${String(value)}`)
-  }
-  return value
+function checkU16Option(value: unknown, name: string): number {
+  return intInRange(value ?? Number.NaN, name, 0, 0, 0xffff)
 }
 
 /**
@@ -72,9 +72,16 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
   constructor(options: FrameDecoderOptions = {}) {
     super()
     this.maxFrameBytes = checkLimit(options.maxFrameBytes)
-    this.#skipOversize = options.oversize === 'skip'
-    this.#copy = options.copy === true
+    this.#skipOversize = oneOf(options.oversize, 'oversize', OVERSIZE, 'error') === 'skip'
+    this.#copy = bool(options.copy, 'copy', false)
     if (options.types !== undefined) {
+      const types = options.types as unknown
+      if (typeof (types as Iterable<unknown> | null)?.[Symbol.iterator] !== 'function') {
+        throw argError(
+          'ERR_INVALID_ARG_TYPE',
+          `types must be an iterable of numbers, got ${typeof types}`,
+        )
+      }
       const allowed = new Uint8Array(MAX_TYPE + 1)
       for (const t of options.types) allowed[checkU16Option(t, 'types[]')] = 1
       this.#typeAllowed = allowed

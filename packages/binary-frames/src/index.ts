@@ -1,6 +1,6 @@
 /**
  * `@verb-tcp/binary-frames`: frames with an 8-byte big-endian header (`u16 type | u32 length |
- * u16 flags`) then the payload, the seed's `BinaryProtocolHandler` made real: a size limit on by
+ * u16 flags`) then the payload, the verb docs' `BinaryProtocolHandler` made real: a size limit on by
  * default and checked at the header, memory that grows only with the bytes received, zero-copy
  * payloads where they are free, heartbeats answered, unknown types surfaced as an event, errors
  * that cannot crash the process, and backpressure.

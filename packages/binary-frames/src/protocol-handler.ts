@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream'
 import type { ProtocolError } from '@verb-tcp/core'
 import { SocketCodecHandler } from '@verb-tcp/core/codec'
+import { bool } from '@verb-tcp/core/validate'
 import { HEARTBEAT, PONG, PONG_PAYLOAD } from './constants.ts'
 import { checkFrame, writeCheckedFrame } from './encoder.ts'
 import { BinaryFrameDecoder, checkLimit } from './frame-decoder.ts'
@@ -11,7 +12,7 @@ export interface BinaryProtocolHandlerOptions extends FrameDecoderOptions {
   maxSendBytes?: number
   /**
    * Answer every `HEARTBEAT` (0x01) frame with a `PONG` (0x02) frame whose payload is `pong`, as
-   * the seed does. Listeners for type 0x01 still see the heartbeat; it is never `'unknown'`.
+   * the verb docs do. Listeners for type 0x01 still see the heartbeat; it is never `'unknown'`.
    * With `false`, heartbeats are frames like any other. @default true
    */
   heartbeat?: boolean
@@ -26,7 +27,7 @@ export interface BinaryProtocolHandlerEvents {
   frame: [frame: BinaryFrame]
   /**
    * A frame no listener of its type took (and not a heartbeat answered automatically): the
-   * seed's `default:` branch, as an event instead of a log line.
+   * verb docs' `default:` branch, as an event instead of a log line.
    */
   unknown: [frame: BinaryFrame]
   /** Decoding errors; see the class description for what happens without a listener. */
@@ -36,7 +37,7 @@ export interface BinaryProtocolHandlerEvents {
 }
 
 /**
- * The seed's `BinaryProtocolHandler`, made real: decodes `u16 type | u32 length | u16 flags |
+ * The verb docs' `BinaryProtocolHandler`, made real: decodes `u16 type | u32 length | u16 flags |
  * payload` frames from a socket and dispatches them by type; `sendBinaryMessage` sends one.
  *
  * Dispatch: `'frame'` sees every frame; `on(type, fn)` sees the frames of that type; a frame
@@ -70,7 +71,7 @@ export class BinaryProtocolHandler extends SocketCodecHandler<
     const maxSendBytes = checkLimit(options.maxSendBytes, 'maxSendBytes')
     super(socket, new BinaryFrameDecoder(options))
     this.#maxSendBytes = maxSendBytes
-    this.#heartbeat = options.heartbeat !== false
+    this.#heartbeat = bool(options.heartbeat, 'heartbeat', true)
   }
 
   /**

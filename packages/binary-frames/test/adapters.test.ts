@@ -25,7 +25,7 @@ const expected = [
 const tuple = (f: BinaryFrame) => [f.type, f.flags, f.payload.toString()]
 
 describe('adapters from core (3.4)', () => {
-  it('iterates frames one at a time and in batches; one object per frame (S1, S6)', async () => {
+  it('iterates frames one at a time and in batches; one object per frame', async () => {
     const one: BinaryFrame[] = []
     for await (const f of iterateBinaryFrames(Readable.from(pieces))) one.push(f)
     expect(one.map(tuple)).toEqual(expected)
@@ -59,7 +59,7 @@ describe('adapters from core (3.4)', () => {
     expect(web.map(tuple)).toEqual(expected)
   })
 
-  it('errors reject next() after the frames before them, never a throw from write (S3)', async () => {
+  it('errors reject next() after the frames before them, never a throw from write', async () => {
     const src = Readable.from([encodeFrame(1, Buffer.from('x')), encodeHeader(1, 2 ** 32 - 1)])
     const frames: BinaryFrame[] = []
     const err = await (async () => {
@@ -76,7 +76,7 @@ describe('adapters from core (3.4)', () => {
     expect(streamErr?.code).toBe('ERR_FRAME_TOO_LARGE')
   })
 
-  it('reports a partial frame at the end as ERR_TRUNCATED_FRAME in every adapter (S4)', async () => {
+  it('reports a partial frame at the end as ERR_TRUNCATED_FRAME in every adapter', async () => {
     const partial = [wire.subarray(0, 12)]
     const iterErr = await (async () => {
       for await (const _ of iterateBinaryFrames(Readable.from(partial))) {
@@ -113,14 +113,14 @@ describe('adapters from core (3.4)', () => {
     expect(frames.map(tuple)).toEqual([[1, 0, 'ok']])
   })
 
-  it('breaking out of the loop releases the source (3.1 #15)', async () => {
+  it('breaking out of the loop releases the source', async () => {
     const many = Array.from({ length: 100 }, (_, i) => encodeFrame(1, Buffer.from(String(i))))
     const src = Readable.from(many)
     for await (const _ of iterateBinaryFrames(src)) break
     expect(src.destroyed).toBe(true)
   })
 
-  it('cancelling the Web stream cancels its source; aborting the writable side errors the readable (S5, 3.1 #15)', async () => {
+  it('cancelling the Web stream cancels its source; aborting the writable side errors the readable', async () => {
     let cancelled: unknown
     const source = new ReadableStream<Uint8Array>({
       pull(controller) {
@@ -145,7 +145,7 @@ describe('adapters from core (3.4)', () => {
     await expect(frames.read()).rejects.toThrow('gone')
   })
 
-  it('a Transform does not take more input while its frames are not read (3.1 #2, S2)', async () => {
+  it('a Transform does not take more input while its frames are not read', async () => {
     const t = createBinaryFrameTransform({ readableHighWaterMark: 4 })
     const frame = encodeFrame(1, Buffer.from('x'))
     for (let i = 0; i < 100; i++) t.write(frame)

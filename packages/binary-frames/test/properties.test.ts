@@ -16,7 +16,7 @@ const fractions = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLeng
 
 const plain = (f: BinaryFrame) => ({ type: f.type, flags: f.flags, payload: [...f.payload] })
 
-describe('properties (3.1 #1, 3.4)', () => {
+describe('properties', () => {
   it('random frames x random chunkings decode to the same frames, with views or copies', () => {
     fc.assert(
       fc.property(

@@ -244,7 +244,7 @@ describe('BinaryProtocolHandler over loopback', () => {
   it('a socket that delivers strings (setEncoding) is a fatal ERR_INVALID_CHUNK, not a crash', async () => {
     const errors: ProtocolError[] = []
     const port = await listen((socket) => {
-      socket.setEncoding('latin1') // the seed's configureSocket did this
+      socket.setEncoding('latin1') // the verb docs' configureSocket did this
       const h = new BinaryProtocolHandler(socket)
       h.on('error', (e) => errors.push(e))
     })

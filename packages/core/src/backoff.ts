@@ -1,3 +1,5 @@
+import { knownKeys, limit, ms, number, oneOf } from './validate.ts'
+
 export interface RetryOptions {
   /** Delay cap for the first retry, in ms. @default 1000 */
   baseDelay?: number
@@ -9,7 +11,7 @@ export interface RetryOptions {
   maxAttempts?: number
   /**
    * `'full'` waits a uniform random time in [0, cap] (spreads a crowd of clients that lost the
-   * same server); `'none'` waits exactly the cap, as the seed does. @default 'full'
+   * same server); `'none'` waits exactly the cap, as the verb docs' client does. @default 'full'
    */
   jitter?: 'full' | 'none'
 }
@@ -28,17 +30,23 @@ export function backoffDelay(attempt: number, retry: Required<RetryOptions>): nu
   return retry.jitter === 'full' ? Math.floor(Math.random() * (cap + 1)) : cap
 }
 
+const RETRY_KEYS: (keyof RetryOptions)[] = [
+  'baseDelay',
+  'factor',
+  'maxDelay',
+  'maxAttempts',
+  'jitter',
+]
+
 export function resolveRetry(retry: RetryOptions | undefined): Required<RetryOptions> {
-  const r = { ...DEFAULT_RETRY, ...retry }
-  const nonNegative = (name: keyof RetryOptions, v: number) => {
-    if (!(v >= 0)) throw new TypeError(`retry.${name} must be a non-negative number, got ${v}`)
+  knownKeys(retry, RETRY_KEYS, 'retry')
+  const r = retry ?? {}
+  const d = DEFAULT_RETRY
+  return {
+    baseDelay: ms(r.baseDelay, 'retry.baseDelay', d.baseDelay),
+    factor: number(r.factor, 'retry.factor', d.factor, 1),
+    maxDelay: ms(r.maxDelay, 'retry.maxDelay', d.maxDelay),
+    maxAttempts: limit(r.maxAttempts, 'retry.maxAttempts', d.maxAttempts, 0),
+    jitter: oneOf(r.jitter, 'retry.jitter', ['full', 'none'], d.jitter),
   }
-  nonNegative('baseDelay', r.baseDelay)
-  nonNegative('maxDelay', r.maxDelay)
-  nonNegative('maxAttempts', r.maxAttempts)
-  if (!(r.factor >= 1)) throw new TypeError(`retry.factor must be >= 1, got ${r.factor}`)
-  if (r.jitter !== 'full' && r.jitter !== 'none') {
-    throw new TypeError(`retry.jitter must be 'full' or 'none', got ${String(r.jitter)}`)
-  }
-  return r
 }

@@ -6,7 +6,7 @@ type Callback = (err: null, address: string, family: number) => void
 /**
  * `net.Server#listen` passes every host through `dns.lookup`, even an IP literal, so the socket
  * is bound a tick later and `address()` is null until then. For an IP literal the lookup is
- * answered on the spot, which binds before `listen` returns (the seed's tests read `address()`
+ * answered on the spot, which binds before `listen` returns (the verb docs' tests read `address()`
  * on the next line) and skips a thread-pool round trip. Other hosts take Node's normal path.
  */
 export function bind(server: Server, options: ListenOptions): void {

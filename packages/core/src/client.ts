@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events'
 import { connect as netConnect, type Socket } from 'node:net'
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls'
 import { backoffDelay, type RetryOptions, resolveRetry } from './backoff.ts'
-import { ErrorCode, ProtocolError } from './errors.ts'
+import { ErrorCode, VerbTcpError } from './errors.ts'
 import type { TCPSocket } from './types.ts'
+import { argError, bool, intInRange, knownKeys, ms, object, string } from './validate.ts'
 
 export interface ConnectOptions {
   /** @default '127.0.0.1' */
@@ -31,7 +32,7 @@ export interface ReconnectingClientEvents {
   /** A connection came back after a drop or failed attempts. */
   reconnected: [socket: TCPSocket]
   /** `maxAttempts` attempts in a row failed; the client is closed. */
-  'give-up': [error: ProtocolError]
+  'give-up': [error: VerbTcpError<'ERR_RECONNECT_GAVE_UP'>]
   /** The client has stopped for good (after `close()` or giving up). */
   close: []
 }
@@ -54,9 +55,7 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
 
   constructor(options: ConnectOptions) {
     super()
-    if (!Number.isSafeInteger(options.port) || options.port < 1 || options.port > 65535) {
-      throw new TypeError(`port must be an integer from 1 to 65535, got ${options.port}`)
-    }
+    validateConnectOptions(options)
     this.#options = options
     this.#retry = resolveRetry(options.retry)
     this.#dial()
@@ -156,7 +155,7 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
 
   #schedule(error: Error | undefined): void {
     if (this.#attempt >= this.#retry.maxAttempts) {
-      const giveUp = new ProtocolError(
+      const giveUp = new VerbTcpError(
         ErrorCode.RECONNECT_GAVE_UP,
         `gave up after ${this.#attempt} failed attempts to reach ${this.#options.host ?? '127.0.0.1'}:${this.#options.port}`,
         { cause: error, limit: this.#retry.maxAttempts },
@@ -182,9 +181,35 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
     this.emit('close')
   }
 
-  #closedError(): ProtocolError {
-    return new ProtocolError(ErrorCode.CLIENT_CLOSED, 'the client was closed before it connected')
+  #closedError(): VerbTcpError {
+    return new VerbTcpError(ErrorCode.CLIENT_CLOSED, 'the client was closed before it connected')
   }
+}
+
+const CONNECT_KEYS: (keyof ConnectOptions)[] = [
+  'host',
+  'port',
+  'tls',
+  'retry',
+  'connectTimeout',
+  'noDelay',
+  'keepAlive',
+  'keepAliveInitialDelay',
+]
+
+/** Bad options throw here, in the caller's stack, not later from a reconnect timer. */
+function validateConnectOptions(options: ConnectOptions): void {
+  if (options?.port === undefined) {
+    throw argError('ERR_INVALID_ARG_TYPE', 'connect needs options with a port, got none')
+  }
+  knownKeys(options, CONNECT_KEYS, 'connect')
+  string(options.host, 'host', '')
+  intInRange(options.port, 'port', 0, 1, 65535)
+  if (typeof options.tls !== 'boolean') object(options.tls, 'tls', undefined)
+  ms(options.connectTimeout, 'connectTimeout', 0)
+  bool(options.noDelay, 'noDelay', true)
+  bool(options.keepAlive, 'keepAlive', true)
+  ms(options.keepAliveInitialDelay, 'keepAliveInitialDelay', 0)
 }
 
 /**

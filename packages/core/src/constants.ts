@@ -23,9 +23,9 @@ export type ServerProtocol = (typeof ServerProtocol)[keyof typeof ServerProtocol
 export const DEFAULT_HOST = '127.0.0.1'
 /** Port used when none is given: 0 asks the OS for a free one. */
 export const DEFAULT_PORT = 0
-/** Seconds-scale defaults from the seed's "Server Options", adopted as real defaults. */
+/** Seconds-scale defaults from the verb docs' "Server Options", adopted as real defaults. */
 export const DEFAULT_BACKLOG = 511
 export const DEFAULT_KEEP_ALIVE_INITIAL_DELAY = 60_000
 export const DEFAULT_IDLE_TIMEOUT = 300_000
-/** The seed's `TCPServerManager` grace period. */
+/** The verb docs' `TCPServerManager` grace period. */
 export const DEFAULT_GRACE_PERIOD = 30_000

@@ -43,6 +43,8 @@ export {
   isProtocolError,
   ProtocolError,
   type ProtocolErrorOptions,
+  VerbTcpError,
+  type VerbTcpErrorOptions,
 } from './errors.ts'
 export { createServer, type HandleSignalsOptions, TcpServer } from './server.ts'
 export type {

@@ -1,71 +1,65 @@
 import type { ServerOptions, TcpOptions } from './types.ts'
-import { MAX_TIMER_MS } from './validate.ts'
+import {
+  argError,
+  bool,
+  fn,
+  intInRange,
+  knownKeys,
+  ms,
+  object,
+  positiveInt,
+  string,
+} from './validate.ts'
 
-type Check = (value: unknown) => boolean
-const bool: Check = (v) => typeof v === 'boolean'
-const fn: Check = (v) => typeof v === 'function'
-const uint: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0
-const ms: Check = (v) => uint(v) && (v as number) <= MAX_TIMER_MS
-const posInt: Check = (v) => Number.isSafeInteger(v) && (v as number) > 0
-const object: Check = (v) => typeof v === 'object' && v !== null
-const port: Check = (v) => uint(v) && (v as number) <= 65535
-const host: Check = (v) => typeof v === 'string' && v.length > 0
+type Check = (value: unknown, name: string) => unknown
+const uint: Check = (v, name) => intInRange(v, name, 0, 0, Number.MAX_SAFE_INTEGER)
 
-const TCP_KEYS: Record<keyof TcpOptions, [Check, string]> = {
-  backlog: [uint, 'a non-negative integer'],
-  exclusive: [bool, 'a boolean'],
-  allowHalfOpen: [bool, 'a boolean'],
-  pauseOnConnect: [bool, 'a boolean'],
-  readableHighWaterMark: [posInt, 'a positive integer'],
-  writableHighWaterMark: [posInt, 'a positive integer'],
-  keepAlive: [bool, 'a boolean'],
-  keepAliveInitialDelay: [ms, `an integer from 0 to ${MAX_TIMER_MS} (ms)`],
-  noDelay: [bool, 'a boolean'],
-  timeout: [ms, `an integer from 0 to ${MAX_TIMER_MS} (ms)`],
-  tls: [object, 'an object of tls.createServer options'],
-  onAdmit: [fn, 'a function'],
-  onConnection: [fn, 'a function'],
-  onError: [fn, 'a function'],
-  onListening: [fn, 'a function'],
-  onClose: [fn, 'a function'],
-  onTimeout: [fn, 'a function'],
+const TCP_KEYS: Record<keyof TcpOptions, Check> = {
+  backlog: uint,
+  exclusive: (v, name) => bool(v, name, false),
+  allowHalfOpen: (v, name) => bool(v, name, false),
+  pauseOnConnect: (v, name) => bool(v, name, false),
+  readableHighWaterMark: (v, name) => positiveInt(v, name, 1),
+  writableHighWaterMark: (v, name) => positiveInt(v, name, 1),
+  keepAlive: (v, name) => bool(v, name, true),
+  keepAliveInitialDelay: (v, name) => ms(v, name, 0),
+  noDelay: (v, name) => bool(v, name, true),
+  timeout: (v, name) => ms(v, name, 0),
+  tls: (v, name) => object(v, name, undefined),
+  onAdmit: (v, name) => fn(v, name, undefined),
+  onConnection: (v, name) => fn(v, name, undefined),
+  onError: (v, name) => fn(v, name, undefined),
+  onListening: (v, name) => fn(v, name, undefined),
+  onClose: (v, name) => fn(v, name, undefined),
+  onTimeout: (v, name) => fn(v, name, undefined),
 }
 
-const TOP_KEYS: Record<Exclude<keyof ServerOptions, 'tcp'>, [Check, string]> = {
-  port: [port, 'an integer from 0 to 65535'],
-  host: [host, 'a non-empty string'],
+const TOP_KEYS: Record<keyof ServerOptions, Check> = {
+  port: (v, name) => intInRange(v, name, 0, 0, 65535),
+  host: (v, name) => string(v, name, ''),
+  tcp: (v, name) => object(v, name, undefined),
 }
 
-function checkKeys(
-  value: object,
-  table: Record<string, [Check, string]>,
-  where: string,
-  extra: string[] = [],
-): void {
-  for (const [key, v] of Object.entries(value)) {
-    if (v === undefined || extra.includes(key)) continue
-    const rule = table[key]
-    if (!rule) {
-      const known = [...Object.keys(table), ...extra].join(', ')
-      throw new TypeError(`Unknown option ${where}${key}. Known options: ${known}`)
-    }
-    if (!rule[0](v))
-      throw new TypeError(`Option ${where}${key} must be ${rule[1]}, got ${String(v)}`)
-  }
+function checkKeys(value: object, table: Record<string, Check>, where: string, prefix = ''): void {
+  knownKeys(value, Object.keys(table), where)
+  for (const [key, v] of Object.entries(value)) table[key]?.(v, `${prefix}${key}`)
 }
 
-/** Throws a `TypeError` naming the first unknown or ill-typed key. */
+/**
+ * Throws Node-style `TypeError`/`RangeError`s (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`,
+ * `ERR_OUT_OF_RANGE`) naming the first unknown or ill-typed key.
+ */
 export function validateOptions(options: unknown): asserts options is ServerOptions {
-  if (!object(options)) throw new TypeError('withOptions expects an options object')
-  checkKeys(options as object, TOP_KEYS, '', ['tcp'])
+  if (options === undefined) {
+    throw argError('ERR_INVALID_ARG_TYPE', 'withOptions expects an options object, got undefined')
+  }
+  checkKeys(options as object, TOP_KEYS, 'server')
   const tcp = (options as ServerOptions).tcp
-  if (tcp === undefined) return
-  if (!object(tcp)) throw new TypeError('Option tcp must be an object')
-  checkKeys(tcp, TCP_KEYS, 'tcp.')
+  if (tcp !== undefined) checkKeys(tcp, TCP_KEYS, 'tcp', 'tcp.')
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (!object(value)) return false
+  if (typeof value !== 'object' || value === null) return false
   const proto = Object.getPrototypeOf(value)
   return proto === Object.prototype || proto === null
 }

@@ -11,7 +11,7 @@ import {
   DEFAULT_PORT,
   ServerProtocol,
 } from './constants.ts'
-import { ErrorCode, ProtocolError } from './errors.ts'
+import { ErrorCode, VerbTcpError } from './errors.ts'
 import { mergeOptions, validateOptions } from './options.ts'
 import { asError, report } from './report.ts'
 import type {
@@ -27,7 +27,7 @@ import type {
   TcpOptions,
   TimeoutHandler,
 } from './types.ts'
-import { MAX_TIMER_MS } from './validate.ts'
+import { argError, MAX_TIMER_MS, number } from './validate.ts'
 
 interface Handlers {
   onAdmit: AdmitHandler[]
@@ -152,7 +152,7 @@ export class TcpServer {
     }
     if (this.#server || this.#shutdown) {
       return Promise.reject(
-        new ProtocolError(
+        new VerbTcpError(
           ErrorCode.SERVER_STATE,
           'listen() called on a server that is already running',
         ),
@@ -161,7 +161,10 @@ export class TcpServer {
     const tcp = this.#tcp()
     if (this.protocol === 'tls' && !tcp.tls) {
       return Promise.reject(
-        new TypeError('A TLS server needs tcp.tls options with at least a key and certificate'),
+        argError(
+          'ERR_INVALID_ARG_VALUE',
+          'A TLS server needs tcp.tls options with at least a key and certificate',
+        ),
       )
     }
     const base = {
@@ -187,7 +190,7 @@ export class TcpServer {
         this.#server = undefined
         const handlers = this.#list('onError')
         // Reported once: to whoever awaits the promise, or else to onError, and then the promise
-        // is marked handled so the seed's un-awaited `app.listen(8080)` cannot crash the process.
+        // is marked handled so the verb docs' un-awaited `app.listen(8080)` cannot crash the process.
         if (!listening.observed && handlers.length > 0) {
           report(handlers, error, undefined, false)
           listening.catch(() => {})
@@ -219,10 +222,7 @@ export class TcpServer {
    * (such as 0) moves the deadline earlier.
    */
   close(options: CloseOptions = {}): Promise<CloseResult> {
-    const gracePeriod = options.gracePeriod ?? DEFAULT_GRACE_PERIOD
-    if (!Number.isFinite(gracePeriod) || gracePeriod < 0) {
-      throw new TypeError(`gracePeriod must be a non-negative number of ms, got ${gracePeriod}`)
-    }
+    const gracePeriod = number(options.gracePeriod, 'gracePeriod', DEFAULT_GRACE_PERIOD, 0)
     if (this.#shutdown) {
       this.#shutdown.shorten(gracePeriod)
       return this.#shutdown.result
@@ -421,7 +421,9 @@ export class TcpServer {
   }
 
   #add<K extends keyof Handlers>(kind: K, handler: Handlers[K][number]): this {
-    if (typeof handler !== 'function') throw new TypeError(`${kind} expects a function`)
+    if (typeof handler !== 'function') {
+      throw argError('ERR_INVALID_ARG_TYPE', `${kind} expects a function, got ${typeof handler}`)
+    }
     ;(this.#handlers[kind] as unknown[]).push(handler)
     return this
   }
@@ -444,7 +446,7 @@ class ListenPromise<T> extends Promise<T> {
 }
 
 /**
- * Node's net.Server takes one `highWaterMark` for both directions; the seed's options set them
+ * Node's net.Server takes one `highWaterMark` for both directions; the verb docs' options set them
  * separately, so the stream states are adjusted right after accept, before any byte is read.
  */
 function setHighWaterMarks(socket: TCPSocket, readable?: number, writable?: number): void {
@@ -461,7 +463,7 @@ const SERVED = new Set<string>([ServerProtocol.TCP, ServerProtocol.TLS])
 
 /**
  * Creates a TCP (default) or TLS server. Other verb protocols are not served here: they throw a
- * `ProtocolError` with code `ERR_PROTOCOL_UNSUPPORTED`.
+ * `VerbTcpError` with code `ERR_PROTOCOL_UNSUPPORTED`.
  *
  * @example
  * ```ts
@@ -473,7 +475,7 @@ const SERVED = new Set<string>([ServerProtocol.TCP, ServerProtocol.TLS])
  */
 export function createServer(protocol: ServerProtocol | string = ServerProtocol.TCP): TcpServer {
   if (!SERVED.has(protocol)) {
-    throw new ProtocolError(
+    throw new VerbTcpError(
       ErrorCode.PROTOCOL_UNSUPPORTED,
       `@verb-tcp/core serves only ServerProtocol.TCP and ServerProtocol.TLS, not ${JSON.stringify(protocol)}. ` +
         'Use the verb package for HTTP, WebSocket, gRPC and UDP servers.',

@@ -1,5 +1,5 @@
 /**
- * Test helpers with the shapes of verb's `verb/testing`, so the seed's tests run as written.
+ * Test helpers with the shapes of verb's `verb/testing`, so the verb docs' tests run as written.
  *
  * @example
  * ```ts
@@ -42,7 +42,7 @@ export interface TestServer extends TcpServer {
 
 /**
  * Starts a TCP server on loopback and returns it already bound, so `server.address()` works on
- * the next line. Options are the `tcp` block's, plus `port` and `host`, flat as in the seed.
+ * the next line. Options are the `tcp` block's, plus `port` and `host`, flat as in the verb docs.
  */
 export function createTCPServer(options: TestServerOptions = {}): TestServer {
   const { port = 0, host = '127.0.0.1', ...tcp } = options

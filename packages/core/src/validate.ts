@@ -63,11 +63,34 @@ export function intInRange(
   return integer(value, name, min, max, `an integer from ${min} to ${max}`)
 }
 
-/** A positive safe integer or `Infinity` (no limit); `undefined` gives `fallback`. */
-export function limit(value: unknown, name: string, fallback: number): number {
+/**
+ * A safe integer of at least `min` (1 unless given), or `Infinity` for no limit; `undefined`
+ * gives `fallback`.
+ */
+export function limit(value: unknown, name: string, fallback: number, min = 1): number {
   if (value === Number.POSITIVE_INFINITY) return value
   if (value === undefined) return fallback
-  return integer(value, name, 1, Number.MAX_SAFE_INTEGER, 'a positive integer or Infinity')
+  const what = min === 1 ? 'a positive integer or Infinity' : `an integer >= ${min} or Infinity`
+  return integer(value, name, min, Number.MAX_SAFE_INTEGER, what)
+}
+
+/** A finite number from `min` to `max`, fractions allowed; `undefined` gives `fallback`. */
+export function number(
+  value: unknown,
+  name: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_VALUE,
+): number {
+  if (value === undefined) return fallback
+  const what = max === Number.MAX_VALUE ? `a number >= ${min}` : `a number from ${min} to ${max}`
+  if (typeof value !== 'number') {
+    throw argError('ERR_INVALID_ARG_TYPE', `${name} must be ${what}, got ${show(value)}`)
+  }
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw argError('ERR_OUT_OF_RANGE', `${name} must be ${what}, got ${show(value)}`)
+  }
+  return value
 }
 
 /** Milliseconds a Node timer can count: an integer from `min` to 2^31-1. */
@@ -111,9 +134,20 @@ export function bool(value: unknown, name: string, fallback: boolean): boolean {
 export function string(value: unknown, name: string, fallback: string): string {
   if (value === undefined) return fallback
   if (typeof value !== 'string' || value.length === 0) {
-    throw argError('ERR_INVALID_ARG_TYPE', `${name} must be a non-empty string, got ${show(value)}`)
+    // Node's split: the wrong type is ERR_INVALID_ARG_TYPE, a string that is empty a bad value.
+    const code = typeof value === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE'
+    throw argError(code, `${name} must be a non-empty string, got ${show(value)}`)
   }
   return value
+}
+
+/** A non-null object (not an array); `undefined` gives `fallback`. */
+export function object<T extends object | undefined>(value: unknown, name: string, fallback: T): T {
+  if (value === undefined) return fallback
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw argError('ERR_INVALID_ARG_TYPE', `${name} must be an object, got ${show(value)}`)
+  }
+  return value as T
 }
 
 /**

@@ -23,7 +23,7 @@ function client(options: Parameters<typeof connect>[0]): ReconnectingClient {
 describe('backoffDelay', () => {
   const none = { ...DEFAULT_RETRY, jitter: 'none' as const }
 
-  it('doubles from 1000 ms by default, as the seed does', () => {
+  it("doubles from 1000 ms by default, as the verb docs' client does", () => {
     expect([1, 2, 3, 4, 5].map((n) => backoffDelay(n, none))).toEqual([
       1000, 2000, 4000, 8000, 16000,
     ])
@@ -47,10 +47,29 @@ describe('backoffDelay', () => {
 
   it('validates the retry options', () => {
     expect(resolveRetry(undefined)).toEqual(DEFAULT_RETRY)
-    expect(() => resolveRetry({ baseDelay: -1 })).toThrow(/baseDelay/)
-    expect(() => resolveRetry({ factor: 0.5 })).toThrow(/factor/)
-    expect(() => resolveRetry({ jitter: 'half' as never })).toThrow(/jitter/)
-    expect(() => connect({ port: 0 })).toThrow(/port/)
+    const range = (message: RegExp) =>
+      expect.objectContaining({
+        name: 'RangeError',
+        code: 'ERR_OUT_OF_RANGE',
+        message: expect.stringMatching(message),
+      })
+    const value = (message: RegExp) =>
+      expect.objectContaining({
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARG_VALUE',
+        message: expect.stringMatching(message),
+      })
+    expect(() => resolveRetry({ baseDelay: -1 })).toThrow(range(/baseDelay/))
+    expect(() => resolveRetry({ factor: 0.5 })).toThrow(range(/factor/))
+    expect(() => resolveRetry({ maxAttempts: -1 })).toThrow(range(/maxAttempts/))
+    expect(resolveRetry({ maxAttempts: Infinity }).maxAttempts).toBe(Infinity)
+    expect(() => resolveRetry({ jitter: 'half' as never })).toThrow(value(/jitter/))
+    expect(() => resolveRetry({ tries: 3 } as never)).toThrow(value(/tries/))
+    expect(() => connect({ port: 0 })).toThrow(range(/port/))
+    expect(() => connect({ port: 1, connectTimout: 5 } as never)).toThrow(value(/connectTimout/))
+    expect(() => connect({} as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    )
   })
 })
 
@@ -80,10 +99,13 @@ describe('ReconnectingClient schedule (fake timers)', () => {
     const [error] = await gaveUp.called
     // Math.random() = 0.5: half of 1000, 2000, 4000, 8000, 16000 (rounded down, +1 for inclusivity).
     expect(delays).toEqual([500, 1000, 2000, 4000, 8000])
-    expect(error).toMatchObject({ code: 'ERR_RECONNECT_GAVE_UP', limit: 5 })
+    expect(error).toMatchObject({ name: 'VerbTcpError', code: 'ERR_RECONNECT_GAVE_UP', limit: 5 })
     expect((error.cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED')
     expect(c.closed).toBe(true)
-    await expect(c.ready()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' })
+    await expect(c.ready()).rejects.toMatchObject({
+      name: 'VerbTcpError',
+      code: 'ERR_CLIENT_CLOSED',
+    })
   })
 
   it('stops retrying on close(): no attempt runs after it', async () => {

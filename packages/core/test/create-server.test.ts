@@ -20,7 +20,8 @@ describe('createServer', () => {
       } catch (err) {
         thrown = err
       }
-      expect(isProtocolError(thrown) && thrown.code).toBe('ERR_PROTOCOL_UNSUPPORTED')
+      expect(thrown).toMatchObject({ name: 'VerbTcpError', code: 'ERR_PROTOCOL_UNSUPPORTED' })
+      expect(isProtocolError(thrown)).toBe(false)
       expect((thrown as Error).message).toContain('@verb-tcp/core')
       expect((thrown as Error).message).toContain(p)
     },
@@ -61,29 +62,35 @@ describe('withOptions', () => {
   })
 
   it.each([
-    [{ prot: 80 }, /Unknown option prot/],
-    [{ tcp: { keepalive: true } }, /Unknown option tcp\.keepalive/],
-    [{ tcp: { onconnection: () => {} } }, /Unknown option tcp\.onconnection/],
-    [{ hostname: 'x' }, /Unknown option hostname/],
-  ])('throws a TypeError naming an unknown key: %j', (options, message) => {
-    expect(() => createServer().withOptions(options as never)).toThrow(TypeError)
+    [{ prot: 80 }, /Unknown server option prot/],
+    [{ tcp: { keepalive: true } }, /Unknown tcp option keepalive/],
+    [{ tcp: { onconnection: () => {} } }, /Unknown tcp option onconnection/],
+    [{ hostname: 'x' }, /Unknown server option hostname/],
+  ])('throws ERR_INVALID_ARG_VALUE naming an unknown key: %j', (options, message) => {
+    expect(() => createServer().withOptions(options as never)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }),
+    )
     expect(() => createServer().withOptions(options as never)).toThrow(message)
   })
 
   it.each([
-    [{ port: 70000 }, /port/],
-    [{ port: -1 }, /port/],
-    [{ port: '80' }, /port/],
-    [{ host: '' }, /host/],
-    [{ tcp: { backlog: 1.5 } }, /tcp\.backlog/],
-    [{ tcp: { timeout: -1 } }, /tcp\.timeout/],
-    [{ tcp: { timeout: 2 ** 31 } }, /tcp\.timeout/],
-    [{ tcp: { readableHighWaterMark: 0 } }, /tcp\.readableHighWaterMark/],
-    [{ tcp: { noDelay: 'yes' } }, /tcp\.noDelay/],
-    [{ tcp: { onConnection: 'fn' } }, /tcp\.onConnection/],
-    [{ tcp: 5 }, /tcp/],
-  ])('throws a TypeError for an ill-typed value: %j', (options, message) => {
-    expect(() => createServer().withOptions(options as never)).toThrow(message)
+    [{ port: 70000 }, /port/, 'ERR_OUT_OF_RANGE'],
+    [{ port: -1 }, /port/, 'ERR_OUT_OF_RANGE'],
+    [{ port: '80' }, /port/, 'ERR_INVALID_ARG_TYPE'],
+    [{ host: '' }, /host/, 'ERR_INVALID_ARG_VALUE'],
+    [{ tcp: { backlog: 1.5 } }, /tcp\.backlog/, 'ERR_OUT_OF_RANGE'],
+    [{ tcp: { timeout: -1 } }, /tcp\.timeout/, 'ERR_OUT_OF_RANGE'],
+    [{ tcp: { timeout: 2 ** 31 } }, /tcp\.timeout/, 'ERR_OUT_OF_RANGE'],
+    [{ tcp: { readableHighWaterMark: 0 } }, /tcp\.readableHighWaterMark/, 'ERR_OUT_OF_RANGE'],
+    [{ tcp: { noDelay: 'yes' } }, /tcp\.noDelay/, 'ERR_INVALID_ARG_TYPE'],
+    [{ tcp: { onConnection: 'fn' } }, /tcp\.onConnection/, 'ERR_INVALID_ARG_TYPE'],
+    [{ tcp: { tls: 1 } }, /tcp\.tls/, 'ERR_INVALID_ARG_TYPE'],
+    [{ tcp: 5 }, /tcp/, 'ERR_INVALID_ARG_TYPE'],
+    [undefined, /options object/, 'ERR_INVALID_ARG_TYPE'],
+  ])('throws a coded error for an ill-typed value: %j', (options, message, code) => {
+    expect(() => createServer().withOptions(options as never)).toThrow(
+      expect.objectContaining({ code, message: expect.stringMatching(message) }),
+    )
   })
 
   it('adds handlers with chainable shortcuts and rejects non-functions', () => {
@@ -95,6 +102,8 @@ describe('withOptions', () => {
         .onListening(() => {})
         .onClose(() => {}),
     ).toBe(app)
-    expect(() => app.onConnection('x' as never)).toThrow(TypeError)
+    expect(() => app.onConnection('x' as never)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }),
+    )
   })
 })

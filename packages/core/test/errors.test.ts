@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ErrorCode, isProtocolError, ProtocolError } from '../src/errors.ts'
+import { ErrorCode, isProtocolError, ProtocolError, VerbTcpError } from '../src/errors.ts'
 
 describe('ProtocolError', () => {
   it('carries a stable code, its fields and the cause', () => {
@@ -35,5 +35,20 @@ describe('ProtocolError', () => {
     expect(isProtocolError(new OtherCopy())).toBe(true)
     expect(isProtocolError(Object.assign(new Error('x'), { code: 'ECONNRESET' }))).toBe(false)
     expect(isProtocolError({ name: 'ProtocolError', code: 'ERR_X' })).toBe(false)
+  })
+})
+
+describe('VerbTcpError', () => {
+  it('carries a code, a limit and the cause, and is not a ProtocolError', () => {
+    const cause = new Error('root')
+    const err = new VerbTcpError(ErrorCode.SERVER_STATE, 'already running', { cause, limit: 2 })
+    expect(err).toBeInstanceOf(Error)
+    expect(err).toMatchObject({ name: 'VerbTcpError', code: 'ERR_SERVER_STATE', limit: 2 })
+    expect(err.cause).toBe(cause)
+    expect(isProtocolError(err)).toBe(false)
+  })
+
+  it('is the base of ProtocolError, so every verb-tcp error has a code', () => {
+    expect(new ProtocolError('ERR_X', 'x')).toBeInstanceOf(VerbTcpError)
   })
 })

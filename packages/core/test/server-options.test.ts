@@ -1,4 +1,4 @@
-// Every option of the seed's "Server Options" block, each observed on a real loopback connection,
+// Every option of the verb docs' "Server Options" block, each observed on a real loopback connection,
 // so that ignoring the option would fail its test.
 import { execFile } from 'node:child_process'
 import { once } from 'node:events'

@@ -56,12 +56,18 @@ describe('listen', () => {
     const app = track(createServer())
     await app.listen()
     const err = await app.listen().catch((e: unknown) => e)
-    expect(isProtocolError(err) && err.code).toBe('ERR_SERVER_STATE')
+    // A state error, not something a peer sent.
+    expect(err).toMatchObject({ name: 'VerbTcpError', code: 'ERR_SERVER_STATE' })
+    expect(isProtocolError(err)).toBe(false)
   })
 
-  it('validates listen arguments', () => {
-    expect(() => createServer().listen(-1)).toThrow(/port/)
-    expect(() => createServer().listen(80, '')).toThrow(/host/)
+  it('validates listen arguments with Node-style coded errors', () => {
+    expect(() => createServer().listen(-1)).toThrow(
+      expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }),
+    )
+    expect(() => createServer().listen(80, '')).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }),
+    )
   })
 
   it('calls onListening handlers from options and shortcuts, with the address', async () => {
@@ -114,7 +120,7 @@ describe('connections', () => {
     expect(app.connections.size).toBe(1)
   })
 
-  it('supports what the seed does with a socket: write, data, end, setEncoding, destroy', async () => {
+  it('supports what the verb docs do with a socket: write, data, end, setEncoding, destroy', async () => {
     const app = track(
       createServer().onConnection((socket) => {
         socket.setEncoding('utf8')
@@ -368,7 +374,9 @@ describe('close', () => {
   })
 
   it('rejects a negative grace period', () => {
-    expect(() => createServer().close({ gracePeriod: -1 })).toThrow(TypeError)
+    expect(() => createServer().close({ gracePeriod: -1 })).toThrow(
+      expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }),
+    )
   })
 })
 

@@ -1,5 +1,5 @@
 // Decode throughput of @verb-tcp/json-frames against the peers it replaces, in the same run on
-// the same payloads, following ../../../../shared/research/bench-codec-peers.mjs:
+// the same payloads:
 //   1,000,000 x 64 B frames and 10,000 x 64 KiB frames, cut into seeded random chunks of
 //   1-65,536 bytes (tcp) and 1-1,460 bytes (mtu). Each measured run is its own node process;
 //   variants are interleaved run by run so machine noise hits all of them alike.

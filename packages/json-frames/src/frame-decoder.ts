@@ -7,9 +7,12 @@ import {
   hexPreview,
   TruncatedFrameError,
 } from '@verb-tcp/core/codec'
+import { bool, oneOf } from '@verb-tcp/core/validate'
 import { LF, MAX_FRAME_BYTES_LIMIT, MAX_SKIP_DIGITS } from './constants.ts'
 import { JsonFramesErrorCode } from './errors.ts'
 import type { FrameDecoderOptions, RawFrameDecoderOptions } from './types.ts'
+
+const OVERSIZE = ['error', 'skip'] as const
 
 /** Validates a byte limit option, so a bad config fails at construction, not mid-stream. */
 export function checkLimit(value: number | undefined, name?: string): number {
@@ -36,7 +39,7 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
   constructor(options: FrameDecoderOptions = {}) {
     super()
     this.maxFrameBytes = checkLimit(options.maxFrameBytes)
-    this.#skipOversize = options.oversize === 'skip'
+    this.#skipOversize = oneOf(options.oversize, 'oversize', OVERSIZE, 'error') === 'skip'
   }
 
   /**
@@ -176,7 +179,7 @@ export class FrameDecoder extends NewlineLengthDecoder<Buffer> {
 
   constructor(options: RawFrameDecoderOptions = {}) {
     super(options)
-    this.#copy = options.copy === true
+    this.#copy = bool(options.copy, 'copy', false)
   }
 
   protected onPayload(

@@ -1,5 +1,5 @@
 /**
- * `@verb-tcp/json-frames`: messages framed as `<byte length>\n<json>`, the seed's
+ * `@verb-tcp/json-frames`: messages framed as `<byte length>\n<json>`, the verb docs'
  * `MessageHandler` made correct: byte lengths, strict UTF-8, canonical headers, a size limit,
  * recoverable errors, backpressure and no crash for want of an `'error'` listener.
  *

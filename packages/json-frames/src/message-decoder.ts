@@ -1,6 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer'
 import { ProtocolError } from '@verb-tcp/core'
 import type { BinaryInput, DecodeSink } from '@verb-tcp/core/codec'
+import { bool } from '@verb-tcp/core/validate'
 import { JsonFramesErrorCode } from './errors.ts'
 import { NewlineLengthDecoder } from './frame-decoder.ts'
 import type { MessageDecoderOptions } from './types.ts'
@@ -23,7 +24,7 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
 
   constructor(options: MessageDecoderOptions = {}) {
     super(options)
-    this.#requireType = options.requireType === true
+    this.#requireType = bool(options.requireType, 'requireType', false)
   }
 
   override push(input: BinaryInput, sink: DecodeSink<M>): void {

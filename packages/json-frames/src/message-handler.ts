@@ -17,7 +17,7 @@ export interface MessageHandlerEvents<M> {
 }
 
 /**
- * The seed's `MessageHandler`, made correct: decodes `<byte length>\n<json>` messages from a
+ * The verb docs' `MessageHandler`, made correct: decodes `<byte length>\n<json>` messages from a
  * socket and emits `'message'`; `sendMessage` encodes one.
  *
  * Errors: with an `'error'` listener, every error is emitted there, and after a fatal one the
@@ -29,7 +29,7 @@ export interface MessageHandlerEvents<M> {
  * pauses until the socket drains, so a peer cannot make us buffer without bound. `pause()` and
  * `resume()` let the application hold reading itself.
  */
-// biome-ignore lint/suspicious/noExplicitAny: as in the seed, listeners read `message.data` unchecked; pass a type to narrow it
+// biome-ignore lint/suspicious/noExplicitAny: as in the verb docs, listeners read `message.data` unchecked; pass a type to narrow it
 export class MessageHandler<M = any> extends SocketCodecHandler<M, MessageHandlerEvents<M>> {
   readonly #maxSendBytes: number
 

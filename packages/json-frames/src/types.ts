@@ -20,7 +20,7 @@ export interface RawFrameDecoderOptions extends FrameDecoderOptions {
 
 export interface MessageDecoderOptions extends FrameDecoderOptions {
   /**
-   * Require every message to be a JSON object with a string `type` (as the seed's messages are);
+   * Require every message to be a JSON object with a string `type` (as the verb docs' messages are);
    * anything else is a recoverable `ERR_INVALID_MESSAGE`. @default false
    */
   requireType?: boolean

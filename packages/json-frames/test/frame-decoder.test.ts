@@ -8,7 +8,7 @@ import { enc, run, text } from './helpers.ts'
 const wire = Buffer.concat(['{"a":1}', '', 'x\ny', '{"type":"é"}'].map((s) => encodeFrame(enc(s))))
 const expected = ['{"a":1}', '', 'x\ny', '{"type":"é"}']
 
-describe('chunk boundaries (3.1 #1-#4)', () => {
+describe('chunk boundaries', () => {
   it('decodes the same frames at every split point', () => {
     for (const chunks of everySplit(wire)) {
       const r = run(new FrameDecoder(), chunks)
@@ -46,22 +46,22 @@ describe('chunk boundaries (3.1 #1-#4)', () => {
 describe('length header (3.2)', () => {
   const bad = (input: string) => run(new FrameDecoder(), [input])
 
-  it('N1: "0\\n" is a valid empty frame (3.1 #10)', () => {
+  it('"0\\n" is a valid empty frame', () => {
     expect(text(bad('0\n').frames)).toEqual([''])
   })
 
-  it('N2: "\\n" with no digits is ERR_BAD_LENGTH', () => {
+  it('"\\n" with no digits is ERR_BAD_LENGTH', () => {
     const r = bad('\n')
     expect(r.codes).toEqual(['ERR_BAD_LENGTH'])
     expect(r.errors[0]?.recoverable).toBe(false)
   })
 
-  it('N3: a leading zero is ERR_BAD_LENGTH', () => {
+  it('a leading zero is ERR_BAD_LENGTH', () => {
     for (const input of ['012\n', '00\n', '0012\n'])
       expect(bad(input).codes).toEqual(['ERR_BAD_LENGTH'])
   })
 
-  it('N4: signs, spaces, separators, exponents, hex, decimals and non-ASCII digits are ERR_BAD_LENGTH', () => {
+  it('signs, spaces, separators, exponents, hex, decimals and non-ASCII digits are ERR_BAD_LENGTH', () => {
     const inputs = ['+12\n', '-1\n', ' 12\n', '12 \n', '1_000\n', '1e3\n', '0x10\n', '12.0\n']
     inputs.push('１２\n', '١٢\n', '12abc\n', '-5\n')
     for (const input of inputs) {
@@ -71,18 +71,18 @@ describe('length header (3.2)', () => {
     }
   })
 
-  it('N5: "12\\r\\n" is ERR_BAD_LENGTH (no lone-CR tolerance)', () => {
+  it('"12\\r\\n" is ERR_BAD_LENGTH (no lone-CR tolerance)', () => {
     expect(bad('12\r\n{"type":"x"}').codes).toEqual(['ERR_BAD_LENGTH'])
   })
 
-  it('N6: more digits than the limit can need fail at once, before any LF', () => {
+  it('more digits than the limit can need fail at once, before any LF', () => {
     const d = new FrameDecoder({ maxFrameBytes: 1_000_000 })
     const r = run(d, ['10000000'], false)
     expect(r.codes).toEqual(['ERR_FRAME_TOO_LARGE'])
     expect(r.errors[0]?.limit).toBe(1_000_000)
   })
 
-  it('N7: an endless drip of digits stops at the digit cap (slow-loris)', () => {
+  it('an endless drip of digits stops at the digit cap (slow-loris)', () => {
     const d = new FrameDecoder()
     const errors: ProtocolError[] = []
     const sink: DecodeSink<Buffer> = { frame: () => {}, error: (e) => errors.push(e) }
@@ -96,18 +96,18 @@ describe('length header (3.2)', () => {
     expect(d.bufferedBytes).toBe(0)
   })
 
-  it('N9: a payload containing LF is fine: the length governs', () => {
+  it('a payload containing LF is fine: the length governs', () => {
     expect(text(bad('5\na\n\nb\n').frames)).toEqual(['a\n\nb\n'])
   })
 
-  it('N10: a stray LF after a payload is read as the next header and fails', () => {
+  it('a stray LF after a payload is read as the next header and fails', () => {
     const r = bad('1\na\n1\nb')
     expect(text(r.frames)).toEqual(['a'])
     expect(r.codes).toEqual(['ERR_BAD_LENGTH'])
     expect(r.errors[0]?.offset).toBe(3)
   })
 
-  it('reports the offending header bytes in hex, with the stream offset (3.1 #18)', () => {
+  it('reports the offending header bytes in hex, with the stream offset', () => {
     const r = run(new FrameDecoder(), ['2\nab', 'GET / HTTP/1.1\r\n'])
     expect(text(r.frames)).toEqual(['ab'])
     expect(r.errors[0]?.offset).toBe(4)
@@ -121,7 +121,7 @@ describe('length header (3.2)', () => {
   })
 })
 
-describe('limits (3.1 #5-#8)', () => {
+describe('limits', () => {
   it('accepts a frame of exactly the limit and rejects limit + 1, payload bytes only', () => {
     const ok = run(new FrameDecoder({ maxFrameBytes: 5 }), [encodeFrame(enc('12345'))])
     expect(text(ok.frames)).toEqual(['12345'])
@@ -142,7 +142,7 @@ describe('limits (3.1 #5-#8)', () => {
     expect(d.bufferedBytes).toBe(0)
   })
 
-  it('ignores input after a fatal error (3.1 #14)', () => {
+  it('ignores input after a fatal error', () => {
     const d = new FrameDecoder()
     const r = run(d, ['x', '1\na', '1\nb'])
     expect(r.codes).toEqual(['ERR_BAD_LENGTH'])
@@ -185,7 +185,7 @@ describe('limits (3.1 #5-#8)', () => {
   })
 })
 
-describe('end of input (3.1 #9)', () => {
+describe('end of input', () => {
   it('is ERR_TRUNCATED_FRAME inside a payload, with expected and received counts', () => {
     const r = run(new FrameDecoder(), ['5\nab'])
     expect(r.codes).toEqual(['ERR_TRUNCATED_FRAME'])
@@ -210,7 +210,7 @@ describe('end of input (3.1 #9)', () => {
   })
 })
 
-describe('input and ownership (3.1 #11-#13, #16)', () => {
+describe('input and ownership', () => {
   it('honours byteOffset of views, and accepts ArrayBuffer and DataView', () => {
     const backing = Buffer.from('junk3\nabcjunk')
     const view = new Uint8Array(backing.buffer, backing.byteOffset + 4, 5)

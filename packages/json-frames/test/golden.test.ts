@@ -11,7 +11,7 @@ import { run } from './helpers.ts'
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
 describe('golden vectors', () => {
-  it('encodes the seed example byte for byte', () => {
+  it("encodes the verb docs' example byte for byte", () => {
     expect(encodeMessage({ type: 'x' }).toString('latin1')).toBe('12\n{"type":"x"}')
     expect(hex(encodeMessage({ type: 'x' }))).toBe('31320a7b2274797065223a2278227d')
   })
@@ -21,7 +21,7 @@ describe('golden vectors', () => {
     const out = encodeMessage('é€𝄞')
     expect(out.toString('latin1', 0, 3)).toBe('11\n')
     expect(hex(out.subarray(3))).toBe('22c3a9e282acf09d849e22')
-    expect(JSON.stringify('é€𝄞').length).toBe(6) // what the seed would have written
+    expect(JSON.stringify('é€𝄞').length).toBe(6) // what the verb docs' code would have written
   })
 
   it('encodes an asymmetric length of 0x00010203 bytes as its decimal digits', () => {
@@ -49,7 +49,7 @@ describe('golden vectors', () => {
   })
 })
 
-describe('encoder validation (3.1 #17)', () => {
+describe('encoder validation', () => {
   it('rejects a payload over the limit before emitting anything', () => {
     expect(() => encodeFrame(Buffer.alloc(11), { maxFrameBytes: 10 })).toThrowError(
       expect.objectContaining({ code: 'ERR_FRAME_TOO_LARGE', limit: 10, declaredLength: 11 }),
@@ -82,7 +82,18 @@ describe('encoder validation (3.1 #17)', () => {
   it('rejects limits that are not integers from 0 to 2^32', () => {
     for (const bad of [-1, 1.5, Number.NaN, 2 ** 32 + 1, Number.POSITIVE_INFINITY]) {
       expect(() => encodeFrame(Buffer.alloc(0), { maxFrameBytes: bad })).toThrow(RangeError)
-      expect(() => new FrameDecoder({ maxFrameBytes: bad })).toThrow(RangeError)
+      expect(() => new FrameDecoder({ maxFrameBytes: bad })).toThrow(
+        expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+      )
     }
+  })
+
+  it("rejects bad options with Node's codes, from core's one validator", () => {
+    const type = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
+    const value = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' })
+    expect(() => new FrameDecoder({ maxFrameBytes: '1' as never })).toThrow(type)
+    expect(() => new FrameDecoder({ oversize: 'drop' as never })).toThrow(value)
+    expect(() => new FrameDecoder({ copy: 1 as never })).toThrow(type)
+    expect(() => new MessageDecoder({ requireType: 'yes' as never })).toThrow(type)
   })
 })

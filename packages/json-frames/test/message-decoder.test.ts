@@ -7,16 +7,16 @@ const frame = (payload: string | Buffer) =>
   encodeFrame(typeof payload === 'string' ? enc(payload) : payload)
 
 describe('message layer (3.2)', () => {
-  it('N1: "0\\n" is a frame whose empty payload is ERR_INVALID_JSON, and the stream goes on', () => {
+  it('"0\\n" is a frame whose empty payload is ERR_INVALID_JSON, and the stream goes on', () => {
     const r = run(new MessageDecoder(), ['0\n', frame('{"type":"ok"}')])
     expect(r.codes).toEqual(['ERR_INVALID_JSON'])
     expect(r.errors[0]).toMatchObject({ recoverable: true, offset: 2, declaredLength: 0 })
     expect(r.frames).toEqual([{ type: 'ok' }])
   })
 
-  it('N8: lengths count bytes: a character count from a sloppy peer fails, ours works', () => {
+  it('lengths count bytes: a character count from a sloppy peer fails, ours works', () => {
     const json = '{"t":"日本"}'
-    const sloppy = `${json.length}\n${json}` // the seed's header: 10 characters, 14 bytes
+    const sloppy = `${json.length}\n${json}` // the verb docs' header: 10 characters, 14 bytes
     const r = run(new MessageDecoder(), [sloppy])
     expect(r.frames).toEqual([])
     expect(r.codes[0]).toBe('ERR_INVALID_UTF8') // cut inside "本"
@@ -25,14 +25,14 @@ describe('message layer (3.2)', () => {
     ])
   })
 
-  it('N8: a multi-byte character split across chunks at every point decodes intact', () => {
+  it('a multi-byte character split across chunks at every point decodes intact', () => {
     const wire = Buffer.concat([encodeMessage({ s: '€𝄞é' }), encodeMessage({ s: 'ok' })])
     for (const chunks of everySplit(wire)) {
       expect(run(new MessageDecoder(), chunks).frames).toEqual([{ s: '€𝄞é' }, { s: 'ok' }])
     }
   })
 
-  it('N11: invalid UTF-8 is ERR_INVALID_UTF8 (never U+FFFD), recoverable', () => {
+  it('invalid UTF-8 is ERR_INVALID_UTF8 (never U+FFFD), recoverable', () => {
     const bad = [
       Buffer.from([0x22, 0xe2, 0x82, 0x22]), // truncated sequence
       Buffer.from([0x22, 0xc0, 0xaf, 0x22]), // overlong "/"
@@ -48,7 +48,7 @@ describe('message layer (3.2)', () => {
     }
   })
 
-  it('N11: the same checks apply to a payload that spans chunks', () => {
+  it('the same checks apply to a payload that spans chunks', () => {
     const wire = Buffer.concat([frame(Buffer.from([0x22, 0xff, 0x22])), frame('1')])
     for (const chunks of everySplit(wire)) {
       const r = run(new MessageDecoder(), chunks)
@@ -57,13 +57,13 @@ describe('message layer (3.2)', () => {
     }
   })
 
-  it('N12: a UTF-8 BOM is ERR_INVALID_JSON with a hint', () => {
+  it('a UTF-8 BOM is ERR_INVALID_JSON with a hint', () => {
     const r = run(new MessageDecoder(), [frame(Buffer.from('\ufeff{}'))])
     expect(r.codes).toEqual(['ERR_INVALID_JSON'])
     expect(r.errors[0]?.message).toContain('byte order mark')
   })
 
-  it('N13: invalid JSON and trailing garbage are ERR_INVALID_JSON with the SyntaxError as cause', () => {
+  it('invalid JSON and trailing garbage are ERR_INVALID_JSON with the SyntaxError as cause', () => {
     const r = run(new MessageDecoder(), [frame('{"a":'), frame('{}x'), frame('{"ok":1}')])
     expect(r.codes).toEqual(['ERR_INVALID_JSON', 'ERR_INVALID_JSON'])
     expect(r.errors[0]?.cause).toBeInstanceOf(SyntaxError)
@@ -71,14 +71,14 @@ describe('message layer (3.2)', () => {
     expect(r.frames).toEqual([{ ok: 1 }])
   })
 
-  it('N14: deeply nested JSON inside the limit parses (depth limits belong to the schema)', () => {
+  it('deeply nested JSON inside the limit parses (depth limits belong to the schema)', () => {
     const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`
     const r = run(new MessageDecoder(), [frame(deep)])
     expect(r.codes).toEqual([])
     expect(r.frames.length).toBe(1)
   })
 
-  it('N15: a "__proto__" key is an own property, not a prototype', () => {
+  it('a "__proto__" key is an own property, not a prototype', () => {
     const r = run(new MessageDecoder(), [frame('{"__proto__":{"polluted":true}}')])
     const msg = r.frames[0] as Record<string, unknown>
     expect(Object.hasOwn(msg, '__proto__')).toBe(true)
@@ -86,7 +86,7 @@ describe('message layer (3.2)', () => {
     expect(Object.getPrototypeOf(msg)).toBe(Object.prototype)
   })
 
-  it('N16: top-level non-objects are messages by default, ERR_INVALID_MESSAGE with requireType', () => {
+  it('top-level non-objects are messages by default, ERR_INVALID_MESSAGE with requireType', () => {
     const inputs = ['42', '"x"', 'null', '[1]', '{}', '{"type":1}', '{"type":"ok"}']
     const all = run(new MessageDecoder(), inputs.map(frame))
     expect(all.frames).toEqual([42, 'x', null, [1], {}, { type: 1 }, { type: 'ok' }])

@@ -1,5 +1,5 @@
-// BufferPool against plain allocation, for the seed's use: every connection takes one 64 KiB
-// work buffer, copies each incoming chunk into it (the seed's processData), and gives it back on
+// BufferPool against plain allocation, for the verb docs' use: every connection takes one 64 KiB
+// work buffer, copies each incoming chunk into it (the verb docs' processData), and gives it back on
 // close. Each variant runs in a fresh process per round; rounds interleave; medians.
 // Usage (after building): node bench/buffers.mjs   (env: CONNECTIONS=100000 CHUNKS=4 ROUNDS=5)
 import { spawnSync } from 'node:child_process'
@@ -12,7 +12,7 @@ const SIZE = 64 * 1024
 const VARIANTS = {
   'BufferPool (zeroOnReturn, default)': 'pool',
   'BufferPool (zeroOnReturn: false)': 'pool-dirty',
-  "seed's OptimizedBufferManager": 'seed',
+  "the verb docs' OptimizedBufferManager": 'verb-docs',
   'Buffer.alloc per connection': 'alloc',
   'Buffer.allocUnsafe per connection': 'unsafe',
   'no work buffer (use the chunk as is)': 'none',
@@ -28,8 +28,8 @@ async function runOne(variant) {
     const pool = new BufferPool({ bufferSize: SIZE, zeroOnReturn: variant === 'pool' })
     get = () => pool.getBuffer()
     give = (b) => pool.returnBuffer(b)
-  } else if (variant === 'seed') {
-    // The seed's class, verbatim in behaviour.
+  } else if (variant === 'verb-docs') {
+    // The verb docs' class, verbatim in behaviour.
     const bufferPool = []
     get = () => bufferPool.pop() || Buffer.allocUnsafe(SIZE)
     give = (b) => {

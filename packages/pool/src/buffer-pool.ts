@@ -1,4 +1,4 @@
-import { ProtocolError } from '@verb-tcp/core'
+import { VerbTcpError } from '@verb-tcp/core'
 import { bool, knownKeys, positiveInt } from '@verb-tcp/core/validate'
 import { DEFAULT_BUFFER_SIZE, DEFAULT_MAX_POOLED_BUFFERS } from './constants.ts'
 import { PoolErrorCode } from './errors.ts'
@@ -7,11 +7,11 @@ import type { BufferPoolCounters, BufferPoolOptions } from './types.ts'
 const OPTIONS = ['bufferSize', 'maxPooled', 'zeroOnReturn']
 
 /**
- * The seed's `OptimizedBufferManager`: fixed-size buffers, reused. Bounded (at most `maxPooled`
+ * The verb docs' `OptimizedBufferManager`: fixed-size buffers, reused. Bounded (at most `maxPooled`
  * wait in the pool), zeroed on return by default so one user's bytes never reach the next, and
  * strict about what comes back: only whole buffers of `bufferSize` bytes, each once.
  *
- * Measure before using it: for the seed's use (one 64 KiB buffer per connection) it is not
+ * Measure before using it: for the verb docs' use (one 64 KiB buffer per connection) it is not
  * faster than `Buffer.alloc`; see the README's benchmark.
  */
 export class BufferPool {
@@ -65,7 +65,7 @@ export class BufferPool {
       buffer.byteOffset !== 0 ||
       buffer.buffer.byteLength !== this.bufferSize
     ) {
-      throw new ProtocolError(
+      throw new VerbTcpError(
         PoolErrorCode.FOREIGN_BUFFER,
         `Only whole ${this.bufferSize}-byte buffers can be returned, got ${buffer.byteLength} bytes` +
           ` at offset ${buffer.byteOffset} of ${buffer.buffer.byteLength}`,
@@ -73,7 +73,7 @@ export class BufferPool {
       )
     }
     if (this.#pooled.has(buffer.buffer)) {
-      throw new ProtocolError(
+      throw new VerbTcpError(
         PoolErrorCode.BUFFER_RETURNED_TWICE,
         'This buffer is already in the pool',
       )

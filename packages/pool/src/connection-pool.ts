@@ -1,4 +1,4 @@
-import { ProtocolError, type TCPSocket } from '@verb-tcp/core'
+import { type TCPSocket, VerbTcpError } from '@verb-tcp/core'
 import { fn, knownKeys, limit, ms, oneOf, positiveInt } from '@verb-tcp/core/validate'
 import { monotonic } from './clock.ts'
 import {
@@ -41,7 +41,7 @@ const OPTIONS = [
 ]
 
 /**
- * The seed's `TCPConnectionPool`, made safe to lean on: a hard limit, byte-exact stats, a
+ * The verb docs' `TCPConnectionPool`, made safe to lean on: a hard limit, byte-exact stats, a
  * broadcast that encodes once and cannot let a slow reader grow memory without bound, an
  * idle sweep on an unref'd timer, and no leaked listeners.
  *
@@ -132,14 +132,14 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
 
   /**
    * Adds `socket` and returns its id (a decimal string, never reused). Adding a socket that is
-   * already in the pool returns its id. Throws a `ProtocolError`: `ERR_CONNECTION_LIMIT` when
+   * already in the pool returns its id. Throws a `VerbTcpError`: `ERR_CONNECTION_LIMIT` when
    * full (the socket is left alone: refusing it is the caller's business), `ERR_SOCKET_CLOSED`
    * for a destroyed socket, `ERR_POOL_CLOSED` after `close()`.
    */
   addConnection(socket: TCPSocket): string {
     const id = this.tryAddConnection(socket)
     if (id === undefined) {
-      throw new ProtocolError(
+      throw new VerbTcpError(
         PoolErrorCode.CONNECTION_LIMIT,
         `Connection limit reached (${this.maxConnections})`,
         { limit: this.maxConnections },
@@ -151,12 +151,12 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
   /** `addConnection`, but a full pool returns `undefined` instead of throwing. */
   tryAddConnection(socket: TCPSocket): string | undefined {
     if (this.#closed) {
-      throw new ProtocolError(PoolErrorCode.POOL_CLOSED, 'The connection pool is closed')
+      throw new VerbTcpError(PoolErrorCode.POOL_CLOSED, 'The connection pool is closed')
     }
     const existing = this.#entryOf(socket)
     if (existing) return String(existing.key)
     if (socket.destroyed) {
-      throw new ProtocolError(PoolErrorCode.SOCKET_CLOSED, 'Cannot add a destroyed socket')
+      throw new VerbTcpError(PoolErrorCode.SOCKET_CLOSED, 'Cannot add a destroyed socket')
     }
     if (this.full) {
       this.#counters.refusedByLimit++
@@ -175,7 +175,7 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
     this.#entries.set(key, entry)
     ;(socket as unknown as Record<symbol, Entry | undefined>)[this.#mark] = entry
     socket.on('close', this.#onClose)
-    // As in the seed, a pooled socket's error cannot crash the process for want of a listener:
+    // As in the verb docs' code, a pooled socket's error cannot crash the process for want of a listener:
     // if it has none, the pool adds one that does nothing (the 'close' that follows removes
     // the connection). An application's own listener is left to do its job alone.
     if (socket.listenerCount('error') === 0) socket.on('error', ignore)
@@ -266,7 +266,7 @@ export class ConnectionPool extends SafeEmitter<ConnectionPoolEvents> {
     return result
   }
 
-  /** The seed's shape (`total`, and per connection `id`, `uptime`, `lastActivity`, bytes), plus more fields. */
+  /** The verb docs' shape (`total`, and per connection `id`, `uptime`, `lastActivity`, bytes), plus more fields. */
   getConnectionStats(): ConnectionStats {
     const now = this.#now()
     const connections: ConnectionStat[] = []

@@ -1,6 +1,8 @@
 /**
- * Every code this package throws, as `ProtocolError#code` (from `@verb-tcp/core`).
- * Compare codes, never classes. Invalid options throw a plain `TypeError` or `RangeError`.
+ * Every code this package throws, as the `code` of a `VerbTcpError` (from `@verb-tcp/core`):
+ * these are states of the pool or misuse of a buffer, not something a peer sent, so they are not
+ * `ProtocolError`s. Compare codes, never classes. Invalid options throw Node-style coded
+ * `TypeError`s and `RangeError`s (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`, `ERR_OUT_OF_RANGE`).
  */
 export const PoolErrorCode = {
   /** `addConnection` on a pool that already holds `maxConnections`. `limit` is the maximum. */

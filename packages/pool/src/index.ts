@@ -1,5 +1,5 @@
 /**
- * `@verb-tcp/pool`: the seed's connection pool, connection throttler and buffer manager, made
+ * `@verb-tcp/pool`: the verb docs' connection pool, connection throttler and buffer manager, made
  * into parts a production server can lean on. A connection limit enforced at accept time, an
  * exact per-address sliding window with an optional concurrency cap and bounded memory,
  * byte-exact stats, a broadcast that a slow reader cannot turn into unbounded memory, an idle

@@ -44,10 +44,10 @@ const OPTIONS = [
 ]
 
 /**
- * The seed's `ConnectionThrottler`, with its two limits kept apart: at most `maxPerWindow` new
+ * The verb docs' `ConnectionThrottler`, with its two limits kept apart: at most `maxPerWindow` new
  * connections per address in any `windowMs` (an exact sliding window, so no 2× burst at a window
  * edge), and optionally at most `maxConcurrent` open at once. `releaseConnection` gives back a
- * concurrent slot only; it never refunds the rate window, as the seed's did.
+ * concurrent slot only; it never refunds the rate window, as the verb docs' did.
  *
  * Addresses are normalized ({@link addressKey}): `::ffff:1.2.3.4` counts as `1.2.3.4`, IPv6 is
  * grouped by `ipv6Prefix`. At most `maxTrackedAddresses` are tracked; see the README's "Memory".
@@ -71,7 +71,7 @@ export class ConnectionThrottler extends SafeEmitter<ThrottlerEvents> {
   }
 
   /**
-   * `new ConnectionThrottler(options)`, or the seed's
+   * `new ConnectionThrottler(options)`, or the verb docs'
    * `new ConnectionThrottler(maxConnectionsPerIP = 10, timeWindow = 60000)`.
    */
   constructor(options?: ThrottlerOptions)
@@ -114,7 +114,7 @@ export class ConnectionThrottler extends SafeEmitter<ThrottlerEvents> {
     return addressKey(address, this.ipv6Prefix)
   }
 
-  /** The seed's check: true if a connection from `remoteAddress` may be accepted (and counts it). */
+  /** The verb docs' check: true if a connection from `remoteAddress` may be accepted (and counts it). */
   canAcceptConnection(remoteAddress: string | undefined): boolean {
     return this.acquire(remoteAddress) === 'accepted'
   }

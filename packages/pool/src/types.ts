@@ -25,12 +25,12 @@ export interface ConnectionPoolOptions {
   now?: Clock
 }
 
-/** One connection in `getConnectionStats()`, the seed's fields first. */
+/** One connection in `getConnectionStats()`, the verb docs' fields first. */
 export interface ConnectionStat {
   id: string
   /** Ms since the connection joined the pool. */
   uptime: number
-  /** Ms since the pool last saw bytes move in either direction (the seed's meaning: idle time). */
+  /** Ms since the pool last saw bytes move in either direction (the verb docs' meaning: idle time). */
   lastActivity: number
   /** Bytes read from the socket (`socket.bytesRead`). */
   bytesReceived: number
@@ -44,7 +44,7 @@ export interface ConnectionStat {
   remotePort: number | undefined
 }
 
-/** The seed's `getConnectionStats()` shape. */
+/** The verb docs' `getConnectionStats()` shape. */
 export interface ConnectionStats {
   total: number
   connections: ConnectionStat[]

@@ -1,4 +1,3 @@
-import { isProtocolError } from '@verb-tcp/core'
 import { describe, expect, it } from 'vitest'
 import { BufferPool, PoolErrorCode } from '../src/index.ts'
 
@@ -6,13 +5,14 @@ function codeOf(fn: () => unknown): string | undefined {
   try {
     fn()
   } catch (error) {
-    return isProtocolError(error) ? error.code : 'not a ProtocolError'
+    const { name, code } = error as { name?: string; code?: string }
+    return name === 'VerbTcpError' ? code : 'not a VerbTcpError'
   }
   return undefined
 }
 
 describe('BufferPool', () => {
-  it('has the seed default size of 64 KiB', () => {
+  it("has the verb docs' default size of 64 KiB", () => {
     const pool = new BufferPool()
     expect(pool.bufferSize).toBe(65_536)
     expect(pool.getBuffer().length).toBe(65_536)

@@ -53,7 +53,7 @@ async function received(socket: Socket, bytes: number): Promise<Buffer> {
 }
 
 describe('ConnectionPool: adding and removing', () => {
-  it('has the seed default of 1000 connections', () => {
+  it("has the verb docs' default of 1000 connections", () => {
     expect(pool().maxConnections).toBe(1000)
   })
 
@@ -71,8 +71,12 @@ describe('ConnectionPool: adding and removing', () => {
     } catch (thrown) {
       error = thrown
     }
-    expect(isProtocolError(error) && error.code).toBe(PoolErrorCode.CONNECTION_LIMIT)
-    expect(isProtocolError(error) && error.limit).toBe(2)
+    expect(error).toMatchObject({
+      name: 'VerbTcpError',
+      code: PoolErrorCode.CONNECTION_LIMIT,
+      limit: 2,
+    })
+    expect(isProtocolError(error)).toBe(false)
     // Refusing is the caller's business: the socket is left alone.
     expect(c.socket.destroyed).toBe(false)
     expect(refused).toEqual([c.socket])
@@ -187,7 +191,7 @@ describe('ConnectionPool: stats', () => {
     })
   })
 
-  it("has the seed's fields: uptime and lastActivity (ms idle) on the pool's clock", async () => {
+  it("has the verb docs' fields: uptime and lastActivity (ms idle) on the pool's clock", async () => {
     const clock = { now: 5_000 }
     const p = pool({ now: () => clock.now })
     const { client, socket } = await pair()
@@ -306,7 +310,7 @@ describe('ConnectionPool: idle connections', () => {
     expect(p.size).toBe(0)
   })
 
-  it('cleanup() defaults to the seed 5 minutes', async () => {
+  it("cleanup() defaults to the verb docs' 5 minutes", async () => {
     const clock = { now: 0 }
     const p = pool({ now: () => clock.now })
     p.addConnection((await pair()).socket)
@@ -354,7 +358,7 @@ describe('ConnectionPool: idle connections', () => {
   })
 })
 
-describe('ConnectionPool: the seed usage', () => {
+describe("ConnectionPool: the verb docs' usage", () => {
   it('addConnection, getConnectionStats, broadcast, removeConnection, cleanup', async () => {
     const pool = new ConnectionPool()
     pools.push(pool)

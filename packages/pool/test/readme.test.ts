@@ -50,7 +50,7 @@ it('README: a chat server under a pool and a throttler', async () => {
   })
 })
 
-it("README: the seed's throttler API by hand", async () => {
+it("README: the verb docs' throttler API by hand", async () => {
   const app = track(createServer())
   const seen: string[] = []
   // --- as in the README ---

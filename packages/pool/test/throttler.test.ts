@@ -17,14 +17,14 @@ afterEach(() => {
 })
 
 describe('ConnectionThrottler: rate window', () => {
-  it('has the seed defaults: 10 per 60 s', () => {
+  it("has the verb docs' defaults: 10 per 60 s", () => {
     const t = new ConnectionThrottler()
     expect(t.maxPerWindow).toBe(10)
     expect(t.windowMs).toBe(60_000)
     expect(t.maxConcurrent).toBe(Number.POSITIVE_INFINITY)
   })
 
-  it("takes the seed's positional constructor", () => {
+  it("takes the verb docs' positional constructor", () => {
     const t = new ConnectionThrottler(3, 1_000)
     expect([t.maxPerWindow, t.windowMs]).toEqual([3, 1_000])
   })
@@ -77,13 +77,13 @@ describe('ConnectionThrottler: rate window', () => {
     expect(t.acquire('a')).toBe('accepted')
   })
 
-  it('releaseConnection does not refund the window (the seed bug)', () => {
+  it("releaseConnection does not refund the window (the verb docs' bug)", () => {
     const { t } = throttler({ maxPerWindow: 2 })
     for (let i = 0; i < 2; i++) {
       expect(t.canAcceptConnection('a')).toBe(true)
       t.releaseConnection('a')
     }
-    // The seed decremented the window count on release, so a client that connects and
+    // The verb docs' code decremented the window count on release, so a client that connects and
     // disconnects could connect for ever.
     expect(t.canAcceptConnection('a')).toBe(false)
   })

@@ -1,4 +1,5 @@
 import type { ProtocolError } from '../errors.ts'
+import { argError } from '../validate.ts'
 
 /**
  * Where a decoder delivers what it finds, in stream order. A callback pair rather than a
@@ -39,7 +40,10 @@ export function toBuffer(input: BinaryInput): Buffer {
   if (ArrayBuffer.isView(input))
     return Buffer.from(input.buffer, input.byteOffset, input.byteLength)
   if (input instanceof ArrayBuffer) return Buffer.from(input)
-  throw new TypeError(`expected a Uint8Array, ArrayBuffer or DataView, got ${typeof input}`)
+  throw argError(
+    'ERR_INVALID_ARG_TYPE',
+    `expected a Uint8Array, ArrayBuffer or DataView, got ${typeof input}`,
+  )
 }
 
 /** The outcome of decoding a whole input at once: for tests, tools and small payloads. */

@@ -164,7 +164,7 @@ describe('Transform adapter', () => {
     expect(t.writableLength).toBeGreaterThan(0)
   })
 
-  it('ignores writes after an error without double callbacks (3.1 #14)', async () => {
+  it('ignores writes after an error without double callbacks', async () => {
     const t = createDecoderTransform(new ToyDecoder())
     const errors: unknown[] = []
     t.on('error', (e) => errors.push(e))
@@ -191,7 +191,7 @@ describe('async iterator adapter', () => {
     ])
   })
 
-  it('S1: never merges frames, even from a byte-mode Readable with many buffered chunks', async () => {
+  it('never merges frames, even from a byte-mode Readable with many buffered chunks', async () => {
     const r = new PassThrough()
     for (let i = 0; i < 50; i++) r.write(toy(`f${i}`))
     r.end()
@@ -229,7 +229,7 @@ describe('async iterator adapter', () => {
     expect(seen).toEqual(['ERR_TOY_BAD'])
   })
 
-  it('3.1 #15: breaking out of the loop destroys a Readable source', async () => {
+  it('breaking out of the loop destroys a Readable source', async () => {
     const r = new PassThrough()
     r.write(toy('a', 'b'))
     for await (const f of iterateFrames(r, new ToyDecoder())) {
@@ -292,7 +292,7 @@ describe('Web TransformStream adapter', () => {
     expect(trunc.code).toBe('ERR_TRUNCATED_FRAME')
   })
 
-  it('S5: cancelling the readable side errors the writable side', async () => {
+  it('cancelling the readable side errors the writable side', async () => {
     const ts = createDecoderStream(new ToyDecoder())
     const writer = ts.writable.getWriter()
     await ts.readable.cancel(new Error('consumer gone'))

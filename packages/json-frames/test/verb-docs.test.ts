@@ -1,6 +1,6 @@
-// The seed's "TCP server handles message protocol" test (../shared/seed/tcp-server.md, "Testing
-// TCP Server"), verbatim apart from the import lines: `bun:test` → vitest, `verb/testing` →
-// @verb-tcp/core/testing, plus the import of MessageHandler that the seed had in scope.
+// The verb docs' "TCP server handles message protocol" test (their "Testing TCP Server" section),
+// verbatim apart from the import lines: `bun:test` → vitest, `verb/testing` →
+// @verb-tcp/core/testing, plus the import of MessageHandler that the verb docs had in scope.
 // Excluded from tsc (tsconfig.json): as written, `response` is `unknown` under strict mode.
 import { test, expect } from "vitest";
 import { createTCPClient, createTCPServer } from "@verb-tcp/core/testing";

@@ -1,5 +1,5 @@
-// @ts-nocheck: the seed's test is untyped (its `data` is `unknown`); it runs verbatim below, with
-// vitest in place of bun:test and our import path, as the issue asks. Biome skips seed*.test.ts.
+// @ts-nocheck: the verb docs' test is untyped (its `data` is `unknown`); it runs verbatim below,
+// with vitest in place of bun:test and our import path. Biome skips verb-docs*.test.ts.
 import { test, expect } from "vitest";
 import { createTCPClient, createTCPServer } from "../src/testing.ts";
 

@@ -1,6 +1,6 @@
-// The seed's BinaryProtocolHandler (../shared/seed/tcp-server.md, "Binary Protocol Handler"),
-// used the way the seed uses it, with the seed's own test helpers (`verb/testing` →
-// @verb-tcp/core/testing). The seed's switch becomes listeners: 0x01 is answered with 0x02 "pong",
+// The verb docs' BinaryProtocolHandler (their "Binary Protocol Handler" section), used the way
+// the verb docs use it, with their own test helpers (`verb/testing` → @verb-tcp/core/testing).
+// The verb docs' switch becomes listeners: 0x01 is answered with 0x02 "pong",
 // 0x10 goes to processDataMessage, 0x20 to handleFileTransfer, anything else to 'unknown'
 // instead of console.log.
 import { expect, test } from 'vitest'
@@ -14,7 +14,7 @@ import {
   PONG,
 } from '../src/index.ts'
 
-test('the seed binary protocol: heartbeat, data, file transfer and an unknown type', async () => {
+test("the verb docs' binary protocol: heartbeat, data, file transfer and an unknown type", async () => {
   const processed: string[] = []
   const server = createTCPServer({
     port: 0,

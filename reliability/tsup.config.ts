@@ -1,0 +1,12 @@
+import { defineConfig } from 'tsup'
+
+// A private tool, not a library: one ESM entry point that node runs, no declarations.
+export default defineConfig({
+  entry: ['src/cli.ts'],
+  format: ['esm'],
+  dts: false,
+  target: 'node20',
+  platform: 'node',
+  sourcemap: true,
+  clean: true,
+})
