@@ -45,7 +45,7 @@ async function base64() {
   const transferId = `b64-${process.pid}`
   let acked = 0
   let wake
-  const finished = new Promise((resolve, reject) => {
+  const finished = new Promise((resolve) => {
     messages.on('message', (m) => {
       if (m.type === 'file_chunk_ack') {
         acked++
