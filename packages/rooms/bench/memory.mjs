@@ -13,6 +13,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '5000' },
     rooms: { type: 'string', default: '10' },
   },
+  strict: false,
 })
 const N = Number(values.clients)
 const ROOMS = Number(values.rooms)
