@@ -189,7 +189,7 @@ async function measureFigure(figure, servers) {
   if (process.env.JSON)
     require('node:fs').appendFileSync(
       process.env.JSON,
-      JSON.stringify({ figure: figure.name, results }) + '\n',
+      `${JSON.stringify({ figure: figure.name, results })}\n`,
     )
   if (process.env.RAW)
     for (const k of SERVERS)

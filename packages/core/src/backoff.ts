@@ -7,7 +7,11 @@ export interface RetryOptions {
   factor?: number
   /** Largest cap, in ms. @default 30000 */
   maxDelay?: number
-  /** Failed attempts in a row before giving up; `Infinity` never gives up. @default 5 */
+  /**
+   * Connection attempts that may fail in a row before the client gives up. The first connection
+   * is an attempt; a drop is not, so with 5 there are at most 5 attempts with no server at all
+   * and at most 5 after a drop. `0` never reconnects; `Infinity` never gives up. @default 5
+   */
   maxAttempts?: number
   /**
    * `'full'` waits a uniform random time in [0, cap] (spreads a crowd of clients that lost the

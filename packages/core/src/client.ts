@@ -27,11 +27,14 @@ export interface ReconnectingClientEvents {
   connect: [socket: TCPSocket]
   /** A connection that was established has dropped; `error` is why, if it failed. */
   disconnect: [error: Error | undefined]
-  /** A retry is scheduled: `attempt` counts from 1 since the last good connection. */
+  /**
+   * A retry is scheduled: `attempt` is the retry's number, from 1 after a drop or a failed
+   * first connection; `delay` is how long it waits first.
+   */
   reconnecting: [info: { attempt: number; delay: number; error: Error | undefined }]
   /** A connection came back after a drop or failed attempts. */
   reconnected: [socket: TCPSocket]
-  /** `maxAttempts` attempts in a row failed; the client is closed. */
+  /** `maxAttempts` connection attempts in a row failed; the client is closed. */
   'give-up': [error: VerbTcpError<'ERR_RECONNECT_GAVE_UP'>]
   /** The client has stopped for good (after `close()` or giving up). */
   close: []
@@ -39,7 +42,10 @@ export interface ReconnectingClientEvents {
 
 /**
  * A client connection that comes back: after a drop or a failed attempt it retries with capped
- * exponential backoff and full jitter, until `maxAttempts` attempts in a row have failed.
+ * exponential backoff and full jitter, until `maxAttempts` connection attempts in a row have
+ * failed. The first connection is an attempt like any other; a drop is not a failed attempt, so
+ * with `maxAttempts: 5` a client makes at most 5 attempts with no server at all, and at most 5
+ * after a drop.
  * It never emits `'error'` (so nothing can crash for want of a listener): failures arrive as
  * `'disconnect'`, `'reconnecting'` and `'give-up'`. Writes go to the current `socket`; while
  * disconnected there is none, so nothing is silently queued or dropped.
@@ -48,6 +54,11 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
   readonly #options: ConnectOptions
   readonly #retry: Required<RetryOptions>
   #socket: TCPSocket | undefined
+  /** The socket of the attempt in progress, until it connects or fails. */
+  #dialling: Socket | undefined
+  /** Connection attempts that failed since the last good connection. */
+  #failures = 0
+  /** Retries scheduled since the last good connection (the backoff's exponent). */
   #attempt = 0
   #everConnected = false
   #timer: NodeJS.Timeout | undefined
@@ -92,16 +103,25 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
     })
   }
 
-  /** Stops retrying and ends the current connection; resolves once its socket has closed. */
+  /**
+   * Stops retrying, abandons an attempt in progress and ends the current connection; resolves
+   * once its socket has closed. What we wrote is still delivered; whatever the peer sends from
+   * now on (or sent and nobody read) is discarded, so unread data cannot hold the close.
+   */
   close(): Promise<void> {
     const socket = this.#socket
+    this.#dialling?.destroy()
     this.#stop()
     if (!socket || socket.closed) return Promise.resolve()
     return new Promise((resolve) => {
       socket.once('close', () => resolve())
       socket.end()
+      // A paused socket with unread data never reaches the peer's end (and so never closes):
+      // read to the end, discarding.
+      socket.resume()
       // A peer that never acknowledges the end must not hold close() forever.
-      setTimeout(() => socket.destroy(), 5_000).unref()
+      const timer = setTimeout(() => socket.destroy(), 5_000)
+      socket.once('close', () => clearTimeout(timer))
     })
   }
 
@@ -115,6 +135,7 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
     const connectTimeout = o.connectTimeout ?? 10_000
     let failure: Error | undefined
     let established = false
+    this.#dialling = socket
 
     socket.on('error', (error) => {
       failure = error
@@ -130,6 +151,7 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
     }
     socket.once(secure ? 'secureConnect' : 'connect', () => {
       established = true
+      if (this.#dialling === socket) this.#dialling = undefined
       socket.setTimeout(0)
       if (this.#closed) {
         socket.destroy()
@@ -140,24 +162,27 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
       const again = this.#everConnected || this.#attempt > 0
       this.#socket = socket
       this.#attempt = 0
+      this.#failures = 0
       this.#everConnected = true
       this.emit('connect', socket)
       if (again) this.emit('reconnected', socket)
     })
     socket.once('close', () => {
+      if (this.#dialling === socket) this.#dialling = undefined
       if (established && this.#socket === socket) {
         this.#socket = undefined
         this.emit('disconnect', failure)
       }
+      if (!established) this.#failures++
       if (!this.#closed) this.#schedule(failure)
     })
   }
 
   #schedule(error: Error | undefined): void {
-    if (this.#attempt >= this.#retry.maxAttempts) {
+    if (this.#failures >= this.#retry.maxAttempts) {
       const giveUp = new VerbTcpError(
         ErrorCode.RECONNECT_GAVE_UP,
-        `gave up after ${this.#attempt} failed attempts to reach ${this.#options.host ?? '127.0.0.1'}:${this.#options.port}`,
+        `gave up after ${this.#failures} failed ${this.#failures === 1 ? 'attempt' : 'attempts'} in a row to reach ${this.#options.host ?? '127.0.0.1'}:${this.#options.port}`,
         { cause: error, limit: this.#retry.maxAttempts },
       )
       this.emit('give-up', giveUp)

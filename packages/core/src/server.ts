@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import { type AddressInfo, Server as NetServer, type Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
 import { bind } from './bind.ts'
@@ -301,8 +300,10 @@ export class TcpServer {
 
     // Done when the listener is closed and every socket has emitted 'close' (the server's own
     // 'close' can come a tick before the last socket's), so counts and `connections` are final.
+    // Not `events.once`: it rejects on 'error', and a client that answers the goodbye with a
+    // reset is a connection that ended, not a failed shutdown.
     const sockets = [...this.#raw, ...this.#sockets].map((socket) =>
-      socket.closed ? undefined : once(socket, 'close'),
+      socket.closed ? undefined : new Promise((r) => socket.once('close', r)),
     )
     const result = Promise.all([new Promise((r) => server.close(r)), ...sockets]).then(() => {
       clearTimeout(timer)

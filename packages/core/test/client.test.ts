@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { backoffDelay, DEFAULT_RETRY, resolveRetry } from '../src/backoff.ts'
 import { connect, type ReconnectingClient } from '../src/client.ts'
 import { createServer } from '../src/server.ts'
+import { until } from '../src/testing.ts'
 import type { TCPSocket } from '../src/types.ts'
 import { defer, fixture, nextCall, track } from './helpers.ts'
 
@@ -85,10 +86,11 @@ describe('ReconnectingClient schedule (fake timers)', () => {
 
   it('retries with jittered exponential backoff, then gives up after maxAttempts', async () => {
     const port = await deadPort()
-    const c = client({ port })
+    const c = client({ port, retry: { maxAttempts: 6 } })
     const delays: number[] = []
     const gaveUp = nextCall<[Error]>()
     c.on('give-up', gaveUp.fn)
+    // The first attempt and 5 retries: 6 attempts.
     for (let attempt = 1; attempt <= 5; attempt++) {
       const [info] = await once(c, 'reconnecting')
       expect(info.attempt).toBe(attempt)
@@ -99,7 +101,8 @@ describe('ReconnectingClient schedule (fake timers)', () => {
     const [error] = await gaveUp.called
     // Math.random() = 0.5: half of 1000, 2000, 4000, 8000, 16000 (rounded down, +1 for inclusivity).
     expect(delays).toEqual([500, 1000, 2000, 4000, 8000])
-    expect(error).toMatchObject({ name: 'VerbTcpError', code: 'ERR_RECONNECT_GAVE_UP', limit: 5 })
+    expect(error).toMatchObject({ name: 'VerbTcpError', code: 'ERR_RECONNECT_GAVE_UP', limit: 6 })
+    expect(error.message).toMatch(/after 6 failed attempts/)
     expect((error.cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED')
     expect(c.closed).toBe(true)
     await expect(c.ready()).rejects.toMatchObject({
@@ -174,5 +177,103 @@ describe('ReconnectingClient over real sockets', () => {
     const c = client({ port, tls: true, connectTimeout: 50, retry: { maxAttempts: 0 } })
     const [error] = await once(c, 'give-up')
     expect(error.cause.code).toBe('ETIMEDOUT')
+  })
+})
+
+describe('ReconnectingClient maxAttempts: connection attempts that fail in a row', () => {
+  // Each 'reconnecting' event schedules exactly one new attempt, so attempts are counted as the
+  // first one plus those events (after a drop: those events alone).
+  const fast = { baseDelay: 1, maxDelay: 1, jitter: 'none' as const }
+
+  it('with no server, maxAttempts: 5 makes 5 attempts, then gives up after 5', async () => {
+    const port = await deadPort()
+    const c = client({ port, retry: { ...fast, maxAttempts: 5 } })
+    const retries: number[] = []
+    c.on('reconnecting', ({ attempt }) => retries.push(attempt))
+    const [error] = await once(c, 'give-up')
+    expect(1 + retries.length).toBe(5)
+    expect(retries).toEqual([1, 2, 3, 4])
+    expect(error).toMatchObject({ code: 'ERR_RECONNECT_GAVE_UP', limit: 5 })
+    expect(error.message).toMatch(/after 5 failed attempts in a row/)
+  })
+
+  it('after a drop, maxAttempts: 5 makes 5 attempts, then gives up after 5', async () => {
+    const app = createServer().onConnection((s) => s.destroy())
+    const { port } = await app.listen()
+    const c = client({ port, retry: { ...fast, maxAttempts: 5 } })
+    await once(c, 'connect')
+    // Nothing listens any more: the drop is followed by refused attempts only.
+    await app.close({ gracePeriod: 0 })
+    const retries: number[] = []
+    c.on('reconnecting', ({ attempt }) => retries.push(attempt))
+    const [error] = await once(c, 'give-up')
+    expect(retries).toEqual([1, 2, 3, 4, 5])
+    expect(error).toMatchObject({ code: 'ERR_RECONNECT_GAVE_UP', limit: 5 })
+    expect(error.message).toMatch(/after 5 failed attempts in a row/)
+  })
+
+  it('with maxAttempts: 1, a failed first connection is not retried', async () => {
+    const port = await deadPort()
+    const c = client({ port, retry: { ...fast, maxAttempts: 1 } })
+    const reconnecting = vi.fn()
+    c.on('reconnecting', reconnecting)
+    const [error] = await once(c, 'give-up')
+    expect(reconnecting).not.toHaveBeenCalled()
+    expect(error.message).toMatch(/after 1 failed attempt in a row/)
+  })
+})
+
+describe('ReconnectingClient close() with unread data', () => {
+  // With timers faked, close()'s 5 s fallback can never fire: close() must finish through the
+  // connection itself.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('finishes against a server that greets and is never read', async () => {
+    const app = track(createServer().onConnection((s) => s.write('Welcome to TCP server!\n')))
+    const { port } = await app.listen()
+    const c = connect({ port })
+    const socket = await c.ready()
+    await vi.waitFor(() => expect(socket.readableLength).toBeGreaterThan(0))
+    await c.close()
+    expect(socket.destroyed).toBe(true)
+    expect(c.closed).toBe(true)
+  })
+
+  it('finishes against a server that floods it', async () => {
+    let blocked = false
+    const app = track(
+      createServer().onConnection((s) => {
+        const chunk = Buffer.alloc(64 * 1024, 1)
+        const flood = () => {
+          while (!s.writableEnded && !s.destroyed && s.write(chunk)) {}
+          blocked = true
+        }
+        s.on('drain', flood)
+        flood()
+      }),
+    )
+    const { port } = await app.listen()
+    const c = connect({ port })
+    const socket = await c.ready()
+    await vi.waitFor(() => expect(blocked).toBe(true))
+    await c.close()
+    expect(socket.destroyed).toBe(true)
+  })
+
+  it('abandons an attempt in progress', async () => {
+    const app = track(createServer())
+    const { port } = await app.listen()
+    const c = connect({ port })
+    await c.close()
+    const reconnecting = vi.fn()
+    c.on('reconnecting', reconnecting)
+    await expect(c.ready()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' })
+    await until(() => app.connections.size === 0)
+    expect(reconnecting).not.toHaveBeenCalled()
   })
 })

@@ -21,6 +21,8 @@ export const MuxErrorCode = {
   PING_TIMEOUT: 'ERR_MUX_PING_TIMEOUT',
   /** `ping()` toward a legacy peer (no hello), which cannot answer. The session stays up. */
   PING_UNSUPPORTED: 'ERR_MUX_PING_UNSUPPORTED',
+  /** `open()` waited longer than its `timeout` for a stream slot at the peer. */
+  OPEN_TIMEOUT: 'ERR_MUX_OPEN_TIMEOUT',
   /** The peer reset the stream; `resetCode` says why. */
   STREAM_RESET: 'ERR_MUX_STREAM_RESET',
   /** The peer refused the stream (over its limit, going away, or refused by the app): safe to retry. */

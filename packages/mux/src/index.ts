@@ -23,7 +23,7 @@ export { type ControlMessage, encodeControl, parseControl } from './control.ts'
 export { MuxErrorCode, ResetCode, StreamResetError } from './errors.ts'
 export { FlowWindow } from './flow-window.ts'
 export { MuxFrameDecoder, type MuxFrameDecoderOptions } from './frame-decoder.ts'
-export { createSession, MuxSession } from './session.ts'
+export { createSession, MuxSession, type OpenOptions } from './session.ts'
 export { MuxStream } from './stream.ts'
 export type {
   GoAwayInfo,

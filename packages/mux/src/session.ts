@@ -9,6 +9,7 @@ import {
   type DecodeSink,
   routeCodecError,
 } from '@verb-tcp/core/codec'
+import { argError, knownKeys, ms } from '@verb-tcp/core/validate'
 import {
   COMPACT_STREAM_ID,
   COMPACT_WINDOW_BYTES,
@@ -53,6 +54,21 @@ const COALESCE_BYTES = 1024
 /** An RTT floor for auto-tuning, in ms: the event loop is coarser than loopback. */
 const MIN_TUNING_RTT = 1
 
+interface WaitingOpen {
+  frame: Buffer
+  timer: NodeJS.Timeout | undefined
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+}
+
+/** How `open()` waits when the peer's `maxStreams` is reached. */
+export interface OpenOptions {
+  /** Gives up waiting for a slot: the stream is destroyed with an `AbortError` (`ABORT_ERR`). */
+  signal?: AbortSignal
+  /** Gives up after this many ms without a slot: `ERR_MUX_OPEN_TIMEOUT`. Default: no limit. */
+  timeout?: number
+}
+
 interface PendingPing {
   resolve: (rtt: number) => void
   reject: (error: Error) => void
@@ -85,6 +101,11 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   #highestRemoteId = 0
   #lastAcceptedId = 0
   #remoteOpen = 0
+  /** Our streams the peer counts against its `maxStreams`: created and not yet closed on the wire. */
+  #localOpen = 0
+  /** Our opens waiting for a slot under the peer's `maxStreams`, first come first served. */
+  #waiting: MuxStream[] = []
+  readonly #waitingOpens = new Map<MuxStream, WaitingOpen>()
   readonly #openLimiter: RateLimiter
   readonly #overflowLimiter: RateLimiter
   readonly #resetLimiter: RateLimiter
@@ -190,13 +211,24 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
 
   // ------------------------------------------------------------------ public API
 
-  /** Opens a stream carrying `type` and `metadata` in its `stream_create`. */
-  open(type: string, metadata: StreamMetadata = {}): MuxStream {
+  /**
+   * Opens a stream carrying `type` and `metadata` in its `stream_create`. The stream is returned
+   * at once; while the peer already has its `maxStreams` of ours open, the `stream_create` (and
+   * anything written) waits for a slot, first come first served. `options.signal` and
+   * `options.timeout` bound that wait.
+   */
+  open(type: string, metadata: StreamMetadata = {}, options: OpenOptions = {}): MuxStream {
     if (this.#failed || this.#closed || this.#socket.destroyed) {
       throw muxError(MuxErrorCode.SESSION_CLOSED, 'the session is closed')
     }
     if (this.#goAwaySent || this.#goAwayReceived !== undefined || this.#closing) {
       throw muxError(MuxErrorCode.GOING_AWAY, 'the session is going away: no new streams')
+    }
+    knownKeys(options, ['signal', 'timeout'], 'open')
+    const timeout = options.timeout === undefined ? undefined : ms(options.timeout, 'timeout', 0)
+    const signal = options.signal
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw argError('ERR_INVALID_ARG_TYPE', 'options.signal must be an AbortSignal')
     }
     const id = this.#nextLocalId
     if (id > MAX_STREAM_ID) {
@@ -212,9 +244,99 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     }
     this.#nextLocalId += 2
     const stream = this.#newStream({ id, type, metadata }, true)
-    this.#control.push(frame)
-    this.#scheduleFlush()
+    if (this.#waiting.length === 0 && this.#localOpen < this.#peerMaxStreams()) {
+      this.#admit(stream, frame)
+      return stream
+    }
+    if (signal?.aborted) {
+      stream.destroy(abortError(signal))
+      return stream
+    }
+    stream.waiting = true
+    const entry: WaitingOpen = { frame, timer: undefined, signal, onAbort: undefined }
+    if (timeout !== undefined) {
+      entry.timer = setTimeout(() => {
+        stream.abort(
+          muxError(MuxErrorCode.OPEN_TIMEOUT, `no stream slot at the peer within ${timeout} ms`, {
+            limit: timeout,
+            streamId: id,
+          }),
+        )
+      }, timeout)
+      entry.timer.unref?.()
+    }
+    if (signal !== undefined) {
+      entry.onAbort = () => stream.destroy(abortError(signal))
+      signal.addEventListener('abort', entry.onAbort, { once: true })
+    }
+    this.#waiting.push(stream)
+    this.#waitingOpens.set(stream, entry)
     return stream
+  }
+
+  #peerMaxStreams(): number {
+    // Until the peer's first frame its limit is unknown: the verb docs have none, and a hello
+    // peer refuses (safe to retry) what is over its limit.
+    return this.peer === undefined ? Number.POSITIVE_INFINITY : this.peer.maxStreams
+  }
+
+  /** Our stream takes a slot at the peer: its `stream_create` goes out, then what was written. */
+  #admit(stream: MuxStream, frame: Buffer): void {
+    stream.waiting = false
+    stream.slot = true
+    this.#localOpen++
+    this.#control.push(frame)
+    if (stream.finDeferred) {
+      stream.finDeferred = false
+      this.#control.push(encodeControl({ type: 'stream_close', streamId: stream.id }))
+    }
+    if (stream.queued > 0) this.schedule(stream)
+    this.#scheduleFlush()
+  }
+
+  /** Admits waiting opens while the peer has slots, oldest first. */
+  #admitWaiting(): void {
+    const limit = this.#peerMaxStreams()
+    while (this.#waiting.length > 0 && this.#localOpen < limit) {
+      const stream = this.#waiting.shift() as MuxStream
+      const entry = this.#forgetWaiting(stream)
+      if (entry === undefined || stream.destroyed) continue
+      this.#admit(stream, entry.frame)
+    }
+  }
+
+  #forgetWaiting(stream: MuxStream): WaitingOpen | undefined {
+    const entry = this.#waitingOpens.get(stream)
+    if (entry === undefined) return undefined
+    this.#waitingOpens.delete(stream)
+    if (entry.timer !== undefined) clearTimeout(entry.timer)
+    if (entry.onAbort !== undefined) entry.signal?.removeEventListener('abort', entry.onAbort)
+    return entry
+  }
+
+  /**
+   * A stream stops counting against `maxStreams` once it is closed on the wire: both
+   * `stream_close`s, or a `stream_reset` either way. Both ends see those frames in the same
+   * order relative to new `stream_create`s, so both count the same and a waiting open is never
+   * refused for a slot its peer has not freed yet.
+   */
+  #releaseSlot(stream: MuxStream): void {
+    if (!stream.slot) return
+    if (
+      !(stream.finSent && stream.finReceived) &&
+      !stream.resetSent &&
+      !stream.resetReceived &&
+      !stream.detached
+    ) {
+      return
+    }
+    stream.slot = false
+    if (stream.local) {
+      this.#localOpen--
+      if (this.#waiting.length > 0) this.#admitWaiting()
+    } else {
+      this.#remoteOpen--
+    }
   }
 
   /** Verb docs API: opens a stream and returns its id. */
@@ -329,6 +451,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
 
   /** @internal */
   schedule(stream: MuxStream): void {
+    if (stream.waiting) return
     if (!stream.inReady && stream.sendLimit > stream.sent) {
       stream.inReady = true
       this.#ready.push(stream)
@@ -338,12 +461,23 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
 
   /** @internal */
   sendFin(stream: MuxStream): void {
+    if (stream.waiting) {
+      stream.finDeferred = true
+      return
+    }
     this.#queueControl({ type: 'stream_close', streamId: stream.id })
+    this.#releaseSlot(stream)
   }
 
   /** @internal */
   sendReset(stream: MuxStream, code: number): void {
+    // A stream still waiting for a slot was never announced: nothing to reset on the wire.
+    if (stream.waiting) {
+      this.#forgetWaiting(stream)
+      return
+    }
     this.#queueControl({ type: 'stream_reset', streamId: stream.id, code })
+    this.#releaseSlot(stream)
   }
 
   /** @internal */
@@ -384,7 +518,8 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     stream.detached = true
     stream.inReady = false
     this.#streams.delete(stream.id)
-    if (!stream.local) this.#remoteOpen--
+    if (stream.waiting) this.#forgetWaiting(stream)
+    this.#releaseSlot(stream)
     // Bytes nobody will read any more give their session credit back.
     const unread = stream.recv.received - stream.recv.consumed
     if (unread > 0) {
@@ -853,14 +988,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
         return
       case 'stream_close':
         if (!this.#takeSmallFrame()) return
-        this.#streams.get(m.streamId)?.remoteFin()
+        this.#onRemoteFin(m.streamId)
         return
       case 'stream_reset':
         if (!this.#resetLimiter.take()) {
           this.#rateLimited('resets', this.#o.maxResetsPerSecond)
           return
         }
-        this.#streams.get(m.streamId)?.remoteReset(m.code)
+        this.#onRemoteReset(m.streamId, m.code)
         return
       case 'window_update':
         if (!this.#takeSmallFrame()) return
@@ -1025,6 +1160,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#lastAcceptedId = id
     this.#remoteOpen++
     const stream = this.#newStream(info, false)
+    stream.slot = true
     try {
       this.emit('stream', stream)
     } catch (cause) {
@@ -1035,6 +1171,20 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
         }),
       )
     }
+  }
+
+  #onRemoteFin(id: number): void {
+    const s = this.#streams.get(id)
+    if (s === undefined) return
+    s.remoteFin()
+    this.#releaseSlot(s)
+  }
+
+  #onRemoteReset(id: number, code: number): void {
+    const s = this.#streams.get(id)
+    if (s === undefined) return
+    s.remoteReset(code)
+    this.#releaseSlot(s)
   }
 
   #onPong(id: number): void {
@@ -1053,7 +1203,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     // Our streams above lastStreamId were never processed: refused, safe to retry elsewhere.
     if (this.peer?.hello === true) {
       for (const s of [...this.#streams.values()]) {
-        if (s.local && s.id > info.lastStreamId) s.remoteReset(ResetCode.REFUSED_STREAM)
+        if (s.local && s.id > info.lastStreamId) this.#onRemoteReset(s.id, ResetCode.REFUSED_STREAM)
       }
     }
     if (info.code !== ResetCode.NO_ERROR) {
@@ -1063,6 +1213,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       )
     }
   }
+}
+
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error('open() was aborted while waiting for a stream slot'), {
+    name: 'AbortError',
+    code: 'ABORT_ERR',
+    cause: signal.reason,
+  })
 }
 
 function pingUnsupported(): ProtocolError {

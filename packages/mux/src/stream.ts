@@ -71,6 +71,12 @@ export class MuxStream extends Duplex {
   resetReceived = false
   /** @internal removed from the session */
   detached = false
+  /** @internal opened by us and waiting for a slot under the peer's `maxStreams` */
+  waiting = false
+  /** @internal `end()` came while waiting: `stream_close` follows the `stream_create` */
+  finDeferred = false
+  /** @internal counted against `maxStreams` (ours at the peer, or the peer's here) */
+  slot = false
   #owner: StreamOwner
   #writeCallback: ((error?: Error | null) => void) | undefined
   #resetCode: number | undefined

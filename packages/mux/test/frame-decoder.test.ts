@@ -40,15 +40,17 @@ describe('MuxFrameDecoder', () => {
     ])
   })
 
-  const stream = Buffer.concat([
-    frame(0, '{"type":"hello"}'),
-    frame(1, 'hello'),
-    frame(0x00010203, Buffer.alloc(0)),
-    frame(2, Buffer.alloc(300, 7)),
-    frame(0xffffffff, Buffer.alloc(13, 1)),
-    frame(1, 'world'),
-  ])
-  const expected = whole(decodeAll(new MuxFrameDecoder(), [stream]).frames)
+  // The literal input frames: what every chunking must give back.
+  const input: [number, Buffer][] = [
+    [0, Buffer.from('{"type":"hello"}')],
+    [1, Buffer.from('hello')],
+    [0x00010203, Buffer.alloc(0)],
+    [2, Buffer.alloc(300, 7)],
+    [0xffffffff, Buffer.alloc(13, 1)],
+    [1, Buffer.from('world')],
+  ]
+  const stream = Buffer.concat(input.map(([id, payload]) => frame(id, payload)))
+  const expected: [number, string][] = input.map(([id, payload]) => [id, payload.toString('hex')])
 
   it('splits at every byte give the same frames', () => {
     expect(expected).toHaveLength(6)

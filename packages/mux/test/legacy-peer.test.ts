@@ -2,6 +2,8 @@
 // (a receive buffer instead of dropping partial frames) and the two handlers the page leaves
 // undefined filled in minimally. It never sends hello, numbers its streams from 1 on whatever
 // side it is, and knows nothing of windows.
+
+import { type ChildProcess, spawn } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
 import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -304,4 +306,58 @@ describe('a peer that sends no hello', () => {
     for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 5))
     expect(session.peer).toBeUndefined()
   })
+})
+
+describe('pause/resume toward a legacy peer under a CPU hog', () => {
+  let hog: ChildProcess | undefined
+  afterEach(() => {
+    hog?.kill()
+    hog = undefined
+  })
+
+  it('never stalls: 20 transfers, each reader pausing and resuming at random', async () => {
+    // Another process burning a core, so the socket's reads and the reader's turns interleave
+    // differently from run to run.
+    hog = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' })
+    let random = 12345
+    const next = () => {
+      random = (random * 1103515245 + 12345) & 0x7fffffff
+      return random / 0x7fffffff
+    }
+    for (let round = 0; round < 20; round++) {
+      const current = await loopback()
+      net = current
+      const server = track(
+        createSession(current.serverSocket, {
+          role: 'acceptor',
+          keepAliveInterval: 0,
+          streamHighWaterMark: 16 * 1024,
+        }),
+      )
+      const totals = new Map<number, number>()
+      server.on('stream', (s: MuxStream) => {
+        totals.set(s.id, 0)
+        s.on('data', (c: Buffer) => {
+          totals.set(s.id, (totals.get(s.id) ?? 0) + c.length)
+          if (next() < 0.3) {
+            s.pause()
+            const resume = () => s.resume()
+            if (next() < 0.5) setImmediate(resume)
+            else setTimeout(resume, 1)
+          }
+        })
+      })
+      const legacy = new TCPStreamMultiplexer(current.client)
+      const ids = [legacy.createStream('a'), legacy.createStream('b'), legacy.createStream('c')]
+      const chunk = bytes(20_000, round + 1)
+      for (let i = 0; i < 40; i++) for (const id of ids) legacy.sendStreamData(id, chunk)
+      const want = 40 * chunk.length
+      await until(() => ids.every((id) => totals.get(id) === want))
+      expect(current.serverSocket.isPaused()).toBe(false)
+      current.client.destroy()
+      current.serverSocket.destroy()
+      await new Promise((r) => current.server.close(r))
+      net = undefined
+    }
+  }, 60_000)
 })

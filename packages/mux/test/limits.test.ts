@@ -210,10 +210,31 @@ describe('ping timeout', () => {
 
   it('keepalive pings that are answered keep the session up (fake timers)', async () => {
     vi.useFakeTimers()
-    const { dialler } = sessionPair({ pingTimeout: 1000, keepAliveInterval: 500 })
+    const { dialler, b } = sessionPair({ pingTimeout: 1000, keepAliveInterval: 500 })
+    const seen: Buffer[] = []
+    b.on('data', (c: Buffer) => seen.push(c))
+    const pings = () => controls(Buffer.concat(seen)).filter((m) => m.type === 'ping').length
+    // the one ping sent at hello, for an RTT
+    for (let i = 0; i < 50 && pings() === 0; i++) await vi.advanceTimersByTimeAsync(1)
+    const first = pings()
     for (let i = 0; i < 10; i++) await vi.advanceTimersByTimeAsync(500)
+    // One ping per interval, each answered: ten intervals, ten more pings, session up.
+    expect(pings() - first).toBe(10)
     expect(dialler.closed).toBe(false)
-    expect(dialler.rtt).toBeGreaterThanOrEqual(0)
+  })
+
+  it('no keepalive pings with keepAliveInterval 0 (fake timers)', async () => {
+    vi.useFakeTimers()
+    const { dialler, b } = sessionPair({ keepAliveInterval: 0 })
+    const seen: Buffer[] = []
+    b.on('data', (c: Buffer) => seen.push(c))
+    const pings = () => controls(Buffer.concat(seen)).filter((m) => m.type === 'ping').length
+    // the one ping sent at hello, for an RTT
+    for (let i = 0; i < 50 && pings() === 0; i++) await vi.advanceTimersByTimeAsync(1)
+    const first = pings()
+    for (let i = 0; i < 10; i++) await vi.advanceTimersByTimeAsync(30_000)
+    expect(pings()).toBe(first)
+    expect(dialler.closed).toBe(false)
   })
 
   it('ping() rejects once the session is closed', async () => {

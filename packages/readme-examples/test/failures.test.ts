@@ -24,7 +24,8 @@ it('reports a type error at the README line it is on', () => {
   const errors = typecheckFiles(fixture, [files.ts])
   expect(errors).toHaveLength(1)
   expect(errors[0]).toMatch(/README-L6\.ts:7:1 TS2304: Cannot find name 'log'/)
-})
+  // A TypeScript program build takes over 5 s when the 2-core machine is loaded.
+}, 60_000)
 
 it('reports the exit status and output of a failing script', async () => {
   const file = join(scratch(), 'fail.mjs')

@@ -1,6 +1,13 @@
 import type { TCPSocket } from '@verb-tcp/core'
-import { createTCPClient, createTCPServer, type TestClient, until } from '@verb-tcp/core/testing'
+import {
+  closeAll,
+  createTCPClient,
+  createTCPServer,
+  type TestClient,
+  until,
+} from '@verb-tcp/core/testing'
 import { MessageDecoder } from '@verb-tcp/json-frames'
+import { type RoomManagerOptions, TCPRoomManager } from '../src/index.ts'
 
 /** A client that decodes every json-frames message it receives into `messages`. */
 export interface Peer {
@@ -9,6 +16,8 @@ export interface Peer {
   server: TCPSocket
   messages: Record<string, unknown>[]
   errors: Error[]
+  /** The connection id it was added to a manager with (`added`). */
+  id: string
 }
 
 /** A loopback server and `count` connected clients, each paired with its server-side socket. */
@@ -21,7 +30,13 @@ export async function peers(count: number): Promise<Peer[]> {
     const socket = createTCPClient()
     await socket.connect(port, '127.0.0.1')
     await until(() => accepted.length === i + 1)
-    const peer: Peer = { socket, server: accepted[i] as TCPSocket, messages: [], errors: [] }
+    const peer: Peer = {
+      socket,
+      server: accepted[i] as TCPSocket,
+      messages: [],
+      errors: [],
+      id: '',
+    }
     const decoder = new MessageDecoder<Record<string, unknown>>()
     const sink = {
       frame: (message: Record<string, unknown>) => void peer.messages.push(message),
@@ -36,4 +51,47 @@ export async function peers(count: number): Promise<Peer[]> {
 /** The messages of `type` a peer has received. */
 export function ofType(peer: Peer, type: string): Record<string, unknown>[] {
   return peer.messages.filter((m) => m.type === type)
+}
+
+const managers = new Set<TCPRoomManager>()
+
+/** A manager closed by `closeEverything`. */
+export function manager(options?: RoomManagerOptions): TCPRoomManager {
+  const rooms = new TCPRoomManager(options)
+  managers.add(rooms)
+  return rooms
+}
+
+/** For `afterEach`: closes managers, then core's test servers and clients. */
+export async function closeEverything(): Promise<void> {
+  const open = [...managers]
+  managers.clear()
+  await Promise.all(open.map((rooms) => rooms.close()))
+  await closeAll()
+}
+
+/** `count` peers added to `rooms` as `c0`, `c1`, ... */
+export async function added(rooms: TCPRoomManager, count: number): Promise<Peer[]> {
+  const list = await peers(count)
+  list.forEach((peer, i) => {
+    peer.id = `c${i}`
+    rooms.addClient(peer.id, peer.server, { n: i })
+  })
+  return list
+}
+
+let marks = 0
+
+/**
+ * Sends a marker to each peer through the manager and waits until every peer has it: whatever
+ * the manager queued before has then arrived too (one connection keeps order), so a test can
+ * check that something did not arrive without sleeping.
+ */
+export async function settle(rooms: TCPRoomManager, list: Peer[]): Promise<void> {
+  const mark = ++marks
+  const live = list.filter((peer) => rooms.send(peer.id, { type: 'mark', mark }))
+  await until(() =>
+    live.every((peer) => peer.messages.some((m) => m.type === 'mark' && m.mark === mark)),
+  )
+  for (const peer of list) peer.messages = peer.messages.filter((m) => m.type !== 'mark')
 }
