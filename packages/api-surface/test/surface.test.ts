@@ -87,7 +87,9 @@ async function surface(): Promise<string> {
 
 describe('public surface', () => {
   it('matches surface.md, entry point by entry point', async () => {
-    await expect(await surface()).toMatchFileSnapshot('../surface.md')
+    const message =
+      'a public surface changed: if on purpose, run `npx vitest run --project @verb-tcp/api-surface -u` and commit surface.md'
+    await expect(await surface(), message).toMatchFileSnapshot('../surface.md')
   })
 
   it.each(packages)('%s: no @internal member reaches the published .d.ts', (name) => {
