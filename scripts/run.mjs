@@ -51,8 +51,9 @@ function tests(args) {
       'run',
       'test',
       '--output-logs=errors-only',
-      // Each package's vitest already uses every core; two at a time keeps the box responsive.
-      '--concurrency=2',
+      // One package at a time: each vitest already uses every core, and the tests that spawn
+      // processes or load a server (demo-server, reliability) time out when they overlap.
+      '--concurrency=1',
       // Every package's tests run even when one fails, so the counts below are complete.
       '--continue',
       '--',
