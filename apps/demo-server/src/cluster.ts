@@ -135,6 +135,8 @@ export async function runWorker(config: ServerConfig, logger: Logger): Promise<v
   const id = cluster.worker?.id ?? 0
   const log = logger.child({ worker: id })
   const demo = new Demo({ config, logger: log, idPrefix: `w${id}-`, http: false })
+  // Constructing one is what makes prom-client answer the primary's requests for metrics.
+  new AggregatorRegistry()
   AggregatorRegistry.setRegistries([demo.registry])
   const send = (message: ToPrimary) =>
     new Promise<void>((resolve) => process.send?.(message, undefined, {}, () => resolve()))
