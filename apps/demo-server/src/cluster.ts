@@ -118,8 +118,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger): Promise<
           },
         )
         logger.info(total, 'server closed')
-        process.exitCode = 0
-        setTimeout(() => process.exit(0), 2000).unref()
+        process.exit(0)
       })()
       http.closeIdleConnections()
     },
