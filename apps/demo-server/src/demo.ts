@@ -132,6 +132,7 @@ export class Demo {
       stats,
       maxFrameBytes: config.maxFrameBytes,
       receiver: this.receiver,
+      reads,
     })
 
     // One throttler for every port: a client address is limited however it connects. With
