@@ -109,10 +109,15 @@ export class ReadScheduler {
   readonly #turn = (): void => {
     this.#turnScheduled = false
     this.#used = 0
-    // Work held back from earlier turns goes first (it may use up the budget again).
+    // Work held back from earlier turns goes first, as much as the budget allows.
     const deferred = this.#deferred
     this.#deferred = []
-    for (const fn of deferred) fn()
+    let done = 0
+    while (done < deferred.length && !this.exhausted) (deferred[done++] as () => void)()
+    if (done < deferred.length) {
+      this.#deferred = [...deferred.slice(done), ...this.#deferred]
+      this.#scheduleTurn()
+    }
     if (this.exhausted) return
     const waiting = this.#waiting
     this.#waiting = new Set()

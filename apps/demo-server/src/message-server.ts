@@ -7,6 +7,8 @@ import { CLIENT_TYPES, MessageErrorCode } from './message-types.ts'
 import { key, type Stats } from './stats.ts'
 
 const PORT = 'message'
+/** What setting up one connection is charged against the turn's budget, in bytes. */
+const ACCEPT_COST = 2048
 
 // biome-ignore lint/suspicious/noExplicitAny: a client's message is untrusted JSON, checked field by field
 type Incoming = Record<string, any>
@@ -77,7 +79,28 @@ export class MessageServer {
   constructor(options: MessageServerOptions) {
     this.#options = options
     this.hub = options.hub(this.clients)
-    this.app = createServer().onConnection((socket) => this.#serve(socket))
+    this.app = createServer().onConnection((socket) => this.#accept(socket))
+  }
+
+  /**
+   * A burst of a thousand connects is accepted by libuv in one go; setting each one up (codec,
+   * rooms, welcome, log line) is what costs. Past the turn's budget, a new connection waits,
+   * paused, for a later turn.
+   */
+  #accept(socket: TCPSocket): void {
+    const reads = this.#options.reads
+    if (!reads?.exhausted) {
+      reads?.charge(ACCEPT_COST)
+      this.#serve(socket)
+      return
+    }
+    socket.pause()
+    reads.later(() => {
+      if (socket.destroyed) return
+      reads.charge(ACCEPT_COST)
+      this.#serve(socket)
+      socket.resume()
+    })
   }
 
   #serve(socket: TCPSocket): void {
