@@ -3,8 +3,9 @@
 // machine with only Node and npm: corepack and a global pnpm are not assumed. It installs the
 // workspace with a pinned pnpm (fetched by npx the first time, then the local copy), then hands
 // over to turbo, which needs `pnpm` on PATH: node_modules/.bin is put there.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { constants as osConstants } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -50,6 +51,43 @@ function install() {
   else run('npx', ['--yes', PNPM, 'install', ...frozen])
 }
 
+/** Signals from one Ctrl-C arriving twice (see serve) are this close together, in ms. */
+const SAME_SIGNAL_MS = 100
+
+/**
+ * Runs the server and stays until it has exited, passing its exit status on. The server runs in
+ * a process group of its own, so that it hears each stop request exactly once, from here: a
+ * terminal's Ctrl-C sends SIGINT to the whole foreground group (npm and this script), and npm
+ * forwards it to this script once more; two copies of one signal within SAME_SIGNAL_MS are one
+ * request. The first request stops the server gracefully, a second one forces it (the server's
+ * own rule), and the prompt only comes back once the server is gone.
+ */
+function serve(cli, args) {
+  const child = spawn(process.execPath, [cli, ...args], {
+    cwd: root,
+    env: process.env,
+    stdio: 'inherit',
+    detached: !isWin,
+  })
+  let last = Number.NEGATIVE_INFINITY
+  const forward = (signal) => {
+    const now = performance.now()
+    if (now - last < SAME_SIGNAL_MS) return
+    last = now
+    // A closed terminal (SIGHUP) is a request to stop like any other.
+    if (child.exitCode === null && child.signalCode === null)
+      child.kill(signal === 'SIGHUP' ? 'SIGTERM' : signal)
+  }
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, forward)
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code, signal) => {
+      process.exitCode = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)
+      resolve()
+    })
+  })
+}
+
 const [task = 'test', ...rest] = process.argv.slice(2)
 install()
 const turbo = (...args) => run('turbo', ['run', ...args, '--output-logs=errors-only'])
@@ -57,7 +95,9 @@ const turbo = (...args) => run('turbo', ['run', ...args, '--output-logs=errors-o
 switch (task) {
   case 'start':
     turbo('build', '--filter=@verb-tcp/demo-server...')
-    run('node', ['apps/demo-server/dist/cli.js', '--host', '127.0.0.1', '--port', '8080', ...rest])
+    // The server's defaults are its own (127.0.0.1, ports 8080-8082 and 9090), so that its
+    // environment variables are not overridden by flags from here.
+    await serve(join(root, 'apps', 'demo-server', 'dist', 'cli.js'), rest)
     break
   case 'test':
     turbo('build', 'typecheck', 'check:publish')

@@ -1,48 +1,245 @@
 import { parseArgs } from 'node:util'
 
-export const DEFAULT_HOST = '127.0.0.1'
-export const DEFAULT_PORT = 8080
-export const DEFAULT_LOG_LEVEL = 'info'
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
+const SLOW_READER = ['close', 'skip'] as const
 
-export const USAGE = `Usage: demo-server [--host <address>] [--port <port>]
-
-The seed's Basic TCP Server: greets each client, echoes every chunk it sends
-prefixed with "Echo: ", and logs JSON lines (pino) to stdout. SIGTERM or SIGINT
-closes it gracefully; a second signal closes the remaining connections at once.
-
-Options:
-  --host <address>  address to listen on (default ${DEFAULT_HOST}; 0.0.0.0 or :: for all)
-  --port <port>     port from 0 to 65535, 0 for a free one (default ${DEFAULT_PORT})
-  -h, --help        print this help and exit
-
-Environment:
-  LOG_LEVEL         ${LOG_LEVELS.join(', ')} (default ${DEFAULT_LOG_LEVEL})
-`
-
-/** A bad command line: the CLI prints the message and exits with code 2. */
+/** A bad command line or environment: the CLI prints the message and exits with code 2. */
 export class UsageError extends Error {
   override name = 'UsageError'
 }
 
+/** Everything the server is configured with; every field is a flag and an environment variable. */
+export interface ServerConfig {
+  host: string
+  port: number
+  messagePort: number
+  binaryPort: number
+  httpPort: number
+  uploadDir: string
+  redis: string | undefined
+  workers: number
+  gracePeriod: number
+  logLevel: LogLevel
+  maxConnections: number
+  ipRate: number
+  ipWindow: number
+  maxPerIp: number
+  idleTimeout: number
+  maxBufferedBytes: number
+  slowReader: (typeof SLOW_READER)[number]
+  maxFrameBytes: number
+}
+
+type Parse = (raw: string, flag: string) => unknown
+
+interface Option {
+  key: keyof ServerConfig
+  flag: string
+  arg: string
+  default: string | undefined
+  help: string
+  parse: Parse
+}
+
+const int =
+  (min: number, max: number): Parse =>
+  (raw, flag) => {
+    const n = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN
+    if (!(n >= min && n <= max)) {
+      throw new UsageError(
+        `${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+      )
+    }
+    return n
+  }
+const port = int(0, 65535)
+const text: Parse = (raw, flag) => {
+  if (raw.trim() === '') throw new UsageError(`${flag} must not be empty`)
+  return raw
+}
+const oneOf =
+  (values: readonly string[]): Parse =>
+  (raw, flag) => {
+    if (!values.includes(raw)) {
+      throw new UsageError(
+        `${flag} must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`,
+      )
+    }
+    return raw
+  }
+const MAX_MS = 2_147_483_647 // the largest delay a Node timer takes
+
+/** The options, in the order `--help` lists them. */
+export const OPTIONS: readonly Option[] = [
+  {
+    key: 'host',
+    flag: 'host',
+    arg: 'address',
+    default: '127.0.0.1',
+    help: 'address every port listens on (0.0.0.0 or :: for all interfaces)',
+    parse: text,
+  },
+  {
+    key: 'port',
+    flag: 'port',
+    arg: 'port',
+    default: '8080',
+    help: 'echo port: greeting and byte-exact echo (0 = a free port)',
+    parse: port,
+  },
+  {
+    key: 'messagePort',
+    flag: 'message-port',
+    arg: 'port',
+    default: '8081',
+    help: 'message port: json-frames chat, rooms, uploads',
+    parse: port,
+  },
+  {
+    key: 'binaryPort',
+    flag: 'binary-port',
+    arg: 'port',
+    default: '8082',
+    help: 'binary port: binary-frames heartbeats, mux, fast file path',
+    parse: port,
+  },
+  {
+    key: 'httpPort',
+    flag: 'http-port',
+    arg: 'port',
+    default: '9090',
+    help: 'HTTP port: /metrics (Prometheus) and /healthz',
+    parse: port,
+  },
+  {
+    key: 'uploadDir',
+    flag: 'upload-dir',
+    arg: 'dir',
+    default: 'uploads',
+    help: 'where uploaded files go (shared by every worker)',
+    parse: text,
+  },
+  {
+    key: 'redis',
+    flag: 'redis',
+    arg: 'url',
+    default: undefined,
+    help: 'redis://host:port: rooms span every server on this Redis',
+    parse: text,
+  },
+  {
+    key: 'workers',
+    flag: 'workers',
+    arg: 'n',
+    default: '1',
+    help: 'processes sharing the ports (node:cluster); 1 = no cluster',
+    parse: int(1, 256),
+  },
+  {
+    key: 'gracePeriod',
+    flag: 'grace-period',
+    arg: 'ms',
+    default: '30000',
+    help: 'on SIGTERM/SIGINT, how long clients get to leave before they are cut off',
+    parse: int(0, MAX_MS),
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    arg: 'level',
+    default: 'info',
+    help: LOG_LEVELS.join(', '),
+    parse: oneOf(LOG_LEVELS),
+  },
+  {
+    key: 'maxConnections',
+    flag: 'max-connections',
+    arg: 'n',
+    default: '1000',
+    help: 'connections per port; more are refused at accept',
+    parse: int(1, 1_000_000_000),
+  },
+  {
+    key: 'ipRate',
+    flag: 'ip-rate',
+    arg: 'n',
+    default: '0',
+    help: 'new connections per client IP per --ip-window (0 = no limit)',
+    parse: int(0, 1_000_000_000),
+  },
+  {
+    key: 'ipWindow',
+    flag: 'ip-window',
+    arg: 'ms',
+    default: '60000',
+    help: 'the sliding window of --ip-rate',
+    parse: int(1, MAX_MS),
+  },
+  {
+    key: 'maxPerIp',
+    flag: 'max-per-ip',
+    arg: 'n',
+    default: '0',
+    help: 'connections open at once per client IP (0 = no limit)',
+    parse: int(0, 1_000_000_000),
+  },
+  {
+    key: 'idleTimeout',
+    flag: 'idle-timeout',
+    arg: 'ms',
+    default: '300000',
+    help: 'close connections idle this long in both directions (0 = never)',
+    parse: int(0, MAX_MS),
+  },
+  {
+    key: 'maxBufferedBytes',
+    flag: 'max-buffered-bytes',
+    arg: 'bytes',
+    default: '1048576',
+    help: 'slow-reader cap: bytes queued for one client by broadcasts',
+    parse: int(1, 2 ** 32),
+  },
+  {
+    key: 'slowReader',
+    flag: 'slow-reader',
+    arg: 'policy',
+    default: 'close',
+    help: 'a client over the cap: close it, or skip it for that message',
+    parse: oneOf(SLOW_READER),
+  },
+  {
+    key: 'maxFrameBytes',
+    flag: 'max-frame-bytes',
+    arg: 'bytes',
+    default: '8388608',
+    help: 'largest message or frame accepted',
+    parse: int(0, 2 ** 32 - 1),
+  },
+]
+
+/** `--message-port` reads `VERB_TCP_MESSAGE_PORT`. */
+export const envName = (flag: string): string =>
+  `VERB_TCP_${flag.toUpperCase().replaceAll('-', '_')}`
+
 export type CliCommand =
-  | { help: true }
-  | { help: false; host: string; port: number; logLevel: LogLevel }
+  | { help: true; version?: false }
+  | { help: false; version: true }
+  | ({ help: false; version?: false } & ServerConfig)
 
 /** Parses the CLI's arguments (without `node` and the script) and environment; throws `UsageError`. */
 export function parseCliArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = {},
 ): CliCommand {
-  let values: { host?: string | undefined; port?: string | undefined; help?: boolean | undefined }
+  let values: Record<string, string | boolean | undefined>
   try {
     ;({ values } = parseArgs({
       args: [...argv],
       options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
+        ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
       },
       strict: true,
       allowPositionals: false,
@@ -52,26 +249,39 @@ export function parseCliArgs(
     throw new UsageError((error as Error).message, { cause: error })
   }
   if (values.help) return { help: true }
+  if (values.version) return { help: false, version: true }
 
-  const host = values.host ?? DEFAULT_HOST
-  if (host.trim() === '') throw new UsageError('--host must not be empty')
-
-  let port = DEFAULT_PORT
-  if (values.port !== undefined) {
-    port = /^\d{1,5}$/.test(values.port) ? Number(values.port) : Number.NaN
-    if (!(port <= 65535)) {
-      throw new UsageError(
-        `--port must be an integer from 0 to 65535, got ${JSON.stringify(values.port)}`,
-      )
-    }
+  const config: Record<string, unknown> = { help: false }
+  for (const option of OPTIONS) {
+    // A flag beats the environment, which beats the default; an empty variable counts as unset.
+    const fromFlag = values[option.flag] as string | undefined
+    const name = envName(option.flag)
+    const fromEnv = env[name] === '' ? undefined : env[name]
+    const raw = fromFlag ?? fromEnv ?? option.default
+    const source = fromFlag !== undefined ? `--${option.flag}` : fromEnv !== undefined ? name : ''
+    config[option.key] =
+      raw === undefined ? undefined : option.parse(raw, source || `--${option.flag}`)
   }
+  return config as CliCommand
+}
 
-  const level =
-    env.LOG_LEVEL === undefined || env.LOG_LEVEL === '' ? DEFAULT_LOG_LEVEL : env.LOG_LEVEL
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new UsageError(
-      `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`,
-    )
-  }
-  return { help: false, host, port, logLevel: level as LogLevel }
+/** The `--help` text, generated from the option table so it cannot drift from the parser. */
+export function usage(): string {
+  const rows = OPTIONS.map((o) => {
+    const left = `  --${o.flag} <${o.arg}>`
+    const def = o.default === undefined ? '' : ` (default ${o.default})`
+    return `${left.padEnd(31)}${o.help}${def}\n${''.padEnd(31)}env ${envName(o.flag)}`
+  })
+  return `Usage: demo-server [options]
+
+The verb-tcp demo: one server assembled from every verb-tcp package. It listens on an
+echo port, a json-frames message port, a binary-frames port and an HTTP port, logs JSON
+lines (pino) to stdout (pretty on a terminal), and stops gracefully on SIGTERM or SIGINT;
+a second signal closes the remaining connections at once.
+
+Options (a flag beats its environment variable, which beats the default):
+${rows.join('\n')}
+  -h, --help                   print this help and exit
+  -v, --version                print the version and exit
+`
 }

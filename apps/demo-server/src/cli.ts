@@ -1,11 +1,22 @@
 #!/usr/bin/env node
-import { DEFAULT_GRACE_PERIOD } from '@verb-tcp/core'
-import { pino } from 'pino'
-import { type CliCommand, parseCliArgs, USAGE, UsageError } from './args.ts'
-import { createDemoServer, sayGoodbye } from './server.ts'
+import cluster from 'node:cluster'
+import { readFileSync } from 'node:fs'
+import { type CliCommand, parseCliArgs, type ServerConfig, UsageError, usage } from './args.ts'
+import { runPrimary, runWorker } from './cluster.ts'
+import { type BoundPorts, Demo } from './demo.ts'
+import { couldNotListen } from './listen-error.ts'
+import { createLogger } from './logger.ts'
+import { onShutdownSignals } from './signals.ts'
 
 /** Ms after the server has closed before the process is made to exit if something holds it. */
 const EXIT_DEADLINE = 2000
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  return pkg.version
+}
 
 async function main(argv: readonly string[]): Promise<void> {
   let command: CliCommand
@@ -18,40 +29,46 @@ async function main(argv: readonly string[]): Promise<void> {
     return
   }
   if (command.help) {
-    process.stdout.write(USAGE)
+    process.stdout.write(usage())
     return
   }
+  if (command.version) {
+    process.stdout.write(`demo-server ${version()} (verb-tcp demo, node ${process.version})\n`)
+    return
+  }
+  const config = command as ServerConfig
+  const logger = createLogger(config.logLevel)
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, logger)
+  if (cluster.isWorker) return runWorker(config, logger)
 
-  const { host, port } = command
-  const logger = pino({ level: command.logLevel })
-  const app = createDemoServer({ logger })
+  const demo = new Demo({ config, logger })
+  let ports: BoundPorts
   try {
-    const address = await app.listen(port, host)
-    logger.info({ address: address.address, port: address.port }, 'listening')
+    ports = await demo.listen()
   } catch (error) {
-    logger.fatal({ err: error, host, port }, 'could not listen')
+    couldNotListen(logger, config, error)
     process.exitCode = 1
     return
   }
+  logger.info({ host: config.host, ports }, 'listening')
 
-  app.handleSignals({
-    gracePeriod: DEFAULT_GRACE_PERIOD,
-    notify: sayGoodbye,
-    signals: ['SIGTERM', 'SIGINT'],
-    onSignal: (signal, phase) => {
-      if (phase === 'force') {
-        logger.warn({ signal }, 'second signal: closing the remaining connections now')
-      } else {
-        const connections = app.connections.size
-        logger.info({ signal, connections, gracePeriod: DEFAULT_GRACE_PERIOD }, 'shutting down')
-      }
+  onShutdownSignals({
+    onGraceful: (signal) => {
+      logger.info(
+        { signal, connections: demo.connections, gracePeriod: config.gracePeriod },
+        'shutting down',
+      )
+      void demo.close(config.gracePeriod).then((result) => {
+        logger.info(result, 'server closed')
+        process.exitCode = 0
+        // The process is left to end by itself so nothing still queued (a log line) is cut
+        // off; the unref'd timer only guards against something that would keep it alive.
+        setTimeout(() => process.exit(0), EXIT_DEADLINE).unref()
+      })
     },
-    // The process is left to end by itself so nothing still queued (a log line) is cut off;
-    // the unref'd timer only guards against something that would keep it alive.
-    exit: (code, result) => {
-      logger.info(result, 'server closed')
-      process.exitCode = code
-      setTimeout(() => process.exit(code), EXIT_DEADLINE).unref()
+    onForce: (signal) => {
+      logger.warn({ signal }, 'second signal: closing the remaining connections now')
+      void demo.close(0)
     },
   })
 }

@@ -1,48 +1,67 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_HOST, DEFAULT_PORT, parseCliArgs, UsageError } from '../src/args.ts'
+import { envName, OPTIONS, parseCliArgs, UsageError, usage } from '../src/args.ts'
 
 describe('parseCliArgs', () => {
-  it('defaults to 127.0.0.1:8080 at level info', () => {
-    expect(parseCliArgs([])).toEqual({
+  it('has sane defaults: loopback, ports 8080-8082 and 9090, one process, level info', () => {
+    expect(parseCliArgs([])).toMatchObject({
       help: false,
-      host: DEFAULT_HOST,
-      port: DEFAULT_PORT,
+      host: '127.0.0.1',
+      port: 8080,
+      messagePort: 8081,
+      binaryPort: 8082,
+      httpPort: 9090,
+      workers: 1,
+      gracePeriod: 30000,
       logLevel: 'info',
+      redis: undefined,
     })
-    expect([DEFAULT_HOST, DEFAULT_PORT]).toEqual(['127.0.0.1', 8080])
   })
 
-  it('reads --host and --port, in both spellings', () => {
+  it('reads flags in both spellings; the last of a repeated flag wins', () => {
     expect(parseCliArgs(['--host', '0.0.0.0', '--port', '0'])).toMatchObject({
       host: '0.0.0.0',
       port: 0,
     })
-    expect(parseCliArgs(['--host=::1', '--port=65535'])).toMatchObject({ host: '::1', port: 65535 })
+    expect(parseCliArgs(['--host=::1', '--message-port=65535'])).toMatchObject({
+      host: '::1',
+      messagePort: 65535,
+    })
+    expect(parseCliArgs(['--port', '8080', '--port', '9000'])).toMatchObject({ port: 9000 })
   })
 
-  it('takes the last of repeated flags, so `npm start -- --port 9000` overrides the default', () => {
-    // scripts/run.mjs runs `cli.js --host 127.0.0.1 --port 8080 <extra args>`.
-    expect(parseCliArgs(['--host', '127.0.0.1', '--port', '8080', '--port', '9000'])).toMatchObject(
-      {
-        port: 9000,
-      },
-    )
+  it('reads every option from its environment variable; a flag beats it; empty means unset', () => {
+    expect(envName('grace-period')).toBe('VERB_TCP_GRACE_PERIOD')
+    expect(
+      parseCliArgs([], { VERB_TCP_GRACE_PERIOD: '500', VERB_TCP_LOG_LEVEL: 'debug' }),
+    ).toMatchObject({
+      gracePeriod: 500,
+      logLevel: 'debug',
+    })
+    expect(parseCliArgs(['--grace-period', '7'], { VERB_TCP_GRACE_PERIOD: '500' })).toMatchObject({
+      gracePeriod: 7,
+    })
+    expect(parseCliArgs([], { VERB_TCP_PORT: '' })).toMatchObject({ port: 8080 })
+    expect(parseCliArgs([], { VERB_TCP_REDIS: 'redis://127.0.0.1:6379' })).toMatchObject({
+      redis: 'redis://127.0.0.1:6379',
+    })
   })
 
-  it('reads --help and -h', () => {
+  it('reads --help, -h, --version and -v', () => {
     expect(parseCliArgs(['--help'])).toEqual({ help: true })
     expect(parseCliArgs(['-h', '--port', 'abc'])).toEqual({ help: true })
+    expect(parseCliArgs(['-v'])).toEqual({ help: false, version: true })
   })
 
   it.each([
     [['--port', 'abc'], '--port must be an integer from 0 to 65535, got "abc"'],
     [['--port', '65536'], 'got "65536"'],
     [['--port', '1.5'], 'got "1.5"'],
-    [['--port', '0x10'], 'got "0x10"'],
-    [['--port', ''], 'got ""'],
     [['--port=-1'], 'got "-1"'],
     [['--port'], "Option '--port <value>' argument missing"],
     [['--host', ' '], '--host must not be empty'],
+    [['--workers', '0'], '--workers must be an integer from 1'],
+    [['--log-level', 'loud'], '--log-level must be one of trace, debug, info'],
+    [['--slow-reader', 'drop'], '--slow-reader must be one of close, skip'],
     [['--verbose'], "Unknown option '--verbose'"],
     [['8080'], "Unexpected argument '8080'"],
   ])('rejects %j', (argv, message) => {
@@ -50,9 +69,15 @@ describe('parseCliArgs', () => {
     expect(() => parseCliArgs(argv)).toThrow(message)
   })
 
-  it('takes the log level from LOG_LEVEL and rejects an unknown one', () => {
-    expect(parseCliArgs([], { LOG_LEVEL: 'debug' })).toMatchObject({ logLevel: 'debug' })
-    expect(parseCliArgs([], { LOG_LEVEL: '' })).toMatchObject({ logLevel: 'info' })
-    expect(() => parseCliArgs([], { LOG_LEVEL: 'loud' })).toThrow(UsageError)
+  it('names the variable when a bad value came from the environment', () => {
+    expect(() => parseCliArgs([], { VERB_TCP_WORKERS: 'many' })).toThrow(
+      'VERB_TCP_WORKERS must be an integer',
+    )
+  })
+
+  it('lists every option and its variable in the usage', () => {
+    const text = usage()
+    for (const option of OPTIONS) expect(text).toContain(`--${option.flag} <${option.arg}>`)
+    for (const option of OPTIONS) expect(text).toContain(envName(option.flag))
   })
 })

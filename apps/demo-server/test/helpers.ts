@@ -3,7 +3,7 @@ import { type AddressInfo, Socket, type SocketConstructorOpts } from 'node:net'
 import type { TcpServer } from '@verb-tcp/core'
 import { type Logger, pino } from 'pino'
 import { afterEach } from 'vitest'
-import { createDemoServer } from '../src/server.ts'
+import { createDemoServer } from '../src/echo.ts'
 
 const cleanups: (() => unknown)[] = []
 

@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import type { TCPSocket } from '@verb-tcp/core'
 import { describe, expect, it, vi } from 'vitest'
-import { ECHO_PREFIX, GOODBYE, GREETING, sayGoodbye } from '../src/server.ts'
+import { ECHO_PREFIX, GOODBYE, GREETING, sayGoodbye } from '../src/echo.ts'
 import { Client, captureLogger, startDemoServer } from './helpers.ts'
 
 const greeting = Buffer.from(GREETING)

@@ -1,0 +1,247 @@
+import { createServer, type ProtocolError, type TCPSocket, type TcpServer } from '@verb-tcp/core'
+import { encodeMessage, MessageHandler } from '@verb-tcp/json-frames'
+import type { ConnectionPool } from '@verb-tcp/pool'
+import type { Logger } from 'pino'
+import { CLIENT_TYPES, MessageErrorCode } from './message-types.ts'
+import { key, type Stats } from './stats.ts'
+
+const PORT = 'message'
+
+// biome-ignore lint/suspicious/noExplicitAny: a client's message is untrusted JSON, checked field by field
+type Incoming = Record<string, any>
+
+/** One connection on the message port. */
+export interface Client {
+  readonly id: string
+  readonly socket: TCPSocket
+  readonly handler: MessageHandler<Incoming>
+  readonly rooms: Set<string>
+  readonly log: Logger
+}
+
+/**
+ * Where the message port's rooms, broadcasts and private messages go: `@verb-tcp/rooms` in
+ * this process, and, with an adapter (Redis), on every server sharing it.
+ */
+export interface RoomHub {
+  /** A new connection. */
+  add(client: Client): void
+  /** True when the client is a member afterwards; a refusal is answered by the hub. */
+  join(client: Client, room: string): boolean
+  /** False when the client was not in the room. */
+  leave(client: Client, room: string): boolean
+  /** Leaves every room, when the connection closes. */
+  leaveAll(client: Client): void
+  /** Sends `message` to every member of `room` except `except`; returns how many here got it. */
+  toRoom(room: string, message: object, except?: string): number
+  /** Sends `message` to one client, in order with its room traffic. */
+  send(client: Client, message: object): boolean
+  /** Sends an encoded `frame` to every connection except `except`, on every node. */
+  toAll(frame: Buffer, except?: string): void
+  /** Sends an encoded `frame` to one connection, wherever it is; false if it is surely nowhere. */
+  toClient(id: string, frame: Buffer): boolean
+  rooms(): number
+  members(): number
+  close(): Promise<void>
+}
+
+export interface MessageServerOptions {
+  logger: Logger
+  stats: Stats
+  pool: ConnectionPool
+  /** Turns the pool's id into the id clients are told (unique across processes). */
+  connectionId: (poolId: string) => string
+  maxFrameBytes: number
+  hub: (clients: ReadonlyMap<string, Client>) => RoomHub
+  /** Other message types (file transfer), tried before `unknown type`; true if handled. */
+  extra?: (client: Client, message: Incoming) => boolean
+}
+
+/**
+ * The docs' `TCPMessageServer` on json-frames: `ping`, `broadcast`, `private`, `join_room`, plus
+ * `leave_room`, `room_message` and coded `error` replies. Each connection is told its id in a
+ * `welcome` message.
+ */
+export class MessageServer {
+  readonly app: TcpServer
+  readonly clients = new Map<string, Client>()
+  readonly hub: RoomHub
+  readonly #options: MessageServerOptions
+  readonly #bySocket = new WeakMap<TCPSocket, Client>()
+
+  constructor(options: MessageServerOptions) {
+    this.#options = options
+    this.hub = options.hub(this.clients)
+    this.app = createServer().onConnection((socket) => this.#serve(socket))
+  }
+
+  #serve(socket: TCPSocket): void {
+    const { logger, pool, stats, maxFrameBytes } = this.#options
+    const poolId = pool.idOf(socket) ?? String(socket.remotePort)
+    const id = this.#options.connectionId(poolId)
+    const log = logger.child({ port: PORT, connectionId: id })
+    const handler = new MessageHandler<Incoming>(socket, {
+      maxFrameBytes,
+      maxSendBytes: maxFrameBytes,
+    })
+    const client: Client = { id, socket, handler, rooms: new Set(), log }
+    this.clients.set(id, client)
+    this.#bySocket.set(socket, client)
+    this.hub.add(client)
+    log.info(
+      { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort },
+      'client connected',
+    )
+
+    handler.on('message', (message) => this.#onMessage(client, message))
+    handler.on('error', (error: ProtocolError) => {
+      // Bad JSON and the like: the client is told (and, for a fatal error, the handler ends the
+      // connection after this reply).
+      stats.count(stats.errors, key(PORT, error.code))
+      log.debug({ code: error.code, recoverable: error.recoverable }, 'bad frame')
+      this.send(client, { type: 'error', code: error.code, message: error.message })
+    })
+    socket.once('close', (hadError: boolean) => {
+      this.clients.delete(id)
+      this.hub.leaveAll(client)
+      stats.count(stats.closedBytesIn, PORT, socket.bytesRead)
+      stats.count(stats.closedBytesOut, PORT, socket.bytesWritten)
+      log.info(
+        { bytesRead: socket.bytesRead, bytesWritten: socket.bytesWritten, hadError },
+        'client disconnected',
+      )
+    })
+    this.send(client, { type: 'welcome', connectionId: id })
+  }
+
+  /** Sends one message to one client, counted by type. */
+  send(client: Client, message: { type: string; [field: string]: unknown }): void {
+    if (client.socket.writableEnded) return
+    const { stats } = this.#options
+    stats.count(stats.messagesOut, key(PORT, message.type))
+    client.handler.sendMessage(message)
+  }
+
+  #error(client: Client, code: string, message: string, request?: Incoming): void {
+    const { stats } = this.#options
+    stats.count(stats.errors, key(PORT, code))
+    const reply: { type: string; [field: string]: unknown } = { type: 'error', code, message }
+    if (request?.id !== undefined) reply.id = request.id
+    this.send(client, reply)
+  }
+
+  #onMessage(client: Client, message: Incoming): void {
+    const { stats } = this.#options
+    const type: unknown = message?.type
+    stats.count(
+      stats.messagesIn,
+      key(PORT, typeof type === 'string' && CLIENT_TYPES.has(type) ? type : 'other'),
+    )
+    if (
+      message === null ||
+      typeof message !== 'object' ||
+      Array.isArray(message) ||
+      typeof type !== 'string'
+    ) {
+      this.#error(
+        client,
+        MessageErrorCode.BAD_REQUEST,
+        'a message is a JSON object with a string "type"',
+      )
+      return
+    }
+    client.log.debug({ type }, 'message')
+    switch (type) {
+      case 'ping':
+        // The ping's own fields come back (an id, a client timestamp), so a client can match
+        // replies to requests.
+        this.send(client, { ...message, type: 'pong', timestamp: Date.now() })
+        return
+      case 'broadcast': {
+        const frame = this.#frame({
+          type: 'broadcast',
+          from: client.id,
+          data: message.data,
+          timestamp: Date.now(),
+        })
+        this.hub.toAll(frame, client.id)
+        return
+      }
+      case 'private': {
+        if (typeof message.target !== 'string') {
+          this.#error(
+            client,
+            MessageErrorCode.BAD_REQUEST,
+            '"target" must be a connection id (a string)',
+            message,
+          )
+          return
+        }
+        const frame = this.#frame({
+          type: 'private',
+          from: client.id,
+          data: message.data,
+          timestamp: Date.now(),
+        })
+        if (!this.hub.toClient(message.target, frame)) {
+          this.#error(
+            client,
+            MessageErrorCode.UNKNOWN_TARGET,
+            `no connection ${JSON.stringify(message.target)}`,
+            message,
+          )
+        }
+        return
+      }
+      case 'join_room':
+        // The room name's rules (length, control characters, the reserved `$` prefix) are the
+        // rooms package's; a refusal is answered there with its code.
+        if (this.hub.join(client, message.room))
+          this.hub.send(client, { type: 'joined', room: message.room })
+        return
+      case 'leave_room':
+        if (this.hub.leave(client, message.room))
+          this.hub.send(client, { type: 'left', room: message.room })
+        else
+          this.#error(
+            client,
+            MessageErrorCode.NOT_IN_ROOM,
+            `not in room ${JSON.stringify(message.room)}`,
+            message,
+          )
+        return
+      case 'room_message':
+        // A non-member's message is refused by the rooms package (`ERR_NOT_IN_ROOM`).
+        this.hub.toRoom(
+          message.room,
+          {
+            type: 'room_message',
+            room: message.room,
+            from: client.id,
+            data: message.data,
+            timestamp: Date.now(),
+          },
+          client.id,
+        )
+        return
+      default:
+        if (this.#options.extra?.(client, message)) return
+        this.#error(client, MessageErrorCode.UNKNOWN_TYPE, `Unknown message type: ${type}`, message)
+    }
+  }
+
+  /** Encodes once for many receivers, and counts it as sent (once per delivery, by the hub). */
+  #frame(message: { type: string; [field: string]: unknown }): Buffer {
+    return encodeMessage(message, { maxFrameBytes: this.#options.maxFrameBytes + 1024 })
+  }
+
+  /** The shutdown notice: `server_shutdown`, then our side of the connection ends. */
+  notifyShutdown(socket: TCPSocket, gracePeriod: number): void {
+    if (socket.writableEnded) return
+    const client = this.#bySocket.get(socket)
+    if (client) this.send(client, { type: 'server_shutdown', gracePeriod })
+    socket.end()
+    // A socket paused for backpressure would never read the client's FIN.
+    socket.resume()
+  }
+}

@@ -1,0 +1,202 @@
+import { encodeMessage } from '@verb-tcp/json-frames'
+import type { ConnectionPool } from '@verb-tcp/pool'
+import {
+  InProcessAdapter,
+  type MemberInfo,
+  type MembersOptions,
+  type MembersResult,
+  type PublishOptions,
+  type RoomsAdapter,
+  type RoomsAdapterHost,
+  TCPRoomManager,
+} from '@verb-tcp/rooms'
+import type { Logger } from 'pino'
+import type { Client, RoomHub } from './message-server.ts'
+import { key, type Stats } from './stats.ts'
+
+/** Everyone, on every node: broadcasts travel in this room. */
+const ALL = '$all'
+/** One connection, wherever it is: private messages travel in `$c:<id>`. */
+const ONE = '$c:'
+
+export interface RoomsHubOptions {
+  stats: Stats
+  logger: Logger
+  pool: ConnectionPool
+  maxBufferedBytes: number
+  slowReader: 'close' | 'skip'
+  /** Carries rooms to other nodes (Redis); the default keeps them in this process. */
+  adapter?: RoomsAdapter
+}
+
+/** Deliveries in the system rooms, made here rather than by the room manager. */
+interface LocalDelivery {
+  all(bytes: Uint8Array, exclude?: string): number
+  one(id: string, bytes: Uint8Array): number
+  ids(): string[]
+}
+
+/**
+ * The server's own traffic (broadcast to all, private to one) rides the same adapter as the
+ * rooms, in rooms whose names start with `$`, which clients cannot join (`@verb-tcp/rooms`
+ * reserves the prefix). Those rooms never reach the room manager: deliveries for them from
+ * other nodes are made here, to the pool or to one socket, so connecting does not send every
+ * client a `user_joined`.
+ */
+class SystemRoomsAdapter implements RoomsAdapter {
+  readonly #inner: RoomsAdapter
+  readonly #local: LocalDelivery
+
+  constructor(inner: RoomsAdapter, local: LocalDelivery) {
+    this.#inner = inner
+    this.#local = local
+  }
+
+  get nodeId(): string {
+    return this.#inner.nodeId
+  }
+
+  attach(host: RoomsAdapterHost): void {
+    this.#inner.attach({
+      ...host,
+      deliver: (room, bytes, exclude) => {
+        if (room === ALL) return this.#local.all(bytes, exclude)
+        if (room.startsWith(ONE)) return this.#local.one(room.slice(ONE.length), bytes)
+        return host.deliver(room, bytes, exclude)
+      },
+      remoteJoined: (room, member) => {
+        if (!room.startsWith('$')) host.remoteJoined(room, member)
+      },
+      remoteLeft: (room, member) => {
+        if (!room.startsWith('$')) host.remoteLeft(room, member)
+      },
+      localMembers: (room) => (room.startsWith('$') ? [] : host.localMembers(room)),
+      // After a reconnect the adapter resubscribes to these: the system rooms too.
+      localRooms: () => [...host.localRooms(), ALL, ...this.#local.ids().map((id) => ONE + id)],
+    })
+  }
+
+  subscribe(room: string): void {
+    this.#inner.subscribe(room)
+  }
+  unsubscribe(room: string): void {
+    this.#inner.unsubscribe(room)
+  }
+  publish(room: string, bytes: Uint8Array, options: PublishOptions): void {
+    this.#inner.publish(room, bytes, options)
+  }
+  join(room: string, member: MemberInfo): void {
+    this.#inner.join(room, member)
+  }
+  leave(room: string, member: MemberInfo): void {
+    this.#inner.leave(room, member)
+  }
+  members(room: string, options?: MembersOptions): Promise<MembersResult> {
+    return this.#inner.members(room, options)
+  }
+  close(): Promise<void> {
+    return this.#inner.close()
+  }
+}
+
+/** The message port's rooms on `@verb-tcp/rooms`, spanning nodes through its adapter. */
+export function createRoomsHub(
+  clients: ReadonlyMap<string, Client>,
+  options: RoomsHubOptions,
+): RoomHub & {
+  manager: TCPRoomManager
+  distributed: boolean
+} {
+  const { stats, pool } = options
+  const distributed = options.adapter !== undefined
+  const write = (client: Client, bytes: Uint8Array, type: string): boolean => {
+    const { socket } = client
+    if (socket.destroyed || socket.writableEnded) return false
+    const queued = socket.writableLength
+    if (queued > 0 && queued + bytes.byteLength > options.maxBufferedBytes) {
+      stats.count(stats.errors, key('message', 'ERR_SLOW_READER'))
+      if (options.slowReader === 'close') socket.destroy()
+      return false
+    }
+    stats.count(stats.messagesOut, key('message', type))
+    socket.write(bytes)
+    return true
+  }
+  const all = (bytes: Uint8Array, exclude?: string) => {
+    const excluded = exclude === undefined ? undefined : clients.get(exclude)
+    const { sent } = pool.broadcast(bytes, excluded ? pool.idOf(excluded.socket) : undefined)
+    stats.count(stats.messagesOut, key('message', 'broadcast'), sent)
+    return sent
+  }
+  const adapter = new SystemRoomsAdapter(options.adapter ?? new InProcessAdapter(), {
+    all,
+    one: (id, bytes) => {
+      const client = clients.get(id)
+      return client && write(client, bytes, 'private') ? 1 : 0
+    },
+    ids: () => [...clients.keys()],
+  })
+  const manager = new TCPRoomManager({
+    adapter,
+    encoder: (message) => encodeMessage(message),
+    maxBufferedBytes: options.maxBufferedBytes,
+    slowMember: options.slowReader === 'close' ? 'close' : 'drop',
+    nonMemberBroadcast: 'refuse',
+  })
+  manager.on('refused', ({ error }) => stats.count(stats.errors, key('message', error.code)))
+  manager.on('slow', ({ action }) => {
+    stats.count(stats.errors, key('message', 'ERR_SLOW_READER'))
+    options.logger.debug({ action }, 'slow room member')
+  })
+  manager.on('adapterError', (error) => {
+    stats.count(stats.errors, key('rooms', 'ERR_ADAPTER'))
+    options.logger.warn({ err: error }, 'rooms adapter error')
+  })
+  if (distributed) adapter.subscribe(ALL)
+
+  return {
+    manager,
+    distributed,
+    add(client) {
+      manager.addClient(client.id, client.socket)
+      if (distributed) adapter.subscribe(ONE + client.id)
+    },
+    join(client, room) {
+      const ok = manager.joinRoom(client.id, room)
+      if (ok) client.rooms.add(room)
+      return ok
+    },
+    leave(client, room) {
+      client.rooms.delete(room)
+      return manager.leaveRoom(client.id, room)
+    },
+    leaveAll(client) {
+      client.rooms.clear()
+      manager.removeClient(client.id)
+      if (distributed) adapter.unsubscribe(ONE + client.id)
+    },
+    toRoom(room, message, except) {
+      const sent = manager.broadcastToRoom(room, message, except)
+      stats.count(stats.messagesOut, key('message', 'room_message'), sent)
+      return sent
+    },
+    send(client, message) {
+      return manager.send(client.id, message)
+    },
+    toAll(frame, except) {
+      all(frame, except)
+      if (distributed) adapter.publish(ALL, frame, { exclude: except })
+    },
+    toClient(id, frame) {
+      const client = clients.get(id)
+      if (client) return write(client, frame, 'private')
+      if (!distributed) return false
+      // Somewhere else, perhaps: the node that has it delivers; no answer comes back.
+      adapter.publish(ONE + id, frame, {})
+      return true
+    },
+    rooms: () => manager.stats.rooms,
+    members: () => manager.stats.members,
+    close: () => manager.close(),
+  }
+}
