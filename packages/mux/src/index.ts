@@ -1,5 +1,8 @@
 /**
- * `@verb-tcp/mux`: many logical streams over one TCP connection, on the verb docs' frame.
+ * `@verb-tcp/mux`: many logical streams over one TCP connection, on the verb docs' frame
+ * (8-byte header: u32 BE stream id, u32 BE length; JSON control messages on stream 0), with
+ * per-stream and per-session flow control. The frame decoder, the control-message codec and
+ * the wire constants are on `@verb-tcp/mux/wire`, for people who write their own peer or tests.
  *
  * @example
  * ```ts
@@ -18,17 +21,16 @@
  * ```
  * @packageDocumentation
  */
-export * from './constants.ts'
-export { type ControlMessage, encodeControl, parseControl } from './control.ts'
 export { MuxErrorCode, ResetCode, StreamResetError } from './errors.ts'
-export { FlowWindow } from './flow-window.ts'
-export { MuxFrameDecoder, type MuxFrameDecoderOptions } from './frame-decoder.ts'
-export { createSession, MuxSession, type OpenOptions } from './session.ts'
+export {
+  createSession,
+  MuxSession,
+  type MuxSessionEvents,
+  type OpenOptions,
+} from './session.ts'
 export { MuxStream } from './stream.ts'
 export type {
   GoAwayInfo,
-  MuxFrame,
-  MuxSessionEvents,
   MuxSessionOptions,
   PeerSettings,
   SessionRole,

@@ -3,18 +3,11 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
 import { ErrorCode, ProtocolError } from '@verb-tcp/core'
-import {
-  CodecErrorCode,
-  checkFrameLimit,
-  type DecodeSink,
-  routeCodecError,
-} from '@verb-tcp/core/codec'
+import { CodecErrorCode, type DecodeSink, routeCodecError } from '@verb-tcp/core/codec'
 import { argError, knownKeys, ms } from '@verb-tcp/core/validate'
 import {
   COMPACT_STREAM_ID,
-  COMPACT_WINDOW_BYTES,
   CONTROL_STREAM_ID,
-  DEFAULTS,
   FEATURE_COMPACT,
   HEADER_BYTES,
   MAX_STREAM_ID,
@@ -23,14 +16,7 @@ import {
   PROTOCOL_VERSION,
   SMALL_FRAME_BYTES,
 } from './constants.ts'
-import {
-  type ControlMessage,
-  encodeControl,
-  parseControl,
-  readCompact,
-  writeCompactHeader,
-  writeCompactWindow,
-} from './control.ts'
+import { type ControlMessage, encodeControl, parseControl, readCompact } from './control.ts'
 import { goAwayCodeFor, MuxErrorCode, muxError, ResetCode, StreamResetError } from './errors.ts'
 import { FlowWindow } from './flow-window.ts'
 import { MuxFrameDecoder } from './frame-decoder.ts'
@@ -40,17 +26,15 @@ import { MuxStream, type StreamOwner } from './stream.ts'
 import type {
   GoAwayInfo,
   MuxFrame,
-  MuxSessionEvents,
   MuxSessionOptions,
   PeerSettings,
   StreamInfo,
   StreamMetadata,
 } from './types.ts'
+import { WritePipeline } from './write-pipeline.ts'
 
 /** Window-update records per compact frame: 3,328 bytes, under any allowed `maxControlBytes`. */
-const COMPACT_BATCH = 256
-/** Payloads up to this size are copied next to their header: one buffer, one writev entry. */
-const COALESCE_BYTES = 1024
+const _COMPACT_BATCH = 256
 /** An RTT floor for auto-tuning, in ms: the event loop is coarser than loopback. */
 const MIN_TUNING_RTT = 1
 
@@ -76,11 +60,25 @@ interface PendingPing {
   timer: NodeJS.Timeout
 }
 
+/** The events of a `MuxSession`. */
+export interface MuxSessionEvents {
+  /** The peer opened a stream (already accepted). Call `stream.refuse()` to refuse it. */
+  stream: [stream: MuxStream]
+  /** The peer's hello arrived, or the peer was found to be a legacy peer. */
+  settings: [settings: PeerSettings]
+  /** The peer sent goaway. */
+  goaway: [info: GoAwayInfo]
+  /** A fatal session error; only emitted when there is a listener. */
+  error: [error: ProtocolError]
+  /** The session is closed; `error` is the fatal error, if any. */
+  close: [error: ProtocolError | undefined]
+}
+
 /**
  * A multiplexed session over one byte stream (`net.Socket`, TLS socket or any `Duplex`).
  * See the package README for the wire format and the state machine.
  */
-export class MuxSession extends EventEmitter<MuxSessionEvents> implements StreamOwner {
+export class MuxSession extends EventEmitter<MuxSessionEvents> {
   readonly role: MuxSessionOptions['role']
   readonly #streams = new Map<number, MuxStream>()
   /** What the peer advertised; undefined until its first frame. */
@@ -96,7 +94,6 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   #sessionSendLimit = MIN_WINDOW
   #sessionSent = 0
   #sendFrameSize = MIN_FRAME_SIZE
-  #peerCompact = false
   #nextLocalId: number
   #highestRemoteId = 0
   #lastAcceptedId = 0
@@ -114,31 +111,8 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
 
   #ready: MuxStream[] = []
   #readyHead = 0
-  readonly #control: Buffer[] = []
-  readonly #windowUpdates = new Map<number, number>()
-  #flushQueued = false
-  #windowFlushQueued = false
-  readonly #windowFlushBound = () => {
-    this.#windowFlushQueued = false
-    if (!this.#flushQueued && this.#windowUpdates.size > 0) {
-      this.#flush()
-      // Already at the end of the turn: the updates go out now, not one loop iteration later.
-      this.#uncork()
-    }
-  }
-  #waitingDrain = false
-  /** We hold one cork on the socket: frames of this event-loop turn are gathered in it. */
-  #corked = false
-  #uncorkQueued = false
-  readonly #uncorkBound = () => {
-    this.#uncorkQueued = false
-    this.#uncork()
-  }
-  readonly #flushBound = () => this.#flush()
-  readonly #onDrainBound = () => {
-    this.#waitingDrain = false
-    this.#flush()
-  }
+  /** Cork, flush, drain and window-update batching: everything the session writes. */
+  readonly #out: WritePipeline
 
   readonly #pings = new Map<number, PendingPing>()
   #nextPingId = 1
@@ -169,6 +143,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#acceptStream = this.#o.acceptStream
     this.#nextLocalId = this.role === 'dialler' ? 1 : 2
     this.#socket = socket
+    this.#out = new WritePipeline(socket, this.#o.maxSocketBuffer, () => this.#writeData())
     this.#decoder = new MuxFrameDecoder({
       maxFrameSize: Math.max(this.#o.maxLegacyFrameSize, this.#o.maxFrameSize),
       maxControlBytes: this.#o.maxControlBytes,
@@ -285,13 +260,13 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     stream.waiting = false
     stream.slot = true
     this.#localOpen++
-    this.#control.push(frame)
+    this.#out.control(frame)
     if (stream.finDeferred) {
       stream.finDeferred = false
-      this.#control.push(encodeControl({ type: 'stream_close', streamId: stream.id }))
+      this.#out.control(encodeControl({ type: 'stream_close', streamId: stream.id }))
     }
-    if (stream.queued > 0) this.schedule(stream)
-    this.#scheduleFlush()
+    if (stream.queued > 0) this.#schedule(stream)
+    this.#out.schedule()
   }
 
   /** Admits waiting opens while the peer has slots, oldest first. */
@@ -415,7 +390,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     if (this.#closed) return
     this.#error ??= error
     this.#abortStreams(error ?? muxError(MuxErrorCode.SESSION_CLOSED, 'the session was destroyed'))
-    this.#uncork() // what this turn framed goes out first, as it did before it was corked
+    this.#out.uncork() // what this turn framed goes out first, as it did before it was corked
     this.#socket.destroy()
   }
 
@@ -439,28 +414,39 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     return this.#sessionRecv.buffered
   }
 
-  // ----------------------------------------------------------- StreamOwner (internal)
+  // ----------------------------------------------------------- what a stream may ask
 
-  /** @internal */
-  get writeError(): ProtocolError | undefined {
+  /**
+   * Given to every stream at construction: what a stream may ask of its session. Private, so
+   * none of it is part of the session's API.
+   */
+  readonly #owner: StreamOwner = {
+    schedule: (stream) => this.#schedule(stream),
+    sendFin: (stream) => this.#sendFin(stream),
+    sendReset: (stream, code) => this.#sendReset(stream, code),
+    onRead: (stream) => this.#onRead(stream),
+    onFull: (stream) => this.#onFull(stream),
+    detach: (stream) => this.#detach(stream),
+    writeError: () => this.#writeError(),
+  }
+
+  #writeError(): ProtocolError | undefined {
     if (this.#failed || this.#closed || this.#socket.destroyed) {
       return this.#error ?? muxError(MuxErrorCode.SESSION_CLOSED, 'the session is closed')
     }
     return undefined
   }
 
-  /** @internal */
-  schedule(stream: MuxStream): void {
+  #schedule(stream: MuxStream): void {
     if (stream.waiting) return
     if (!stream.inReady && stream.sendLimit > stream.sent) {
       stream.inReady = true
       this.#ready.push(stream)
     }
-    this.#scheduleFlush()
+    this.#out.schedule()
   }
 
-  /** @internal */
-  sendFin(stream: MuxStream): void {
+  #sendFin(stream: MuxStream): void {
     if (stream.waiting) {
       stream.finDeferred = true
       return
@@ -469,8 +455,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#releaseSlot(stream)
   }
 
-  /** @internal */
-  sendReset(stream: MuxStream, code: number): void {
+  #sendReset(stream: MuxStream, code: number): void {
     // A stream still waiting for a slot was never announced: nothing to reset on the wire.
     if (stream.waiting) {
       this.#forgetWaiting(stream)
@@ -480,8 +465,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#releaseSlot(stream)
   }
 
-  /** @internal */
-  onRead(stream: MuxStream): void {
+  #onRead(stream: MuxStream): void {
     const consumed = stream.pushed - stream.readableLength
     const delta = consumed - stream.recv.consumed
     if (delta > 0) {
@@ -504,16 +488,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#maybeSessionUpdate()
   }
 
-  /** @internal */
-  onFull(stream: MuxStream): void {
+  #onFull(stream: MuxStream): void {
     // Only legacy peers ignore credit; for them the socket is paused while a reader lags.
     if (this.peer?.hello === true) return
     if (this.#legacyBlocked.size === 0) this.#socket.pause()
     this.#legacyBlocked.add(stream)
   }
 
-  /** @internal */
-  detach(stream: MuxStream): void {
+  #detach(stream: MuxStream): void {
     if (stream.detached) return
     stream.detached = true
     stream.inReady = false
@@ -538,7 +520,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     const sendLimit =
       peer === undefined ? MIN_WINDOW : peer.hello ? peer.initialWindow : Number.POSITIVE_INFINITY
     const recv = new FlowWindow(this.#o.initialWindow, this.#o.maxWindow, performance.now())
-    const stream = new MuxStream(this, info, local, recv, sendLimit, this.#o.streamHighWaterMark)
+    const stream = new MuxStream(
+      this.#owner,
+      info,
+      local,
+      recv,
+      sendLimit,
+      this.#o.streamHighWaterMark,
+    )
     this.#streams.set(info.id, stream)
     return stream
   }
@@ -557,101 +546,23 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
 
   #queueControl(message: ControlMessage): void {
     if (this.#failed || this.#closed) return
-    this.#control.push(encodeControl(message))
-    this.#scheduleFlush()
+    this.#out.control(encodeControl(message))
   }
 
   #queueWindow(streamId: number, limit: number): void {
     if (this.#failed || this.#closed) return
-    this.#windowUpdates.set(streamId, limit)
-    // Window updates wait for the end of this turn of the event loop: the updates caused by every
-    // socket read of the turn then go out in one write. Windows are large enough for the delay.
-    if (!this.#flushQueued && !this.#windowFlushQueued) {
-      this.#windowFlushQueued = true
-      setImmediate(this.#windowFlushBound)
-    }
+    this.#out.window(streamId, limit)
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushQueued) return
-    this.#flushQueued = true
-    process.nextTick(this.#flushBound)
-  }
-
-  /**
-   * Frames everything that is ready into the corked socket. The cork is released at the end of
-   * the event-loop turn (`setImmediate`), or at once when the socket holds `maxSocketBuffer`
-   * bytes: a writer that refills its stream from the write callbacks of this turn (the
-   * callbacks fire as its bytes are handed over) adds to the same `writev` instead of making
-   * one per refill.
-   */
-  #flush(): void {
-    this.#flushQueued = false
+  /** The scheduler: data frames of streams with data and credit, round-robin. */
+  #writeData(): void {
+    if (this.#failed) return
     const socket = this.#socket
-    if (this.#closed || socket.destroyed || socket.writableEnded) return
-    if (!this.#corked) {
-      socket.cork()
-      this.#corked = true
-      if (!this.#uncorkQueued) {
-        this.#uncorkQueued = true
-        setImmediate(this.#uncorkBound)
-      }
-    }
-    this.#writeControl(socket)
-    if (!this.#waitingDrain && !this.#failed) this.#writeData(socket)
-    if (this.#waitingDrain) this.#uncork()
-  }
-
-  #uncork(): void {
-    if (!this.#corked) return
-    this.#corked = false
-    this.#socket.uncork()
-  }
-
-  #writeControl(socket: Duplex): void {
-    const control = this.#control
-    if (control.length === 1) socket.write(control[0])
-    else if (control.length > 1) socket.write(Buffer.concat(control))
-    control.length = 0
-    const updates = this.#windowUpdates
-    if (updates.size === 0) return
-    if (this.#peerCompact) {
-      let left = updates.size
-      let frame: Buffer | undefined
-      let at = 0
-      for (const [id, limit] of updates) {
-        if (frame === undefined) {
-          const records = Math.min(left, COMPACT_BATCH)
-          frame = Buffer.allocUnsafe(HEADER_BYTES + records * COMPACT_WINDOW_BYTES)
-          writeCompactHeader(frame, records)
-          at = HEADER_BYTES
-        }
-        writeCompactWindow(frame, at, id, limit)
-        at += COMPACT_WINDOW_BYTES
-        left--
-        if (at === frame.length) {
-          socket.write(frame)
-          frame = undefined
-        }
-      }
-    } else {
-      for (const [streamId, limit] of updates) {
-        socket.write(encodeControl({ type: 'window_update', streamId, limit }))
-      }
-    }
-    updates.clear()
-  }
-
-  #writeData(socket: Duplex): void {
+    const out = this.#out
     const ready = this.#ready
     const frameMax = this.#sendFrameSize
-    const maxBuffer = this.#o.maxSocketBuffer
     while (this.#readyHead < ready.length) {
-      if (socket.writableNeedDrain && socket.writableLength >= maxBuffer) {
-        this.#waitingDrain = true
-        socket.once('drain', this.#onDrainBound)
-        break
-      }
+      if (out.full()) break
       const sessionCredit = this.#sessionSendLimit - this.#sessionSent
       if (sessionCredit <= 0) break
       const s = ready[this.#readyHead++] as MuxStream
@@ -659,13 +570,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
         s.inReady = false
         continue
       }
-      const credit = s.sendLimit - s.sent
-      if (credit <= 0) {
+      const sendable = s.sendable
+      if (sendable <= 0) {
         s.inReady = false
         continue
       }
-      const n = Math.min(s.queued, frameMax, credit, sessionCredit)
-      this.#writeFrame(socket, s, n)
+      const n = Math.min(sendable, frameMax, sessionCredit)
+      s.writeFrame(socket, n)
+      this.#sessionSent += n
       if (s.queued === 0) {
         s.inReady = false
         s.writeDone()
@@ -682,56 +594,6 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       this.#ready = ready.slice(this.#readyHead)
       this.#readyHead = 0
     }
-  }
-
-  #writeFrame(socket: Duplex, s: MuxStream, n: number): void {
-    const queue = s.queue
-    let chunk = queue[s.queueIndex] as Buffer
-    let offset = s.queueOffset
-    if (n <= COALESCE_BYTES) {
-      const frame = Buffer.allocUnsafe(HEADER_BYTES + n)
-      frame.writeUInt32BE(s.id, 0)
-      frame.writeUInt32BE(n, 4)
-      let at = HEADER_BYTES
-      let left = n
-      while (left > 0) {
-        const take = Math.min(chunk.length - offset, left)
-        chunk.copy(frame, at, offset, offset + take)
-        at += take
-        left -= take
-        offset += take
-        if (offset === chunk.length) {
-          s.queueIndex++
-          offset = 0
-          chunk = queue[s.queueIndex] as Buffer
-        }
-      }
-      socket.write(frame)
-    } else {
-      const header = Buffer.allocUnsafe(HEADER_BYTES)
-      header.writeUInt32BE(s.id, 0)
-      header.writeUInt32BE(n, 4)
-      socket.write(header)
-      let left = n
-      while (left > 0) {
-        const avail = chunk.length - offset
-        if (avail <= left) {
-          socket.write(offset === 0 ? chunk : chunk.subarray(offset))
-          left -= avail
-          s.queueIndex++
-          offset = 0
-          chunk = queue[s.queueIndex] as Buffer
-        } else {
-          socket.write(chunk.subarray(offset, offset + left))
-          offset += left
-          left = 0
-        }
-      }
-    }
-    s.queueOffset = offset
-    s.queued -= n
-    s.sent += n
-    this.#sessionSent += n
   }
 
   // --------------------------------------------------------------- receive path
@@ -752,8 +614,8 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     if (this.#failed) return
     this.#abortStreams(muxError(MuxErrorCode.SESSION_CLOSED, 'the peer closed the connection'))
     if (!this.#socket.writableEnded) {
-      this.#flush()
-      this.#uncork()
+      this.#out.flush()
+      this.#out.uncork()
       this.#socket.end()
     }
   }
@@ -769,6 +631,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   readonly #onClose = () => {
     if (this.#closed) return
     this.#closed = true
+    this.#out.stopped = true
     this.#decoder.stop()
     if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive)
     if (this.#helloTimer !== undefined) clearTimeout(this.#helloTimer)
@@ -791,7 +654,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
    */
   #abortStreams(error: ProtocolError): void {
     for (const stream of [...this.#streams.values()]) {
-      if (stream.finReceived && stream.finSent) this.detach(stream)
+      if (stream.finReceived && stream.finSent) this.#detach(stream)
       else stream.abort(error)
     }
   }
@@ -799,8 +662,8 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
   #maybeFinishClose(): void {
     if (!this.#closing || this.#streams.size > 0 || this.#socket.writableEnded) return
     if (this.#socket.destroyed) return
-    this.#writeControl(this.#socket)
-    this.#uncork()
+    this.#out.writeControl()
+    this.#out.uncork()
     this.#socket.end()
   }
 
@@ -811,7 +674,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#error = error
     this.#decoder.stop()
     const socket = this.#socket
-    this.#uncork()
+    this.#out.uncork()
     if (sendGoAway && !socket.destroyed && !socket.writableEnded) {
       socket.write(
         encodeControl({
@@ -851,7 +714,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     this.#sendFrameSize = this.#o.maxFrameSize
     for (const s of this.#streams.values()) {
       s.sendLimit = Number.POSITIVE_INFINITY
-      if (s.queued > 0) this.schedule(s)
+      if (s.queued > 0) this.#schedule(s)
     }
     // It cannot answer: pings waiting for a pong fail now instead of timing out the session.
     for (const p of this.#pings.values()) {
@@ -860,7 +723,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     }
     this.#pings.clear()
     this.emit('settings', this.peer)
-    this.#scheduleFlush()
+    this.#out.schedule()
   }
 
   #onFrame(f: MuxFrame): void {
@@ -961,14 +824,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     if (id === CONTROL_STREAM_ID) {
       if (limit > this.#sessionSendLimit) {
         this.#sessionSendLimit = limit
-        if (this.#readyHead < this.#ready.length) this.#scheduleFlush()
+        if (this.#readyHead < this.#ready.length) this.#out.schedule()
       }
       return
     }
     const s = this.#streams.get(id)
     if (s !== undefined && limit > s.sendLimit) {
       s.sendLimit = limit
-      if (s.queued > 0) this.schedule(s)
+      if (s.queued > 0) this.#schedule(s)
     }
   }
 
@@ -1063,7 +926,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       maxFrameSize: m.maxFrameSize,
       features: m.features,
     }
-    this.#peerCompact = this.#o.compact && m.features.includes(FEATURE_COMPACT)
+    this.#out.compact = this.#o.compact && m.features.includes(FEATURE_COMPACT)
     this.#sendFrameSize = Math.min(this.#o.maxFrameSize, m.maxFrameSize)
     this.#decoder.maxFrameSize = this.#o.maxFrameSize
     if (this.#legacyBySilence) {
@@ -1078,7 +941,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
     } else if (m.sessionWindow > this.#sessionSendLimit) this.#sessionSendLimit = m.sessionWindow
     for (const s of this.#streams.values()) {
       if (m.initialWindow > s.sendLimit) s.sendLimit = m.initialWindow
-      if (s.queued > 0) this.schedule(s)
+      if (s.queued > 0) this.#schedule(s)
     }
     this.emit('settings', this.peer)
     // One ping now gives an RTT for window auto-tuning; then keepalive, if enabled.
@@ -1089,7 +952,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> implements Stream
       }, this.#o.keepAliveInterval)
       this.#keepAlive.unref?.()
     }
-    this.#scheduleFlush()
+    this.#out.schedule()
   }
 
   /**

@@ -1,10 +1,11 @@
 import { Duplex } from 'node:stream'
 import type { ProtocolError } from '@verb-tcp/core'
+import { HEADER_BYTES } from './constants.ts'
 import { ResetCode, StreamResetError } from './errors.ts'
 import type { FlowWindow } from './flow-window.ts'
 import type { StreamInfo, StreamMetadata } from './types.ts'
 
-/** What a stream needs from its session. Internal. */
+/** What a stream may ask of its session, given to it at construction. Internal. */
 export interface StreamOwner {
   /** The stream has bytes queued to send. */
   schedule(stream: MuxStream): void
@@ -19,10 +20,17 @@ export interface StreamOwner {
   /** The stream is destroyed: forget it. */
   detach(stream: MuxStream): void
   /** The error a write fails with once the session is gone, or undefined while it is up. */
-  readonly writeError: ProtocolError | undefined
+  writeError(): ProtocolError | undefined
 }
 
 const EMPTY: Buffer[] = []
+/** Payloads up to this size are copied next to their header: one buffer, one writev entry. */
+const COALESCE_BYTES = 1024
+
+/** Where a stream's frames go: the session's (corked) socket. */
+export interface FrameSink {
+  write(chunk: Buffer): unknown
+}
 const ignoreError = (): void => {}
 
 /**
@@ -40,7 +48,7 @@ export class MuxStream extends Duplex {
   readonly metadata: StreamMetadata
   /** True for streams we opened, false for streams the peer opened. */
   readonly local: boolean
-  /** Why the stream was reset or aborted, when that happened without an `'error'` listener. */
+  /** Why the stream was reset or aborted (the peer's reset, the session's end), if it was. */
   resetError: ProtocolError | undefined
 
   /** @internal receive credit */
@@ -154,7 +162,7 @@ export class MuxStream extends Duplex {
   }
 
   #enqueue(list: Buffer[], total: number, callback: (e?: Error | null) => void): void {
-    const error = this.#owner.writeError
+    const error = this.#owner.writeError()
     if (error !== undefined) {
       // Destroyed first, so the stream is gone before the write callback reports the error.
       this.abort(error)
@@ -173,6 +181,65 @@ export class MuxStream extends Duplex {
     this.#owner.schedule(this)
   }
 
+  /** @internal queued bytes the peer's credit lets this stream send now */
+  get sendable(): number {
+    const credit = this.sendLimit - this.sent
+    return Math.min(credit, this.queued)
+  }
+
+  /**
+   * @internal frames the next `n` queued bytes (n ≤ `sendable`) into `sink`: small payloads
+   * copied next to their header, larger ones as the header and views of the written chunks.
+   */
+  writeFrame(sink: FrameSink, n: number): void {
+    const queue = this.queue
+    let index = this.queueIndex
+    let chunk = queue[index] as Buffer
+    let offset = this.queueOffset
+    if (n <= COALESCE_BYTES) {
+      const frame = Buffer.allocUnsafe(HEADER_BYTES + n)
+      frame.writeUInt32BE(this.id, 0)
+      frame.writeUInt32BE(n, 4)
+      let at = HEADER_BYTES
+      let left = n
+      while (left > 0) {
+        const take = Math.min(chunk.length - offset, left)
+        chunk.copy(frame, at, offset, offset + take)
+        at += take
+        left -= take
+        offset += take
+        if (offset === chunk.length) {
+          offset = 0
+          chunk = queue[++index] as Buffer
+        }
+      }
+      sink.write(frame)
+    } else {
+      const header = Buffer.allocUnsafe(HEADER_BYTES)
+      header.writeUInt32BE(this.id, 0)
+      header.writeUInt32BE(n, 4)
+      sink.write(header)
+      let left = n
+      while (left > 0) {
+        const avail = chunk.length - offset
+        if (avail <= left) {
+          sink.write(offset === 0 ? chunk : chunk.subarray(offset))
+          left -= avail
+          offset = 0
+          chunk = queue[++index] as Buffer
+        } else {
+          sink.write(chunk.subarray(offset, offset + left))
+          offset += left
+          left = 0
+        }
+      }
+    }
+    this.queueIndex = index
+    this.queueOffset = offset
+    this.queued -= n
+    this.sent += n
+  }
+
   /** @internal every queued byte has been handed to the socket */
   writeDone(): void {
     const callback = this.#writeCallback
@@ -184,7 +251,7 @@ export class MuxStream extends Duplex {
   }
 
   override _final(callback: (e?: Error | null) => void): void {
-    const error = this.#owner.writeError
+    const error = this.#owner.writeError()
     if (error !== undefined) {
       this.abort(error)
       callback(error)

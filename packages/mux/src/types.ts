@@ -1,5 +1,3 @@
-import type { ProtocolError } from '@verb-tcp/core'
-
 /** One decoded piece of a frame. Control frames come whole; data frames may come in pieces. */
 export interface MuxFrame {
   streamId: number
@@ -108,17 +106,4 @@ export interface GoAwayInfo {
   lastStreamId: number
   code: number
   reason: string
-}
-
-export interface MuxSessionEvents {
-  /** The peer opened a stream (already accepted). Call `stream.refuse()` to refuse it. */
-  stream: [stream: import('./stream.ts').MuxStream]
-  /** The peer's hello arrived, or the peer was found to be a legacy peer. */
-  settings: [settings: PeerSettings]
-  /** The peer sent goaway. */
-  goaway: [info: GoAwayInfo]
-  /** A fatal session error; only emitted when there is a listener. */
-  error: [error: ProtocolError]
-  /** The session is closed; `error` is the fatal error, if any. */
-  close: [error: ProtocolError | undefined]
 }

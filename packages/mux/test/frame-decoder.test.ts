@@ -2,7 +2,7 @@ import { decodeAll } from '@verb-tcp/core/codec'
 import { checkDecoder } from '@verb-tcp/core/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type MuxFrame, MuxFrameDecoder } from '../src/index.ts'
+import { type MuxFrame, MuxFrameDecoder } from '../src/wire.ts'
 import { frame } from './helpers.ts'
 
 /** Reassembles pieces into whole frames: [streamId, payload hex]. */
