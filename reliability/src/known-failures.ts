@@ -5,13 +5,7 @@ import type { ScenarioResult } from './scenario.ts'
  * `npm test` reports them loudly but does not fail on them; anything else fails. An entry is
  * removed as soon as its fix lands, so a regression fails again.
  */
-export const KNOWN_FAILURES: ReadonlyArray<{ scenario: string; pattern: RegExp; bug: string }> = [
-  {
-    scenario: 'faults',
-    pattern: /^echo: (the server exited with 1, not 0|stderr: Error: read ECONNRESET)/,
-    bug: 'a client reset during graceful shutdown crashes the demo server (issue 10, item 9)',
-  },
-]
+export const KNOWN_FAILURES: ReadonlyArray<{ scenario: string; pattern: RegExp; bug: string }> = []
 
 /** The failures of a result that are not known bugs. */
 export function unexpectedFailures(result: ScenarioResult): string[] {
