@@ -4,6 +4,9 @@
 // is unref'd: the probe must never be what keeps a closing server alive.
 'use strict'
 if (typeof process.send === 'function') {
+  // The longest event-loop stall since the last read: how long the server could not answer anyone.
+  const delay = require('node:perf_hooks').monitorEventLoopDelay({ resolution: 10 })
+  delay.enable()
   process.on('message', (message) => {
     if (message === null || typeof message !== 'object' || message.type !== 'reliability:stats')
       return
@@ -20,7 +23,9 @@ if (typeof process.send === 'function') {
       external: memory.external,
       arrayBuffers: memory.arrayBuffers,
       handles: process._getActiveHandles().length,
+      loopDelayMax: delay.max / 1e6,
     })
+    delay.reset()
   })
   process.channel.unref()
 }

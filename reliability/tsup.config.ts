@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup'
 
 // A private tool, not a library: one ESM entry point that node runs, no declarations.
 export default defineConfig({
-  entry: ['src/cli.ts'],
+  entry: ['src/cli.ts', 'src/observer-process.ts'],
   format: ['esm'],
   dts: false,
   target: 'node20',

@@ -12,6 +12,7 @@ Runs the reliability suite against the demo server started from its built binary
 scenario failed. --quick is the CI size (a few minutes); without it, the full loads.
 
 Scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}
+VERB_TCP_RELIABILITY_PHASES=<regexp> runs only the matching phases of the hostile scenario.
 `
 
 /** File descriptors the full load needs in this process and in the server (each its own limit). */

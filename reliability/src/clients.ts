@@ -2,6 +2,7 @@ import type { Socket } from 'node:net'
 import { type BinaryFrame, BinaryFrameDecoder, encodeFrame } from '@verb-tcp/binary-frames'
 import type { ProtocolError } from '@verb-tcp/core'
 import { encodeMessage, MessageDecoder } from '@verb-tcp/json-frames'
+import { createSession, type MuxSession } from '@verb-tcp/mux'
 import { connectTo, withTimeout } from './util.ts'
 
 export type Message = Record<string, unknown> & { type?: string }
@@ -152,3 +153,35 @@ export class BinaryClient {
 }
 
 export const HEARTBEAT_FRAME: Buffer = encodeFrame(HEARTBEAT, new Uint8Array(0))
+
+/** The binary port's upgrade frame to mux (type 0x30, empty), which the server echoes. */
+export const MUX_UPGRADE: Buffer = encodeFrame(0x30, new Uint8Array(0))
+
+/**
+ * A mux session on the binary port: the upgrade frame, the server's answer to it consumed
+ * exactly, then `@verb-tcp/mux`'s dialler on the rest of the connection.
+ */
+export async function muxSession(socket: Socket, timeout = 10_000): Promise<MuxSession> {
+  socket.write(MUX_UPGRADE)
+  const answer = await withTimeout(
+    new Promise<Buffer>((resolve, reject) => {
+      const read = () => {
+        const bytes = socket.read(MUX_UPGRADE.length) as Buffer | null
+        if (bytes) {
+          socket.removeListener('readable', read)
+          resolve(bytes)
+        }
+      }
+      socket.on('readable', read)
+      socket.once('close', () => reject(new Error('closed before the mux upgrade was answered')))
+    }),
+    timeout,
+    'the mux upgrade answer',
+  )
+  if (!answer.equals(MUX_UPGRADE))
+    throw new Error(`unexpected upgrade answer ${answer.toString('hex')}`)
+  const session = createSession(socket, { role: 'dialler', keepAliveInterval: 0 })
+  // A hostile or dying session's error is a figure, not a crash of the suite.
+  session.on('error', () => {})
+  return session
+}

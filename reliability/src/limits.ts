@@ -8,9 +8,19 @@ import type { Ports, ServerProcess } from './server.ts'
  */
 export const OPEN_LIMITS: Record<string, number> = {
   'max-connections': 100_000,
-  'max-connections-per-ip': 100_000,
-  'throttle-max': 1_000_000_000,
-  'throttle-window': 1000,
+  'max-per-ip': 0,
+  'ip-rate': 0,
+}
+
+/**
+ * What a deployment facing the internet would set: per-address limits on (the demo leaves them
+ * off because every loopback client shares one address). The hostile scenario runs with these,
+ * its attackers spread over many loopback addresses except in the one-address flood.
+ */
+export const GUARDED_LIMITS: Record<string, number> = {
+  'max-per-ip': 100,
+  'ip-rate': 5000,
+  'ip-window': 10_000,
 }
 
 /** Marks the scenario skipped unless the server has every port in `ports`. */

@@ -1,6 +1,9 @@
+import { type ChildProcess, fork } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { connect } from 'node:net'
-import { BinaryClient, MessageClient } from './clients.ts'
-import type { ServerProcess } from './server.ts'
+import { join } from 'node:path'
+import { BinaryClient, MessageClient, muxSession } from './clients.ts'
+import { PACKAGE_ROOT, type Ports } from './server.ts'
 import { sleep } from './util.ts'
 
 /** What the well-behaved client saw during one window of time. */
@@ -28,13 +31,16 @@ export class Observer {
   #running = true
   #window: Progress = emptyProgress()
   #loops: Promise<void>[] = []
+  #inflight = new Map<string, number>()
 
-  constructor(readonly server: ServerProcess) {}
+  constructor(readonly ports: Ports) {}
 
-  start(): void {
-    const { ports } = this.server
+  /** `mux`: also a mux session on the binary port with an echo stream (the demo has one). */
+  start(options: { mux?: boolean } = {}): void {
+    const { ports } = this
     if (ports.message) this.#loops.push(this.#messageLoop(ports.message))
     if (ports.binary) this.#loops.push(this.#binaryLoop(ports.binary))
+    if (ports.binary && options.mux) this.#loops.push(this.#muxLoop(ports.binary))
     if (ports.echo) this.#loops.push(this.#echoLoop(ports.echo))
     const probe = ports.message ?? ports.echo
     if (probe) this.#loops.push(this.#connectLoop(probe))
@@ -43,6 +49,11 @@ export class Observer {
   /** The progress since the last call, and a new window from now. */
   take(): Progress {
     const window = this.#window
+    // A request still unanswered counts with its age so far: a stall at the end of a window is
+    // not hidden by the fact that nothing finished in it.
+    const now = Date.now()
+    for (const since of this.#inflight.values())
+      window.maxRoundTrip = Math.max(window.maxRoundTrip, now - since)
     this.#window = emptyProgress()
     return window
   }
@@ -52,7 +63,14 @@ export class Observer {
     await Promise.all(this.#loops)
   }
 
+  #begin(port: string): number {
+    const now = Date.now()
+    this.#inflight.set(port, now)
+    return now
+  }
+
   #roundTrip(port: string, ms: number): void {
+    this.#inflight.delete(port)
     this.#window.roundTrips[port] = (this.#window.roundTrips[port] ?? 0) + 1
     this.#window.maxRoundTrip = Math.max(this.#window.maxRoundTrip, ms)
   }
@@ -62,6 +80,7 @@ export class Observer {
       try {
         await loop()
       } catch (error) {
+        this.#inflight.delete(name)
         this.#window.failures.push(`${name}: ${(error as Error).message}`)
         await sleep(200)
       }
@@ -74,7 +93,7 @@ export class Observer {
       try {
         await client.nextOfType('welcome', 30_000)
         for (let n = 0; this.#running; n++) {
-          const sent = Date.now()
+          const sent = this.#begin('message')
           const id = `observer-${n}`
           const pong = client.next(
             (m) => m.type === 'pong' && m.id === id,
@@ -96,12 +115,43 @@ export class Observer {
       const client = new BinaryClient(await connectFrom(port))
       try {
         while (this.#running) {
-          const sent = Date.now()
+          const sent = this.#begin('binary')
           await client.heartbeat(30_000)
           this.#roundTrip('binary', Date.now() - sent)
         }
       } finally {
         client.close()
+      }
+    })
+  }
+
+  #muxLoop(port: number): Promise<void> {
+    return this.#guard('mux', async () => {
+      const session = await muxSession(await connectFrom(port))
+      try {
+        const stream = session.open('echo')
+        stream.on('error', () => {})
+        let text = ''
+        stream.setEncoding('latin1')
+        stream.on('data', (chunk: string) => {
+          text += chunk
+        })
+        for (let n = 0; this.#running; n++) {
+          const sent = this.#begin('mux')
+          const line = `observer ${n}\n`
+          stream.write(line)
+          const deadline = Date.now() + 30_000
+          while (!text.includes(line)) {
+            if (stream.destroyed)
+              throw new Error(`mux stream closed: ${stream.resetError?.message ?? 'no error'}`)
+            if (Date.now() > deadline) throw new Error('no mux echo in 30 s')
+            await sleep(2)
+          }
+          text = ''
+          this.#roundTrip('mux', Date.now() - sent)
+        }
+      } finally {
+        session.destroy()
       }
     })
   }
@@ -116,7 +166,7 @@ export class Observer {
           text += chunk
         })
         for (let n = 0; this.#running; n++) {
-          const sent = Date.now()
+          const sent = this.#begin('echo')
           const line = `observer ${n}\n`
           socket.write(line)
           const deadline = Date.now() + 30_000
@@ -176,4 +226,65 @@ function connectFrom(port: number, timeout = 30_000): Promise<import('node:net')
       reject(error)
     })
   })
+}
+
+/** The observer's interface as the scenarios use it, in this process or another. */
+export interface ObserverHandle {
+  /** Where it runs: `'own process'` or `'suite process'` (no built observer to fork). */
+  readonly where: string
+  take(): Promise<Progress>
+  stop(): Promise<void>
+}
+
+const OBSERVER_ENTRY = join(PACKAGE_ROOT, 'dist', 'observer-process.js')
+
+/**
+ * Starts the observer in a process of its own (the built `observer-process.js`), or in this
+ * process when the package has not been built.
+ */
+export async function startObserver(
+  ports: Ports,
+  options: { mux?: boolean } = {},
+): Promise<ObserverHandle> {
+  if (!existsSync(OBSERVER_ENTRY)) {
+    const local = new Observer(ports)
+    local.start(options)
+    return { where: 'suite process', take: async () => local.take(), stop: () => local.stop() }
+  }
+  const child: ChildProcess = fork(
+    OBSERVER_ENTRY,
+    [JSON.stringify({ ports, mux: options.mux === true })],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  )
+  let nextId = 0
+  const pending = new Map<number, (value: unknown) => void>()
+  child.on('message', (message: { type: string; id?: number; progress?: Progress }) => {
+    if (message.id !== undefined) {
+      pending.get(message.id)?.(message.progress)
+      pending.delete(message.id)
+    }
+  })
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve())
+    child.once('exit', (code) => reject(new Error(`the observer process exited with ${code}`)))
+  })
+  const request = (type: string) =>
+    new Promise<unknown>((resolve, reject) => {
+      const id = ++nextId
+      pending.set(id, resolve)
+      child.send({ type, id })
+      setTimeout(
+        () => reject(new Error(`the observer process did not answer ${type}`)),
+        60_000,
+      ).unref()
+    })
+  return {
+    where: 'own process',
+    take: async () => (await request('take')) as Progress,
+    stop: async () => {
+      await request('stop').catch(() => child.kill('SIGKILL'))
+    },
+  }
 }

@@ -26,6 +26,8 @@ export interface ServerStats {
   arrayBuffers: number
   handles: number
   fds: number
+  /** The server's longest event-loop stall (ms) since the previous stats read. */
+  loopDelayMax: number
 }
 
 export interface StartOptions {
@@ -81,7 +83,7 @@ export class ServerProcess {
   #lineWaiters: Array<{ test: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = []
 
   private constructor(
-    bin: string,
+    readonly bin: string,
     args: string[],
     ignoredFlags: string[],
     env: Record<string, string>,
@@ -250,11 +252,21 @@ export function parsePrometheus(text: string): Map<string, number> {
   return out
 }
 
-/** Sum of every series of a metric (all label sets), or undefined when it is absent. */
-export function metricSum(metrics: Map<string, number>, name: string): number | undefined {
+/**
+ * Sum of every series of a metric whose labels include each of `labels` (all series when none
+ * are given), or undefined when the metric is absent.
+ */
+export function metricSum(
+  metrics: Map<string, number>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   let sum: number | undefined
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
   for (const [key, value] of metrics) {
-    if (key === name || key.startsWith(`${name}{`)) sum = (sum ?? 0) + value
+    if (key !== name && !key.startsWith(`${name}{`)) continue
+    if (!wanted.every((label) => key.includes(label))) continue
+    sum = (sum ?? 0) + value
   }
   return sum
 }

@@ -92,10 +92,11 @@ function httpGet(port: number, index: number): Promise<void> {
 function liveGauges(metrics: Map<string, number>): Map<string, number> {
   const out = new Map<string, number>()
   for (const [key, value] of metrics) {
-    if (/_total|_bucket|_sum|_count|_created|^nodejs_|^process_/.test(key)) continue
+    // Process metrics (prom-client's, under the demo's prefix) count the scrape's own socket.
+    if (/_total|_bucket|_sum|_count|_created|_demo_|^nodejs_|^process_/.test(key)) continue
     if (
-      /connection|throttl|tracked|member|socket|stream/i.test(key) &&
-      !/max|limit|room/i.test(key)
+      /connection|throttl|tracked|member|socket|stream|session|room/i.test(key) &&
+      !/max|limit/i.test(key)
     )
       out.set(key, value)
   }

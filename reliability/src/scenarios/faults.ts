@@ -1,5 +1,6 @@
 import { expect, type Scenario } from '../scenario.ts'
 import { SHUTDOWN_FLAGS, sigtermDuringBroadcasts, sigtermEchoClients } from './shutdown.ts'
+import { diskFullDuringUpload, sigtermDuringUploads } from './uploads.ts'
 
 /**
  * Faults: SIGTERM with a busy population on each port (clients that close, reset or ignore the
@@ -25,6 +26,14 @@ export const faults: Scenario = {
       await messageServer.stop()
       report.figures['not run'] = 'SIGTERM during broadcasts (no message port)'
     }
+    parts.push('SIGTERM during uploads, then resume on a new server')
+    const uploads = { load: '', figures: {}, failures: [] as string[] }
+    await sigtermDuringUploads(context, uploads)
+    prefix(report, 'uploads', uploads)
+    parts.push('disk full during an upload')
+    const disk = { load: '', figures: {}, failures: [] as string[] }
+    await diskFullDuringUpload(context, disk)
+    prefix(report, 'disk', disk)
     report.load = parts.join('; ')
     expect(report, true, '')
   },

@@ -255,7 +255,7 @@ export const fuzz: Scenario = {
     const server = await startServer({ flags: { ...OPEN_LIMITS } })
     const protocols = PROTOCOLS.filter((p) => server.ports[p.port] !== undefined)
     report.load = `seed ${FUZZ_SEED}; per port (${protocols.map((p) => p.port).join(', ')}): ${runs} random-byte and ${runs} mutated-traffic connections in random chunks, then every split point of a valid exchange`
-    const documented = documentedCodes()
+    const documented = documentedCodes(server.bin)
     const undocumented = new Set<string>()
     const baseRss = rssOf(server.pid)
     let peakRss = baseRss

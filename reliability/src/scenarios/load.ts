@@ -118,11 +118,22 @@ export const load: Scenario = {
       'ping p50/p99': `${percentile(rtts, 50)} / ${percentile(rtts, 99)} ms`,
       'deliveries/s': Math.round((pongTotal() + roomTotal()) / trafficSeconds),
     }
-    const serverIn = delta(before, after, [
-      'demo_messages_in_total',
-      'demo_messages_received_total',
-    ])
+    const serverIn = delta(before, after, 'verb_tcp_messages_received_total')
+    // Both ends, type by type: what the clients received against what the server counted sent.
+    const received = new Map<string, number>()
+    for (const client of clients)
+      for (const [type, n] of client.counts) received.set(type, (received.get(type) ?? 0) + n)
+    const mismatched: string[] = []
+    const uncounted: string[] = []
+    for (const [type, n] of received) {
+      const counted = delta(before, after, 'verb_tcp_messages_sent_total', type)
+      if (counted === undefined) uncounted.push(`${type} ${n}`)
+      else if (counted !== n) mismatched.push(`${type}: server ${counted}, clients ${n}`)
+    }
     if (serverIn !== undefined) report.figures['server counted in'] = serverIn
+    report.figures['received by type'] = [...received].map(([t, n]) => `${t} ${n}`).join(', ')
+    if (uncounted.length > 0)
+      report.figures['received, not in the server counters'] = uncounted.join(', ')
     expect(report, opened === connections, `${connections - opened} connections failed to open`)
     expect(report, closedEarly === 0, `${closedEarly} connections closed during the run`)
     expect(report, lostPongs === 0, `${lostPongs} pongs lost`)
@@ -136,21 +147,25 @@ export const load: Scenario = {
     if (serverIn !== undefined)
       expect(
         report,
-        serverIn >= sent,
+        serverIn === sent,
         `the server counted ${serverIn} messages in, the clients sent ${sent}`,
       )
+    expect(report, mismatched.length === 0, `sent counts differ: ${mismatched.join('; ')}`)
     expect(report, server.alive, 'the server died')
   },
 }
 
+/** How much a message-port counter of the server grew between two scrapes. */
+/** How much a message-port counter of the server grew between two scrapes. */
 function delta(
   before: Map<string, number>,
   after: Map<string, number>,
-  names: string[],
+  name: string,
+  type?: string,
 ): number | undefined {
-  for (const name of names) {
-    const a = metricSum(after, name)
-    if (a !== undefined) return a - (metricSum(before, name) ?? 0)
-  }
-  return undefined
+  const labels: Record<string, string> =
+    type === undefined ? { port: 'message' } : { port: 'message', type }
+  const a = metricSum(after, name, labels)
+  if (a === undefined) return undefined
+  return a - (metricSum(before, name, labels) ?? 0)
 }

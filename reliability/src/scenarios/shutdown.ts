@@ -84,7 +84,13 @@ export async function sigtermDuringBroadcasts(
     for (let seq = 0; sending && !noticed[from] && !client.closed; seq++) {
       client.send({ type: 'broadcast', data: { from, seq } })
       client.send({ type: 'ping', id: `ack-${from}-${seq}`, ack: seq })
-      await sleep(20)
+      // Closed loop: the next broadcast once this one is acknowledged, so the load follows what
+      // the server can take instead of piling up in its queues.
+      await waitFor(
+        () => acked[from]?.has(seq) === true || noticed[from] === true || client.closed,
+        10_000,
+        2,
+      )
     }
   })
   await sleep(context.mode === 'full' ? 2000 : 500)
