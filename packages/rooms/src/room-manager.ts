@@ -61,6 +61,8 @@ class Client implements ClientInfo, MemberInfo {
   /** This turn's messages, written in one `socket.write` at the end of the turn. */
   pending: Uint8Array | Uint8Array[] | undefined = undefined
   pendingBytes = 0
+  /** The socket's `writableLength` when this turn's first message was queued. */
+  socketBuffered = 0
   removed = false
   constructor(
     readonly connectionId: string,
@@ -498,27 +500,36 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
   }
 
   #enqueue(client: Client, bytes: Uint8Array): boolean {
-    const socket = client.socket
-    if (socket.destroyed || !socket.writable) return false
-    const buffered = socket.writableLength + client.pendingBytes
-    if (buffered + bytes.byteLength > this.#maxBufferedBytes) {
-      this.#slow(client, buffered)
-      return false
-    }
     const pending = client.pending
+    const size = bytes.byteLength
     if (pending === undefined) {
+      // The socket's state is read once per member per turn: nothing else writes to it before
+      // the flush (a destroy in between is checked there).
+      const socket = client.socket
+      if (socket.destroyed || !socket.writable) return false
+      const buffered = socket.writableLength
+      if (buffered + size > this.#maxBufferedBytes) {
+        this.#slow(client, buffered)
+        return false
+      }
+      client.socketBuffered = buffered
       client.pending = bytes
+      client.pendingBytes = size
       this.#dirty.push(client)
       if (!this.#flushScheduled) {
         this.#flushScheduled = true
         setImmediate(this.#flushNow)
       }
-    } else if (Array.isArray(pending)) {
-      pending.push(bytes)
     } else {
-      client.pending = [pending, bytes]
+      const buffered = client.socketBuffered + client.pendingBytes
+      if (buffered + size > this.#maxBufferedBytes) {
+        this.#slow(client, buffered)
+        return false
+      }
+      if (Array.isArray(pending)) pending.push(bytes)
+      else client.pending = [pending, bytes]
+      client.pendingBytes += size
     }
-    client.pendingBytes += bytes.byteLength
     this.#stats.deliveries++
     return true
   }

@@ -63,3 +63,18 @@ it("'close': the member that never reads is destroyed at the cap and the others 
     expect(ofType(peer, 'user_left')[0]).toMatchObject({ connectionId: 'c0', room: 'r' })
   }
 })
+
+it('the cap also counts what is queued in this turn: a burst past it is cut, in order', async () => {
+  const rooms = manager({ maxBufferedBytes: 1000 })
+  const list = await added(rooms, 2)
+  rooms.joinRoom('c0', 'r')
+  rooms.joinRoom('c1', 'r')
+  await until(() => ofType(list[0]!, 'user_joined').length === 1)
+  const message = { type: 'burst', pad: 'x'.repeat(70) } // 100 bytes framed
+  let queued = 0
+  for (let i = 0; i < 20; i++) queued += rooms.broadcastToRoom('r', { ...message, i }, 'c1')
+  expect(queued).toBe(9)
+  expect(rooms.stats.drops).toBe(11)
+  await until(() => ofType(list[0]!, 'burst').length === 9)
+  expect(ofType(list[0]!, 'burst').map((m) => m.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8])
+})
