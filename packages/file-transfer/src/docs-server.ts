@@ -23,8 +23,13 @@ interface DocsTransfer {
   chunkSize: number | undefined
   size: number
   chunks: number
-  /** A start, chunk or end still being processed, so later messages wait their turn. */
-  pending: Promise<unknown>
+  /**
+   * Settles once every earlier message of this transfer has been taken in (a start answered, a
+   * chunk accepted, not necessarily written): later ones wait behind it, so order is kept.
+   */
+  gate: Promise<unknown>
+  /** Messages waiting behind `gate`. While any wait, new ones queue too. */
+  waiting: number
 }
 
 class DocsConnection {
@@ -190,7 +195,8 @@ export class TCPFileTransferServer {
       chunkSize,
       size: 0,
       chunks: 0,
-      pending: Promise.resolve(),
+      gate: Promise.resolve(),
+      waiting: 0,
     }
     const started = connection.receiver.start({
       name: filename,
@@ -198,7 +204,7 @@ export class TCPFileTransferServer {
       sha256,
       transferId: uploadId,
     })
-    state.pending = started
+    state.gate = started.catch(() => {})
     connection.transfers.set(clientId, state)
     return started.then(
       (result) => {
@@ -261,9 +267,8 @@ export class TCPFileTransferServer {
       }
       return written
     }
-    // Chunks sent before the start was acknowledged wait for it.
-    const written = state.id === '' ? state.pending.then(run) : run()
-    state.pending = written.catch(() => {})
+    // Chunks sent before the start was answered wait for it, and later ones wait behind them.
+    const written = state.id === '' || state.waiting > 0 ? this.#after(state, run) : run()
     return written.then((receivedBytes) => {
       const index = chunkIndex ?? state.chunks
       state.chunks++
@@ -291,8 +296,7 @@ export class TCPFileTransferServer {
     if (sha256 !== undefined && typeof sha256 !== 'string') {
       throw refuse(WireCode.BAD_REQUEST, 'sha256 must be 64 lowercase hex characters')
     }
-    const ended = state.pending.then(() => connection.receiver.end(state.id, sha256))
-    state.pending = ended.catch(() => {})
+    const ended = this.#after(state, () => connection.receiver.end(state.id, sha256))
     return ended.then(
       (done) => {
         connection.transfers.delete(clientId)
@@ -317,11 +321,23 @@ export class TCPFileTransferServer {
 
   #cancel(connection: DocsConnection, message: Message): Promise<void> {
     const [clientId, state] = this.#transfer(connection, message)
-    const cancelled = state.pending.then(() => connection.receiver.cancel(state.id))
+    const cancelled = this.#after(state, () => connection.receiver.cancel(state.id))
     connection.transfers.delete(clientId)
     return cancelled.then(() => {
       this.#send(connection.socket, { type: 'file_cancelled', transferId: message.transferId })
     })
+  }
+
+  /** Runs `take` once every earlier message of the transfer has been taken in. */
+  #after<T>(state: DocsTransfer, take: () => Promise<T>): Promise<T> {
+    state.waiting++
+    // Boxed, so the gate opens when `take` has run, not when its promise settles.
+    const taken = state.gate.then(() => {
+      state.waiting--
+      return { result: take() }
+    })
+    state.gate = taken.catch(() => {})
+    return taken.then((box) => box.result)
   }
 
   #refuse(socket: Duplex, error: unknown, transferId: unknown): void {

@@ -28,7 +28,11 @@ export function receiveFiles(
     target instanceof BinaryProtocolHandler
       ? target
       : new BinaryProtocolHandler(target, {
-          maxFrameBytes: receiver.options.maxChunkBytes + DATA_PREFIX_CRC_BYTES,
+          // Room for the largest chunk, and for control messages when chunks are tiny.
+          maxFrameBytes: Math.max(
+            receiver.options.maxChunkBytes + DATA_PREFIX_CRC_BYTES,
+            64 * 1024,
+          ),
         })
   const socket = handler.socket
   const connection = receiver.connection()

@@ -325,7 +325,7 @@ export async function sendFile(
           }
           if (failure) throw failure
         }
-        while (!failure && outstanding > 0) await sleep()
+        while (!failure && (outstanding > 0 || acked < sent)) await sleep()
         if (failure) throw failure
         if (!rewind) break
         // Every chunk has been answered, so `acked` is where the server stands: go on from there.

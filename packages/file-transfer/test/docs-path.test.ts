@@ -78,3 +78,35 @@ it("speaks the docs' messages: start ack, chunk acks, progress every 100 chunks,
   expect(Number.isFinite(complete.avgSpeed)).toBe(true)
   expect(readFileSync(join(box.uploads, 'docs.bin')).equals(data)).toBe(true)
 })
+
+it('a docs client that sends start, every chunk and end without waiting gets them handled in order', async () => {
+  const box = sandbox()
+  const port = await docsServer(server(box.uploads))
+  const c = new DocsClient(await client(port))
+  const { data } = sourceFile(box.root, 64 * 1024 * 40 + 3)
+  const chunkSize = 64 * 1024
+  c.send({
+    type: 'file_start',
+    transferId: 'p',
+    filename: 'pipelined.bin',
+    fileSize: data.length,
+    chunkSize,
+  })
+  for (let i = 0; i * chunkSize < data.length; i++) {
+    c.send({
+      type: 'file_chunk',
+      transferId: 'p',
+      chunkIndex: i,
+      data: data.subarray(i * chunkSize, (i + 1) * chunkSize).toString('base64'),
+    })
+  }
+  c.send({ type: 'file_end', transferId: 'p' })
+  const complete = await c.type('file_complete')
+  expect(complete).toMatchObject({
+    type: 'file_complete',
+    receivedBytes: data.length,
+    sha256: sha256(data),
+  })
+  expect(c.inbox.filter((m) => m.type === 'error')).toEqual([])
+  expect(readFileSync(join(box.uploads, 'pipelined.bin')).equals(data)).toBe(true)
+})

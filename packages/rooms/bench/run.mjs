@@ -2,7 +2,7 @@
 // each server in a process of its own, driven by the same client processes, interleaved runs.
 //
 //   node bench/run.mjs [--runs 3] [--scenarios n100,n500,single5000] [--impls verb,docs,socketio]
-//                      [--procs 4] [--quick]
+//                      [--procs 4] [--deliveries 1000000] [--quick]
 //
 // Scenarios: nN = N clients each broadcasting to a room of all N (N² deliveries per round);
 // singleM = one sender to a room of M members. Reported per implementation: deliveries/s
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     impls: { type: 'string', default: 'verb,docs,socketio' },
     procs: { type: 'string', default: '4' },
     quick: { type: 'boolean', default: false },
+    deliveries: { type: 'string', default: '1000000' },
   },
 })
 const runs = Number(values.runs)
@@ -30,14 +31,17 @@ const scenarios = values.scenarios.split(',').map((name) => {
   if (fan) {
     const members = Number(fan[1])
     // Enough rounds for about a million measured deliveries (fewer with --quick).
-    const rounds = Math.max(6, Math.ceil((values.quick ? 2e5 : 1e6) / (members * (members - 1))))
+    const rounds = Math.max(
+      6,
+      Math.ceil((values.quick ? 2e5 : Number(values.deliveries)) / (members * (members - 1))),
+    )
     const warm = Math.max(2, Math.ceil(rounds / 8))
     return { name, mode: 'fanout', members, rounds: rounds + warm, warm, window: 4 }
   }
   const single = /^single(\d+)$/.exec(name)
   if (single) {
     const members = Number(single[1])
-    const rounds = Math.ceil((values.quick ? 2e5 : 1e6) / (members - 1))
+    const rounds = Math.ceil((values.quick ? 2e5 : Number(values.deliveries)) / (members - 1))
     const warm = Math.max(10, Math.ceil(rounds / 8))
     return { name, mode: 'single', members, rounds: rounds + warm, warm, window: 16 }
   }

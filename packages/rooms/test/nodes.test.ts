@@ -54,3 +54,33 @@ it("closing a node sends user_left for its members to the other node's members",
   ).toEqual(['a1:r', 'a2:s'])
   expect((await b.members('r')).members.map((m) => m.connectionId)).toEqual(['b1'])
 })
+
+it('the adapter subscribes at a room’s first local member and unsubscribes at its last, disconnects included', async () => {
+  const calls: string[] = []
+  class Recording extends InProcessAdapter {
+    override subscribe(room: string): void {
+      calls.push(`+${room}`)
+      super.subscribe(room)
+    }
+    override unsubscribe(room: string): void {
+      calls.push(`-${room}`)
+      super.unsubscribe(room)
+    }
+  }
+  const rooms = manager({ adapter: new Recording() })
+  const [x, y] = await peers(2)
+  rooms.addClient('x', x!.server)
+  rooms.addClient('y', y!.server)
+  rooms.joinRoom('x', 'a')
+  rooms.joinRoom('y', 'a')
+  rooms.joinRoom('x', 'b')
+  rooms.joinRoom('x', 'c')
+  rooms.leaveRoom('x', 'c')
+  expect(calls).toEqual(['+a', '+b', '+c', '-c'])
+  x!.socket.destroy()
+  await until(() => rooms.stats.clients === 1)
+  expect(calls).toEqual(['+a', '+b', '+c', '-c', '-b'])
+  rooms.removeClient('y')
+  expect(calls).toEqual(['+a', '+b', '+c', '-c', '-b', '-a'])
+  expect(rooms.stats.rooms).toBe(0)
+})

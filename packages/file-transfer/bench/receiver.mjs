@@ -1,0 +1,49 @@
+// One receiving implementation in a process of its own (forked by run.mjs). Listens on
+// loopback, tells the parent its port, and reports its peak RSS when asked.
+import { createWriteStream, mkdirSync } from 'node:fs'
+import { createServer as createHttpServer } from 'node:http'
+import net from 'node:net'
+import { join } from 'node:path'
+
+const [impl, dir] = process.argv.slice(2)
+mkdirSync(dir, { recursive: true })
+let close = () => {}
+
+if (impl === 'raw') {
+  // Half-open: the sender ends its side when the file is sent, and still reads our "k".
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const out = createWriteStream(join(dir, 'raw.bin'))
+    socket.pipe(out)
+    out.on('close', () => socket.end('k'))
+  })
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
+  close = () => server.close()
+} else if (impl === 'fast' || impl === 'base64') {
+  const { FileReceiver, receiveFiles, TCPFileTransferServer } = await import('../dist/index.js')
+  const receiver = new FileReceiver(dir, { minFreeBytes: 0, maxFileBytes: 2 ** 40 })
+  const files = new TCPFileTransferServer(dir, { receiver })
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {})
+    if (impl === 'fast') receiveFiles(socket, receiver)
+    else files.attach(socket)
+  })
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
+  close = () => server.close()
+} else if (impl === 'tus') {
+  const { Server } = await import('@tus/server')
+  const { FileStore } = await import('@tus/file-store')
+  const tus = new Server({ path: '/files', datastore: new FileStore({ directory: dir }) })
+  const server = createHttpServer((req, res) => tus.handle(req, res))
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
+  close = () => server.close()
+} else {
+  throw new Error(`unknown implementation ${impl}`)
+}
+
+process.on('message', (message) => {
+  if (message === 'rss') process.send({ maxRssKiB: process.resourceUsage().maxRSS })
+  if (message === 'exit') {
+    close()
+    process.exit(0)
+  }
+})

@@ -1,0 +1,104 @@
+// Disk-to-disk upload throughput over loopback: the fast path (binary frames, SHA-256 end to end,
+// fsync + atomic publish) against a raw TCP pipe of the same file (createReadStream().pipe(socket)
+// into createWriteStream, no hash, no fsync), the docs-compatible base64 path, and @tus/server +
+// @tus/file-store over HTTP (one PATCH, no checksum). Sender and receiver are separate processes,
+// forked fresh for every run; implementations are interleaved run by run; the summary is the
+// median MB/s of each and the median of the per-run ratios fast ÷ other (runs paired by index).
+// The receiver's peak RSS is reported, to show no file is held in memory.
+//
+// Usage (after `npm run build`), under the shared lock:
+//   flock /work/bench.lock node bench/run.mjs [--size 256m] [--runs 3] [--impl fast,raw,base64,tus]
+//                                            [--dir /tmp]
+// The source and received files live in a temp directory under --dir (same disk) and are
+// deleted at the end.
+import { fork } from 'node:child_process'
+import { randomFillSync } from 'node:crypto'
+import { once } from 'node:events'
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const argv = process.argv.slice(2)
+const arg = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`)
+  return i === -1 ? fallback : argv[i + 1]
+}
+const parseSize = (text) => {
+  const m = /^(\d+(?:\.\d+)?)([kmg]?)i?b?$/i.exec(text)
+  if (!m) throw new Error(`bad size ${text}`)
+  return Math.round(Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()))
+}
+const size = parseSize(arg('size', '256m'))
+const runs = Number(arg('runs', '3'))
+const impls = arg('impl', 'fast,raw,base64,tus').split(',')
+const here = fileURLToPath(new URL('.', import.meta.url))
+const root = mkdtempSync(join(arg('dir', '/tmp'), 'ft-bench-'))
+
+function cleanup() {
+  rmSync(root, { recursive: true, force: true })
+}
+process.on('exit', cleanup)
+process.on('SIGINT', () => process.exit(130))
+
+// Incompressible input, written once.
+const source = join(root, 'source.bin')
+{
+  const fd = openSync(source, 'w')
+  const block = Buffer.allocUnsafe(8 * 1024 * 1024)
+  for (let left = size; left > 0; left -= block.length) {
+    randomFillSync(block)
+    writeSync(fd, block, 0, Math.min(block.length, left))
+  }
+  closeSync(fd)
+}
+
+async function once1(impl, round) {
+  const dir = join(root, `${impl}-${round}`)
+  const receiver = fork(join(here, 'receiver.mjs'), [impl, dir], { stdio: 'inherit' })
+  const [{ port }] = await once(receiver, 'message')
+  const sender = fork(join(here, 'sender.mjs'), [impl, String(port), source], { stdio: 'inherit' })
+  const [result] = await once(sender, 'message')
+  receiver.send('rss')
+  const [{ maxRssKiB }] = await once(receiver, 'message')
+  receiver.send('exit')
+  await once(receiver, 'exit')
+  rmSync(dir, { recursive: true, force: true })
+  return { ...result, mbps: size / 1e6 / (result.ms / 1000), rssMiB: maxRssKiB / 1024 }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+console.log(
+  `size ${(size / 1024 ** 2).toFixed(0)} MiB, ${runs} runs, order rotates per run: ${impls.join(', ')}`,
+)
+// Warm-up: one short pass of each, so page cache and JIT are alike for everyone.
+const results = Object.fromEntries(impls.map((i) => [i, []]))
+for (let round = 0; round < runs; round++) {
+  const order = impls.map((_, k) => impls[(k + round) % impls.length])
+  for (const impl of order) {
+    const r = await once1(impl, round)
+    results[impl][round] = r
+    console.log(
+      `run ${round + 1} ${impl.padEnd(6)} ${r.mbps.toFixed(0).padStart(5)} MB/s  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB`,
+    )
+  }
+}
+
+console.log(
+  '\n| Implementation | Median MB/s | Receiver peak RSS (MiB, max) | fast ÷ this (median of per-run ratios) |',
+)
+console.log('| --- | ---: | ---: | ---: |')
+for (const impl of impls) {
+  const rs = results[impl]
+  const ratio = impls.includes('fast')
+    ? median(rs.map((r, k) => results.fast[k].mbps / r.mbps)).toFixed(2)
+    : 'n/a'
+  console.log(
+    `| ${impl} | ${median(rs.map((r) => r.mbps)).toFixed(0)} | ${Math.max(...rs.map((r) => r.rssMiB)).toFixed(0)} | ${ratio} |`,
+  )
+}
+void statSync
