@@ -8,7 +8,7 @@ import type { SyncDecoder } from '../../src/codec/decoder.ts'
 /** Every byte is a frame. */
 const bytes = (): SyncDecoder<number> => ({
   push(chunk, sink) {
-    for (const b of chunk) sink.frame(b)
+    for (const b of chunk as Uint8Array) sink.frame(b)
   },
   end() {},
 })
