@@ -12,7 +12,14 @@ import { fileURLToPath } from 'node:url'
 const PNPM = 'pnpm@12.21.0'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const bin = join(root, 'node_modules', '.bin')
-const env = { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` }
+const env = {
+  ...process.env,
+  PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`,
+  // No "turbo collects anonymous telemetry" notice on a first run, and nothing sent.
+  TURBO_TELEMETRY_DISABLED: '1',
+}
+// Output redirected to a file or a CI log gets no ANSI colour codes (unless asked for).
+if (!process.stdout.isTTY && env.FORCE_COLOR === undefined) env.NO_COLOR = '1'
 const isWin = process.platform === 'win32'
 
 function run(cmd, args, { exitOnFailure = true } = {}) {
@@ -103,6 +110,8 @@ switch (task) {
     turbo('build', 'typecheck', 'check:publish')
     // Lint once over the whole tree (root scripts and configs included) instead of per package.
     run('biome', ['check', '.'])
+    // The packages as users get them: packed, installed with npm outside the workspace, run.
+    run('node', ['scripts/check-packed.mjs'])
     // One vitest run over every package and app, so the total test count is printed once.
     vitest(rest)
     break
