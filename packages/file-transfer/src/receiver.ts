@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, type Hash, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { crc32 } from 'node:zlib'
@@ -23,7 +23,6 @@ import {
 import { refuse, type TransferError, WireCode } from './errors.ts'
 import { LocalDirectoryStorage } from './local-storage.ts'
 import { nameProblem } from './name.ts'
-import { offThreadHash, type StreamingHash } from './off-thread-hash.ts'
 import type { FileStorage, PartialFile, PartialMeta } from './storage.ts'
 import type { CompletedTransfer, FileReceiverOptions, StartRequest, StartResult } from './types.ts'
 
@@ -85,7 +84,7 @@ interface Transfer {
   readonly id: string
   readonly meta: PartialMeta
   readonly file: PartialFile
-  readonly hash: StreamingHash
+  readonly hash: Hash
   readonly release: () => Promise<void>
   readonly owner: ReceiverConnection
   readonly startedAt: number
@@ -273,7 +272,7 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
         await this.storage.remove(id).catch(() => {})
         throw ioFailure(id, cause)
       }
-      this.#adopt(owner, id, meta, file, offThreadHash(), release)
+      this.#adopt(owner, id, meta, file, createHash('sha256'), release)
       return { transferId: id, name, size, offset: 0, resumed: false }
     } catch (error) {
       this.#names.delete(name)
@@ -332,13 +331,8 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
         owner.checkQuota(meta.size - file.size)
         await this.#checkSpace(meta.size - file.size)
         // The hash state cannot be saved, so a resumed upload re-reads what is on disk.
-        const hash = offThreadHash()
-        try {
-          for await (const chunk of this.storage.read(id, file.size)) hash.update(chunk)
-        } catch (error) {
-          hash.drop()
-          throw error
-        }
+        const hash = createHash('sha256')
+        for await (const chunk of this.storage.read(id, file.size)) hash.update(chunk)
         if (this.#closing) throw refuse(WireCode.SHUTTING_DOWN, 'the server is shutting down')
         if (this.#names.has(meta.name)) {
           throw refuse(WireCode.EXISTS, `${meta.name} is being uploaded`, { transferId: id })
@@ -366,7 +360,7 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
     id: string,
     meta: PartialMeta,
     file: PartialFile,
-    hash: StreamingHash,
+    hash: Hash,
     release: () => Promise<void>,
     offset = 0,
   ): void {
@@ -488,7 +482,7 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
         recoverable: true,
       })
     }
-    const digest = await t.hash.digest()
+    const digest = t.hash.digest('hex')
     if (expected !== undefined && expected !== digest) {
       const error = refuse(
         WireCode.CHECKSUM_MISMATCH,
@@ -591,7 +585,6 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
     t.failure ??= refuse(WireCode.SHUTTING_DOWN, 'the transfer was detached', { transferId: t.id })
     this.#transfers.delete(t.id)
     t.owner.forget(t)
-    t.hash.drop()
     const done = (async () => {
       await t.tail
       await t.file.close().catch(() => {})
@@ -607,7 +600,6 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
   #fail(t: Transfer, error: TransferError, close = true): Promise<void> {
     if (t.failure && this.#transfers.get(t.id) !== t) return Promise.resolve()
     t.failure = error
-    t.hash.drop()
     this.emit('failed', t.id, error)
     return (async () => {
       if (close) {
@@ -624,7 +616,6 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
     if (this.#transfers.get(t.id) !== t) return
     this.#transfers.delete(t.id)
     this.#names.delete(t.meta.name)
-    t.hash.drop()
     await t.release().catch(() => {})
     t.owner.forget(t)
   }

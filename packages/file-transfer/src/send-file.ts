@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { basename } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -16,7 +17,6 @@ import {
   writeId,
   writeOffset,
 } from './fast-wire.ts'
-import { offThreadHash } from './off-thread-hash.ts'
 import type { CompletedTransfer, StartResult } from './types.ts'
 
 export interface SendProgress {
@@ -338,19 +338,15 @@ export async function sendFile(
         }
         rewind = false
         sent = acked
-        hash.drop()
         hash = await hashPrefix(file, acked, chunkBytes, path)
       }
-    } catch (error) {
-      hash.drop()
-      throw error
     } finally {
       handler.off(FILE_TRANSFER, onFrame)
       handler.socket.off('close', onClose)
       handler.socket.off('drain', onDrain)
       signal?.removeEventListener('abort', onAbort)
     }
-    const digest = await hash.digest()
+    const digest = hash.digest('hex')
     const complete = waitFor(
       handler,
       (frame) => {
@@ -372,7 +368,7 @@ export async function sendFile(
 
 /** SHA-256 state after the first `length` bytes: a hash state cannot be saved, so it is rebuilt. */
 async function hashPrefix(file: fs.FileHandle, length: number, chunkBytes: number, path: string) {
-  const hash = offThreadHash()
+  const hash = createHash('sha256')
   const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, length) || 1)
   for (let at = 0; at < length; ) {
     const want = Math.min(buffer.length, length - at)
