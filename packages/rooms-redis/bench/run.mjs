@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+// Fan-out benchmark (the uWebSockets.js N² method): N clients in one room each broadcast once
+// per round; a round ends when all N × (N − 1) deliveries arrived. Three implementations, each
+// in processes of its own, driven by the same two client processes (N/2 clients each), in
+// interleaved runs:
+//   one  - one verb-tcp node (TCPRoomManager, in-process adapter), all N clients
+//   two  - two verb-tcp nodes on one Redis (RedisAdapter), N/2 clients each
+//   sio  - two socket.io 4 nodes with @socket.io/redis-adapter on the same Redis, N/2 each
+// Prints deliveries/s per run and the medians of the per-run ratios two/one and two/sio.
+//
+//   flock /work/bench.lock node bench/run.mjs [--n 100] [--runs 5] [--seconds 3]
+import { fork, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { parseArgs } from 'node:util'
+
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '100' },
+    runs: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '20' },
+    only: { type: 'string' },
+  },
+})
+const N = Number(values.n)
+const RUNS = Number(values.runs)
+const SECONDS = Number(values.seconds)
+const WARMUP = Number(values.warmup)
+const IMPLS = values.only ? values.only.split(',') : ['one', 'two', 'sio']
+const here = new URL('.', import.meta.url)
+const processes = new Set()
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address()
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+async function startRedis() {
+  const port = await freePort()
+  const child = spawn(
+    process.env.REDIS_SERVER ?? 'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  processes.add(child)
+  let out = ''
+  for await (const chunk of child.stdout) {
+    out += chunk
+    if (out.includes('Ready to accept connections')) break
+  }
+  child.stdout.resume()
+  return { url: `redis://127.0.0.1:${port}`, child }
+}
+
+function startServer(script, env) {
+  const child = fork(new URL(script, here), [], {
+    env: { ...process.env, ...env },
+    stdio: 'inherit',
+  })
+  processes.add(child)
+  return new Promise((resolve, reject) => {
+    child.once('message', ({ port }) => resolve({ child, port }))
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)))
+  })
+}
+
+function request(child, message, key) {
+  return new Promise((resolve) => {
+    const onMessage = (reply) => {
+      if (reply[key]) {
+        child.off('message', onMessage)
+        resolve(reply)
+      }
+    }
+    child.on('message', onMessage)
+    child.send(message)
+  })
+}
+
+let prefixes = 0
+
+async function measure(impl, redisUrl) {
+  let servers
+  if (impl === 'one') servers = [await startServer('verb-node.mjs', { ADAPTER: 'local' })]
+  else if (impl === 'two') {
+    const env = { ADAPTER: 'redis', REDIS_URL: redisUrl, PREFIX: `bench-${++prefixes}` }
+    servers = await Promise.all([
+      startServer('verb-node.mjs', env),
+      startServer('verb-node.mjs', env),
+    ])
+  } else {
+    const env = { REDIS_URL: redisUrl }
+    servers = await Promise.all([
+      startServer('sio-node.mjs', env),
+      startServer('sio-node.mjs', env),
+    ])
+  }
+  const ports = servers.map((s) => s.port)
+  const drivers = [0, 1].map(() => {
+    const child = fork(new URL('driver.mjs', here), [], { stdio: 'inherit' })
+    processes.add(child)
+    return child
+  })
+  const half = N / 2
+  // Alternate clients between the servers, so each server gets N / servers clients.
+  await Promise.all(
+    drivers.map((driver, d) =>
+      request(driver, { cmd: 'connect', ports, count: half, first: d * half, impl }, 'connected'),
+    ),
+  )
+  const payload = 'x'.repeat(32)
+  let round = 0
+  const runRound = async () => {
+    round++
+    const target = round * half * (N - 1)
+    await Promise.all(
+      drivers.map((driver) => request(driver, { cmd: 'round', target, payload }, 'done')),
+    )
+  }
+  for (let i = 0; i < WARMUP; i++) await runRound()
+  const start = process.hrtime.bigint()
+  const first = round
+  let elapsed = 0
+  while (elapsed < SECONDS || round - first < 5) {
+    await runRound()
+    elapsed = Number(process.hrtime.bigint() - start) / 1e9
+  }
+  const deliveries = (round - first) * N * (N - 1)
+  for (const driver of drivers) {
+    driver.send({ cmd: 'close' })
+    await once(driver, 'exit')
+    processes.delete(driver)
+  }
+  for (const { child } of servers) {
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+    processes.delete(child)
+  }
+  return deliveries / elapsed
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+const fmt = (x) => `${(x / 1000).toFixed(0)}k`
+
+try {
+  const redis = await startRedis()
+  const results = Object.fromEntries(IMPLS.map((impl) => [impl, []]))
+  console.log(
+    `fan-out N=${N}, ${RUNS} runs of ${SECONDS}s each (+${WARMUP} warm-up rounds); deliveries/s`,
+  )
+  for (let run = 0; run < RUNS; run++) {
+    // Interleaved, in a rotating order, so drift on the shared machine hits all alike.
+    const order = IMPLS.map((_, i) => IMPLS[(i + run) % IMPLS.length])
+    const line = []
+    for (const impl of order) {
+      const rate = await measure(impl, redis.url)
+      results[impl].push(rate)
+      line.push(`${impl} ${fmt(rate)}`)
+    }
+    console.log(`run ${run + 1}: ${line.join('  ')}`)
+  }
+  for (const impl of IMPLS)
+    console.log(`median ${impl}: ${fmt(median(results[impl]))} deliveries/s`)
+  const ratio = (a, b) => results[a].map((x, i) => x / results[b][i])
+  if (results.two && results.one) {
+    console.log(
+      `two nodes via Redis / one node: ${median(ratio('two', 'one')).toFixed(2)}x (median of per-run ratios)`,
+    )
+  }
+  if (results.two && results.sio) {
+    console.log(
+      `two nodes via Redis / socket.io redis-adapter: ${median(ratio('two', 'sio')).toFixed(2)}x (median of per-run ratios)`,
+    )
+  }
+} finally {
+  for (const child of processes) child.kill('SIGKILL')
+}

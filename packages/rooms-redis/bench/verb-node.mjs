@@ -1,0 +1,42 @@
+// A verb-tcp server process for the fan-out benchmark: core's server, TCPRoomManager, json-frames.
+// ADAPTER=local: one node, the in-process adapter. ADAPTER=redis: a node of a cluster on Redis.
+import { createServer } from '@verb-tcp/core'
+import { MessageHandler } from '@verb-tcp/json-frames'
+import { TCPRoomManager } from '@verb-tcp/rooms'
+import { RedisAdapter } from '@verb-tcp/rooms-redis'
+
+const adapter =
+  process.env.ADAPTER === 'redis'
+    ? new RedisAdapter({ redis: process.env.REDIS_URL, prefix: process.env.PREFIX })
+    : undefined
+const rooms = new TCPRoomManager({
+  ...(adapter && { adapter }),
+  maxBufferedBytes: 64 * 1024 * 1024,
+})
+let next = 0
+
+const server = createServer().withOptions({
+  port: 0,
+  host: '127.0.0.1',
+  tcp: {
+    noDelay: true,
+    onConnection(socket) {
+      const id = `c${++next}`
+      rooms.addClient(id, socket)
+      const messages = new MessageHandler(socket)
+      messages.on('error', () => {})
+      messages.on('message', async (message) => {
+        if (message.t === 'b') {
+          rooms.broadcastToRoom('bench', { t: 'm', d: message.d }, id)
+        } else if (message.t === 'j') {
+          rooms.joinRoom(id, 'bench')
+          await adapter?.settled()
+          messages.sendMessage({ t: 'ok' })
+        }
+      })
+    },
+  },
+})
+const { port } = await server.listen()
+await adapter?.ready
+process.send?.({ port })

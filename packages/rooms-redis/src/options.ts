@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto'
+import { argError, bool, knownKeys, ms, string } from '@verb-tcp/core/validate'
+import { Redis, type RedisOptions } from 'ioredis'
+import { MAX_NODE_ID_BYTES } from './constants.ts'
+
+export interface RedisAdapterOptions {
+  /**
+   * Where Redis is: a URL (`redis://host:port`), ioredis options, or an ioredis client. The
+   * adapter always opens two connections of its own from it (one to publish, one to subscribe)
+   * and closes them in `close()`; a client you pass stays yours and is never used or closed.
+   * @default 'redis://127.0.0.1:6379'
+   */
+  redis?: string | RedisOptions | Redis
+  /** Prefix of every channel and key, so several applications can share one Redis. @default 'verb-tcp:rooms' */
+  prefix?: string
+  /** This node's id, unique in the cluster, at most 255 UTF-8 bytes. @default random */
+  nodeId?: string
+  /** Sharded pub/sub (SSUBSCRIBE/SPUBLISH, Redis 7+) instead of PUBLISH/SUBSCRIBE. @default false */
+  sharded?: boolean
+  /** How often the node refreshes its heartbeat key and looks for dead nodes, in ms. @default 5000 */
+  heartbeatIntervalMs?: number
+  /**
+   * The heartbeat key's TTL, in ms: a node silent this long is declared dead and its members
+   * leave. More than `heartbeatIntervalMs`. @default 15000
+   */
+  nodeTimeoutMs?: number
+  /** How long `members()` waits for other nodes when the caller does not say, in ms. @default 5000 */
+  membersTimeoutMs?: number
+}
+
+export interface ResolvedOptions {
+  redis: string | RedisOptions | Redis
+  prefix: string
+  nodeId: string
+  sharded: boolean
+  heartbeatIntervalMs: number
+  nodeTimeoutMs: number
+  membersTimeoutMs: number
+}
+
+const KNOWN = [
+  'redis',
+  'prefix',
+  'nodeId',
+  'sharded',
+  'heartbeatIntervalMs',
+  'nodeTimeoutMs',
+  'membersTimeoutMs',
+] as const
+
+export function resolveOptions(options: RedisAdapterOptions = {}): ResolvedOptions {
+  knownKeys(options, KNOWN, 'RedisAdapter')
+  const redis = options.redis ?? 'redis://127.0.0.1:6379'
+  if (
+    !(redis instanceof Redis) &&
+    typeof redis !== 'string' &&
+    (typeof redis !== 'object' || redis === null || Array.isArray(redis))
+  ) {
+    throw argError(
+      'ERR_INVALID_ARG_TYPE',
+      'redis must be a URL, ioredis options or an ioredis client',
+    )
+  }
+  const nodeId = string(options.nodeId, 'nodeId', randomBytes(8).toString('hex'))
+  if (Buffer.byteLength(nodeId) > MAX_NODE_ID_BYTES) {
+    throw argError('ERR_OUT_OF_RANGE', `nodeId must be at most ${MAX_NODE_ID_BYTES} UTF-8 bytes`)
+  }
+  const heartbeatIntervalMs = ms(options.heartbeatIntervalMs, 'heartbeatIntervalMs', 5000, 1)
+  const nodeTimeoutMs = ms(options.nodeTimeoutMs, 'nodeTimeoutMs', 15_000, 1)
+  if (nodeTimeoutMs <= heartbeatIntervalMs) {
+    throw argError(
+      'ERR_OUT_OF_RANGE',
+      `nodeTimeoutMs (${nodeTimeoutMs}) must be more than heartbeatIntervalMs (${heartbeatIntervalMs})`,
+    )
+  }
+  return {
+    redis,
+    prefix: string(options.prefix, 'prefix', 'verb-tcp:rooms'),
+    nodeId,
+    sharded: bool(options.sharded, 'sharded', false),
+    heartbeatIntervalMs,
+    nodeTimeoutMs,
+    membersTimeoutMs: ms(options.membersTimeoutMs, 'membersTimeoutMs', 5000),
+  }
+}

@@ -1,0 +1,127 @@
+// Starts a private redis-server for a test file: a free loopback port, no persistence, stopped
+// at the end. A missing binary is a failure that says how to install it, never a silent pass.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer, Socket } from 'node:net'
+
+const BINARY = process.env.REDIS_SERVER ?? 'redis-server'
+
+/** Why Redis tests cannot run here (how to install it), or `undefined` when they can. */
+export function redisServerMissing(binary = BINARY): string | undefined {
+  const probe = spawnSync(binary, ['--version'], { encoding: 'utf8' })
+  if (probe.error === undefined && probe.status === 0) return undefined
+  return (
+    `${binary} was not found, and these tests need a real Redis. Install it ` +
+    '(Debian/Ubuntu: `apt-get install -y redis-server`; macOS: `brew install redis`) or point ' +
+    'REDIS_SERVER at the binary. CI installs it in .ci/run.'
+  )
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+async function answersPing(port: number): Promise<boolean> {
+  const socket = new Socket()
+  try {
+    socket.setTimeout(1000)
+    const reply = new Promise<boolean>((resolve) => {
+      let got = ''
+      socket.on('data', (chunk) => {
+        got += String(chunk)
+        if (got.includes('\r\n')) resolve(got.startsWith('+PONG'))
+      })
+      socket.on('error', () => resolve(false))
+      socket.on('timeout', () => resolve(false))
+      socket.on('close', () => resolve(false))
+    })
+    socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'))
+    return await reply
+  } finally {
+    socket.destroy()
+  }
+}
+
+export class RedisServer {
+  #child: ChildProcess | undefined
+  #log = ''
+
+  private constructor(readonly port: number) {}
+
+  /** Starts redis-server on a free loopback port; throws (with install hints) if it cannot. */
+  static async start(): Promise<RedisServer> {
+    const missing = redisServerMissing()
+    if (missing !== undefined) throw new Error(missing)
+    let lastError: unknown
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const server = new RedisServer(await freePort())
+      try {
+        await server.#spawn()
+        return server
+      } catch (error) {
+        lastError = error
+      }
+    }
+    throw lastError
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  get running(): boolean {
+    return this.#child !== undefined
+  }
+
+  async #spawn(): Promise<void> {
+    const child = spawn(
+      BINARY,
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    this.#child = child
+    this.#log = ''
+    child.stdout?.on('data', (chunk) => {
+      this.#log = (this.#log + String(chunk)).slice(-4000)
+    })
+    child.stderr?.on('data', (chunk) => {
+      this.#log = (this.#log + String(chunk)).slice(-4000)
+    })
+    child.once('exit', () => {
+      if (this.#child === child) this.#child = undefined
+    })
+    // Up to about 10 s for the server to answer PING.
+    for (let i = 0; i < 200; i++) {
+      if (this.#child !== child) break
+      if (await answersPing(this.port)) return
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    await this.stop()
+    throw new Error(`redis-server did not start on port ${this.port}:\n${this.#log}`)
+  }
+
+  /** Stops the server (SIGTERM, then SIGKILL if it lingers) and waits for it to exit. */
+  async stop(): Promise<void> {
+    const child = this.#child
+    if (child === undefined) return
+    this.#child = undefined
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    await exited
+    clearTimeout(timer)
+  }
+
+  /** Starts it again on the same port, empty (nothing is persisted). */
+  async restart(): Promise<void> {
+    await this.stop()
+    await this.#spawn()
+  }
+}
