@@ -1,14 +1,12 @@
 import { ProtocolError } from '@verb-tcp/core'
 import {
-  type BinaryInput,
+  ChunkDecoder,
   CodecErrorCode,
   checkFrameLimit,
   type DecodeSink,
   hexPreview,
   PayloadBuffer,
-  type SyncDecoder,
   TruncatedFrameError,
-  toBuffer,
 } from '@verb-tcp/core/codec'
 import { COMPACT_STREAM_ID, CONTROL_STREAM_ID, DEFAULTS, HEADER_BYTES } from './constants.ts'
 import { MuxErrorCode } from './errors.ts'
@@ -28,9 +26,10 @@ const U32 = 0xffff_ffff
  * compact stream) come out whole, copied once with core's `PayloadBuffer` if they span chunks.
  * Data frames are streamed through as views of the input: the first piece (`offset` 0) is
  * emitted as soon as the header is read, so credit and size are checked before any payload is
- * held, and later pieces follow as bytes arrive. Limits are checked at the header.
+ * held, and later pieces follow as bytes arrive. Limits are checked at the header. The stream
+ * offset, the end of input and the stop after a fatal error are core's `ChunkDecoder`'s.
  */
-export class MuxFrameDecoder implements SyncDecoder<MuxFrame> {
+export class MuxFrameDecoder extends ChunkDecoder<MuxFrame> {
   /** Largest data payload accepted; the session lowers it once the peer's hello is known. */
   maxFrameSize: number
   readonly maxControlBytes: number
@@ -41,10 +40,9 @@ export class MuxFrameDecoder implements SyncDecoder<MuxFrame> {
   #done = 0
   #inPayload = false
   #control: PayloadBuffer | undefined
-  #consumed = 0
-  #finished = false
 
   constructor(options: MuxFrameDecoderOptions = {}) {
+    super()
     this.maxFrameSize = checkFrameLimit(
       options.maxFrameSize,
       U32,
@@ -59,24 +57,20 @@ export class MuxFrameDecoder implements SyncDecoder<MuxFrame> {
     )
   }
 
-  /** Bytes consumed so far (the stream offset of the next byte). */
-  get offset(): number {
-    return this.#consumed
-  }
-
   /** Ignores all further input, as after a fatal error. */
   stop(): void {
-    this.#finished = true
-    this.#control = undefined
+    this.finish()
   }
 
-  push(chunk: BinaryInput, sink: DecodeSink<MuxFrame>): void {
-    if (this.#finished) return
-    const buf = toBuffer(chunk)
+  protected override finish(): void {
+    this.#control = undefined
+    super.finish()
+  }
+
+  protected decodeChunk(buf: Buffer, base: number, sink: DecodeSink<MuxFrame>): void {
     const n = buf.length
-    const base = this.#consumed
     let i = 0
-    while (i < n && !this.#finished) {
+    while (i < n && !this.finished) {
       if (!this.#inPayload) {
         if (this.#headerFill === 0 && n - i >= HEADER_BYTES) {
           this.#streamId = buf.readUInt32BE(i)
@@ -92,13 +86,12 @@ export class MuxFrameDecoder implements SyncDecoder<MuxFrame> {
           this.#streamId = this.#header.readUInt32BE(0)
           this.#length = this.#header.readUInt32BE(4)
         }
-        this.#consumed = base + i
         const id = this.#streamId
         const length = this.#length
         const available = n - i
         if (id === CONTROL_STREAM_ID || id === COMPACT_STREAM_ID) {
           if (length > this.maxControlBytes) {
-            this.#fail(
+            this.fail(
               sink,
               new ProtocolError(
                 MuxErrorCode.CONTROL_TOO_LARGE,
@@ -115,7 +108,6 @@ export class MuxFrameDecoder implements SyncDecoder<MuxFrame> {
           }
           if (available >= length) {
             i += length
-            this.#consumed = base + i
             sink.frame({
               streamId: id,
               length,
@@ -132,7 +124,7 @@ export class MuxFrameDecoder implements SyncDecoder<MuxFrame> {
         if (length > this.maxFrameSize) {
           const at = base + i - HEADER_BYTES
           const head = buf.subarray(Math.max(0, i - HEADER_BYTES), i)
-          this.#fail(
+          this.fail(
             sink,
             new ProtocolError(
               CodecErrorCode.FRAME_TOO_LARGE,
@@ -144,7 +136,6 @@ export class MuxFrameDecoder implements SyncDecoder<MuxFrame> {
         }
         const take = Math.min(length, available)
         i += take
-        this.#consumed = base + i
         this.#done = take
         this.#inPayload = take < length
         sink.frame({
@@ -160,7 +151,6 @@ export class MuxFrameDecoder implements SyncDecoder<MuxFrame> {
       const control = this.#control
       if (control !== undefined) {
         i += control.append(buf, i, n)
-        this.#consumed = base + i
         if (control.complete) {
           this.#control = undefined
           this.#inPayload = false
@@ -177,7 +167,6 @@ export class MuxFrameDecoder implements SyncDecoder<MuxFrame> {
       const take = Math.min(this.#length - this.#done, n - i)
       const offset = this.#done
       i += take
-      this.#consumed = base + i
       this.#done += take
       if (this.#done === this.#length) this.#inPayload = false
       sink.frame({
@@ -188,34 +177,15 @@ export class MuxFrameDecoder implements SyncDecoder<MuxFrame> {
         payload: buf.subarray(i - take, i),
       })
     }
-    if (!this.#finished) this.#consumed = base + n
   }
 
-  end(sink: DecodeSink<MuxFrame>): void {
-    if (this.#finished) return
-    if (this.#headerFill > 0) {
-      this.#fail(
-        sink,
-        new TruncatedFrameError(undefined, this.#headerFill, { offset: this.#consumed }),
-      )
-      return
-    }
-    if (this.#inPayload) {
-      const received = this.#control?.filled ?? this.#done
-      this.#fail(
-        sink,
-        new TruncatedFrameError(this.#length, received, {
-          offset: this.#consumed,
-          streamId: this.#streamId,
-        }),
-      )
-      return
-    }
-    this.#finished = true
-  }
-
-  #fail(sink: DecodeSink<MuxFrame>, error: ProtocolError): void {
-    this.stop()
-    sink.error(error)
+  protected truncation(offset: number): ProtocolError | undefined {
+    if (this.#headerFill > 0)
+      return new TruncatedFrameError(undefined, this.#headerFill, { offset })
+    if (!this.#inPayload) return undefined
+    return new TruncatedFrameError(this.#length, this.#control?.filled ?? this.#done, {
+      offset,
+      streamId: this.#streamId,
+    })
   }
 }
