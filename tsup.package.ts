@@ -8,7 +8,9 @@ export function packageConfig(entry: string[] = ['src/index.ts']) {
   return defineConfig({
     entry,
     format: ['esm', 'cjs'],
-    dts: true,
+    // Members marked `@internal` stay out of the published declarations: a user cannot type
+    // against what may change in any release.
+    dts: { compilerOptions: { stripInternal: true } },
     target: 'node20',
     platform: 'node',
     sourcemap: true,

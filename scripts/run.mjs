@@ -4,7 +4,7 @@
 // workspace with a pinned pnpm (fetched by npx the first time, then the local copy), then hands
 // over to turbo, which needs `pnpm` on PATH: node_modules/.bin is put there.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { constants as osConstants } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,25 +22,60 @@ function run(cmd, args, { exitOnFailure = true } = {}) {
   return r.status ?? 1
 }
 
+/** Where each package's test task leaves vitest's JSON report (a turbo output, so cached too). */
+const REPORT = join('.vitest', 'results.json')
+
+/** Every workspace package directory (packages/*, apps/*, reliability), as pnpm-workspace.yaml lists them. */
+function workspaceDirs() {
+  const dirs = []
+  for (const group of ['packages', 'apps']) {
+    const at = join(root, group)
+    if (!existsSync(at)) continue
+    for (const name of readdirSync(at)) dirs.push(join(at, name))
+  }
+  dirs.push(join(root, 'reliability'))
+  return dirs.filter((dir) => existsSync(join(dir, 'package.json')))
+}
+
 /**
- * Runs vitest and ends with one plain `tests: N passed, N failed` line, the closing line CI
- * tools read in any language (vitest's own summary is decorated).
+ * Runs every package's `test` task through turbo (so `turbo run test --filter=…` is the same
+ * task, cached the same way) and ends with one plain `tests: N passed, N failed` line summed
+ * over the packages' vitest reports, the closing line CI tools read in any language (vitest's
+ * own summary is decorated, and there is one per package here).
  */
-function vitest(args) {
-  const report = join(root, 'node_modules', '.cache', 'vitest-results.json')
-  rmSync(report, { force: true })
+function tests(args) {
+  for (const dir of workspaceDirs()) rmSync(join(dir, REPORT), { force: true })
   const status = run(
-    'vitest',
-    ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args],
+    'turbo',
+    [
+      'run',
+      'test',
+      '--output-logs=errors-only',
+      // One package at a time: each vitest already uses every core, and the tests that spawn
+      // processes or load a server (demo-server, reliability) time out when they overlap.
+      '--concurrency=1',
+      // Every package's tests run even when one fails, so the counts below are complete.
+      '--continue',
+      '--',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${REPORT}`,
+      ...args,
+    ],
     { exitOnFailure: false },
   )
-  if (existsSync(report)) {
-    const r = JSON.parse(readFileSync(report, 'utf8'))
-    const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0)
-    console.log(
-      `tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`,
-    )
+  let passed = 0
+  let failed = 0
+  let skipped = 0
+  for (const dir of workspaceDirs()) {
+    const file = join(dir, REPORT)
+    if (!existsSync(file)) continue
+    const r = JSON.parse(readFileSync(file, 'utf8'))
+    passed += r.numPassedTests ?? 0
+    failed += r.numFailedTests ?? 0
+    skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0)
   }
+  console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
   if (status !== 0) process.exit(status)
 }
 
@@ -100,11 +135,9 @@ switch (task) {
     await serve(join(root, 'apps', 'demo-server', 'dist', 'cli.js'), rest)
     break
   case 'test':
-    turbo('build', 'typecheck', 'check:publish')
-    // Lint once over the whole tree (root scripts and configs included) instead of per package.
-    run('biome', ['check', '.'])
-    // One vitest run over every package and app, so the total test count is printed once.
-    vitest(rest)
+    // lint:root covers what no package owns (scripts, root configs).
+    turbo('build', 'typecheck', 'check:publish', 'lint', 'lint:root')
+    tests(rest)
     break
   case 'build':
     turbo('build', ...rest)

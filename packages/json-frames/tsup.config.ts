@@ -1,3 +1,3 @@
 import { packageConfig } from '../../tsup.package.ts'
 
-export default packageConfig()
+export default packageConfig(['src/index.ts', 'src/codec.ts'])

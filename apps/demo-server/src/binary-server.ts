@@ -11,6 +11,7 @@ import { createServer, type TCPSocket, type TcpServer } from '@verb-tcp/core'
 import { type FileReceiver, Op, receiveFiles } from '@verb-tcp/file-transfer'
 import { createSession, type MuxSession, type MuxStream } from '@verb-tcp/mux'
 import type { Logger } from 'pino'
+import type { ReadScheduler } from './fair-reads.ts'
 import { key, type Stats } from './stats.ts'
 
 const PORT = 'binary'
@@ -35,7 +36,12 @@ export interface BinaryServerOptions {
   receiver?: FileReceiver
   /** Mux stream types beyond `echo`. */
   streams?: Map<string, StreamService>
+  /** The per-turn work budget: a stream costs `STREAM_COST`, and none is opened past it. */
+  reads?: ReadScheduler
 }
+
+/** What opening a mux stream is charged against the turn's budget, in bytes. */
+const STREAM_COST = 1024
 
 /**
  * The binary port: binary-frames with heartbeats answered (the package's PONG), DATA frames
@@ -132,7 +138,14 @@ export class BinaryServer {
 
   #mux(socket: TCPSocket, log: Logger): void {
     const { stats } = this.#options
-    const session = createSession(socket, { role: 'acceptor' })
+    const { reads } = this.#options
+    const session = createSession(socket, {
+      role: 'acceptor',
+      // Past this turn's budget a new stream is refused (REFUSED_STREAM: never processed, safe
+      // to retry), so a flood of opens costs refusals, not Duplexes; mux's own rate budgets
+      // then close a session that keeps at it.
+      ...(reads && { acceptStream: () => !reads.exhausted }),
+    })
     this.handlers.set(socket, session)
     stats.muxSessions++
     session.on('error', (error) => {
@@ -151,6 +164,7 @@ export class BinaryServer {
       }
       stats.muxStreamsOpen++
       stats.muxStreamsTotal++
+      reads?.charge(STREAM_COST)
       stream.once('close', () => {
         stats.muxStreamsOpen--
       })

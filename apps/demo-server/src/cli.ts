@@ -8,9 +8,6 @@ import { couldNotListen } from './listen-error.ts'
 import { createLogger } from './logger.ts'
 import { onShutdownSignals } from './signals.ts'
 
-/** Ms after the server has closed before the process is made to exit if something holds it. */
-const EXIT_DEADLINE = 2000
-
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
     version: string
@@ -60,10 +57,9 @@ async function main(argv: readonly string[]): Promise<void> {
       )
       void demo.close(config.gracePeriod).then((result) => {
         logger.info(result, 'server closed')
-        process.exitCode = 0
-        // The process is left to end by itself so nothing still queued (a log line) is cut
-        // off; the unref'd timer only guards against something that would keep it alive.
-        setTimeout(() => process.exit(0), EXIT_DEADLINE).unref()
+        // The log is written synchronously, so nothing is cut off by exiting now; waiting for
+        // the loop to empty could take as long as any timer or handle someone left behind.
+        process.exit(0)
       })
     },
     onForce: (signal) => {

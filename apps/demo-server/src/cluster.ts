@@ -118,8 +118,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger): Promise<
           },
         )
         logger.info(total, 'server closed')
-        process.exitCode = 0
-        setTimeout(() => process.exit(0), 2000).unref()
+        process.exit(0)
       })()
       http.closeIdleConnections()
     },
@@ -135,6 +134,8 @@ export async function runWorker(config: ServerConfig, logger: Logger): Promise<v
   const id = cluster.worker?.id ?? 0
   const log = logger.child({ worker: id })
   const demo = new Demo({ config, logger: log, idPrefix: `w${id}-`, http: false })
+  // Constructing one is what makes prom-client answer the primary's requests for metrics.
+  new AggregatorRegistry()
   AggregatorRegistry.setRegistries([demo.registry])
   const send = (message: ToPrimary) =>
     new Promise<void>((resolve) => process.send?.(message, undefined, {}, () => resolve()))

@@ -98,6 +98,9 @@ export class Demo {
       logger.info({ transferId, code: error.code }, 'upload failed')
     })
 
+    // One budget of work per event-loop turn for every connection on every port.
+    const reads = new ReadScheduler()
+
     this.echo = createDemoServer({ logger: logger.child({ port: 'echo' }) })
     const prefix = options.idPrefix ?? ''
     this.messages = new MessageServer({
@@ -114,7 +117,9 @@ export class Demo {
           slowReader: config.slowReader,
           pool: this.pools.message,
           ...(options.roomsAdapter && { adapter: options.roomsAdapter }),
+          charge: (bytes) => reads.charge(bytes),
         }),
+      reads,
       extra: (client, message) => {
         if (!FILE_TYPES.has(message.type)) return false
         if (message.type === 'file_start') stats.transfersStarted++
@@ -127,6 +132,7 @@ export class Demo {
       stats,
       maxFrameBytes: config.maxFrameBytes,
       receiver: this.receiver,
+      reads,
     })
 
     // One throttler for every port: a client address is limited however it connects. With
@@ -165,8 +171,6 @@ export class Demo {
       binary: this.binary.app,
     }
     const admissions = {} as Record<PortName, Attachment>
-    // One budget of work per event-loop turn for every connection on every port.
-    const reads = new ReadScheduler()
     for (const name of ['echo', 'message', 'binary'] as const) {
       const app = apps[name]
       // The pool's idle sweep closes idle connections; core's own idle timer is turned off so

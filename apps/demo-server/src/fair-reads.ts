@@ -32,6 +32,7 @@ export class ReadScheduler {
   #resumed = new Set<TCPSocket>()
   #used = 0
   #turnScheduled = false
+  #deferred: (() => void)[] = []
 
   constructor(budget = DEFAULT_TURN_BUDGET) {
     this.#budget = budget
@@ -48,6 +49,27 @@ export class ReadScheduler {
     })
   }
 
+  /**
+   * Counts work that is not a read: a broadcast written to two hundred clients costs two
+   * hundred writes for one message read. Past the budget, every connection stops reading.
+   */
+  charge(bytes: number): void {
+    this.#used += bytes
+    this.#scheduleTurn()
+    if (this.#used >= this.#budget) this.#pauseAll(undefined)
+  }
+
+  /** True once this turn's budget is used: work that can wait should wait for `later`. */
+  get exhausted(): boolean {
+    return this.#used >= this.#budget
+  }
+
+  /** Runs `fn` at the start of a later turn, once the budget is fresh. */
+  later(fn: () => void): void {
+    this.#deferred.push(fn)
+    this.#scheduleTurn()
+  }
+
   #onData(socket: TCPSocket, chunk: Buffer): void {
     if (socket.writableCorked === 0) {
       socket.cork()
@@ -60,7 +82,7 @@ export class ReadScheduler {
   }
 
   /** Everyone stops reading; `current` (just served) goes to the back of the line. */
-  #pauseAll(current: TCPSocket): void {
+  #pauseAll(current: TCPSocket | undefined): void {
     // Resumed this turn but not served yet: they keep their place at the front.
     const next = new Set<TCPSocket>([...this.#resumed, ...this.#waiting])
     this.#resumed.clear()
@@ -70,7 +92,7 @@ export class ReadScheduler {
       socket.pause()
       next.add(socket)
     }
-    if (!current.isPaused() && !current.destroyed) {
+    if (current && !current.isPaused() && !current.destroyed) {
       current.pause()
       next.add(current)
     }
@@ -87,6 +109,16 @@ export class ReadScheduler {
   readonly #turn = (): void => {
     this.#turnScheduled = false
     this.#used = 0
+    // Work held back from earlier turns goes first, as much as the budget allows.
+    const deferred = this.#deferred
+    this.#deferred = []
+    let done = 0
+    while (done < deferred.length && !this.exhausted) (deferred[done++] as () => void)()
+    if (done < deferred.length) {
+      this.#deferred = [...deferred.slice(done), ...this.#deferred]
+      this.#scheduleTurn()
+    }
+    if (this.exhausted) return
     const waiting = this.#waiting
     this.#waiting = new Set()
     for (const socket of waiting) {

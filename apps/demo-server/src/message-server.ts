@@ -2,10 +2,13 @@ import { createServer, type ProtocolError, type TCPSocket, type TcpServer } from
 import { encodeMessage, MessageHandler } from '@verb-tcp/json-frames'
 import type { ConnectionPool } from '@verb-tcp/pool'
 import type { Logger } from 'pino'
+import type { ReadScheduler } from './fair-reads.ts'
 import { CLIENT_TYPES, MessageErrorCode } from './message-types.ts'
 import { key, type Stats } from './stats.ts'
 
 const PORT = 'message'
+/** What setting up one connection is charged against the turn's budget, in bytes. */
+const ACCEPT_COST = 2048
 
 // biome-ignore lint/suspicious/noExplicitAny: a client's message is untrusted JSON, checked field by field
 type Incoming = Record<string, any>
@@ -17,6 +20,8 @@ export interface Client {
   readonly handler: MessageHandler<Incoming>
   readonly rooms: Set<string>
   readonly log: Logger
+  /** Messages read but held for a later turn, in order (the turn's work budget was used). */
+  backlog: Incoming[]
 }
 
 /**
@@ -55,6 +60,8 @@ export interface MessageServerOptions {
   hub: (clients: ReadonlyMap<string, Client>) => RoomHub
   /** Other message types (file transfer), tried before `unknown type`; true if handled. */
   extra?: (client: Client, message: Incoming) => boolean
+  /** The per-turn work budget (see `ReadScheduler`); without it, every message is handled at once. */
+  reads?: ReadScheduler
 }
 
 /**
@@ -72,7 +79,28 @@ export class MessageServer {
   constructor(options: MessageServerOptions) {
     this.#options = options
     this.hub = options.hub(this.clients)
-    this.app = createServer().onConnection((socket) => this.#serve(socket))
+    this.app = createServer().onConnection((socket) => this.#accept(socket))
+  }
+
+  /**
+   * A burst of a thousand connects is accepted by libuv in one go; setting each one up (codec,
+   * rooms, welcome, log line) is what costs. Past the turn's budget, a new connection waits,
+   * paused, for a later turn.
+   */
+  #accept(socket: TCPSocket): void {
+    const reads = this.#options.reads
+    if (!reads?.exhausted) {
+      reads?.charge(ACCEPT_COST)
+      this.#serve(socket)
+      return
+    }
+    socket.pause()
+    reads.later(() => {
+      if (socket.destroyed) return
+      reads.charge(ACCEPT_COST)
+      this.#serve(socket)
+      socket.resume()
+    })
   }
 
   #serve(socket: TCPSocket): void {
@@ -84,7 +112,7 @@ export class MessageServer {
       maxFrameBytes,
       maxSendBytes: maxFrameBytes,
     })
-    const client: Client = { id, socket, handler, rooms: new Set(), log }
+    const client: Client = { id, socket, handler, rooms: new Set(), log, backlog: [] }
     this.clients.set(id, client)
     this.#bySocket.set(socket, client)
     this.hub.add(client)
@@ -93,7 +121,7 @@ export class MessageServer {
       'client connected',
     )
 
-    handler.on('message', (message) => this.#onMessage(client, message))
+    handler.on('message', (message) => this.#admit(client, message))
     handler.on('error', (error: ProtocolError) => {
       // Bad JSON and the like: the client is told (and, for a fatal error, the handler ends the
       // connection after this reply).
@@ -128,6 +156,41 @@ export class MessageServer {
     const reply: { type: string; [field: string]: unknown } = { type: 'error', code, message }
     if (request?.id !== undefined) reply.id = request.id
     this.send(client, reply)
+  }
+
+  /**
+   * One chunk read can hold a thousand messages, and one broadcast is a write to every client:
+   * once this turn's work budget is used, messages wait in the client's backlog (its socket
+   * stops reading) and are handled, in order, on the next turns.
+   */
+  #admit(client: Client, message: Incoming): void {
+    const reads = this.#options.reads
+    if (!reads || (client.backlog.length === 0 && !reads.exhausted)) {
+      this.#onMessage(client, message)
+      return
+    }
+    client.backlog.push(message)
+    if (client.backlog.length === 1) {
+      client.socket.pause()
+      reads.later(() => this.#drain(client))
+    }
+  }
+
+  #drain(client: Client): void {
+    const reads = this.#options.reads as ReadScheduler
+    if (client.socket.destroyed) {
+      client.backlog.length = 0
+      return
+    }
+    while (client.backlog.length > 0 && !reads.exhausted) {
+      this.#onMessage(client, client.backlog.shift() as Incoming)
+    }
+    if (client.backlog.length > 0) {
+      client.socket.pause()
+      reads.later(() => this.#drain(client))
+    } else if (!client.socket.writableNeedDrain) {
+      client.socket.resume()
+    }
   }
 
   #onMessage(client: Client, message: Incoming): void {

@@ -14,6 +14,9 @@ import type { Logger } from 'pino'
 import type { Client, RoomHub } from './message-server.ts'
 import { key, type Stats } from './stats.ts'
 
+/** What one room-message delivery is charged against the turn's budget. */
+const ROOM_MESSAGE_BYTES = 128
+
 /** Everyone, on every node: broadcasts travel in this room. */
 const ALL = '$all'
 /** One connection, wherever it is: private messages travel in `$c:<id>`. */
@@ -27,6 +30,8 @@ export interface RoomsHubOptions {
   slowReader: 'close' | 'skip'
   /** Carries rooms to other nodes (Redis); the default keeps them in this process. */
   adapter?: RoomsAdapter
+  /** Told the bytes each fan-out wrote, so one turn's work stays bounded (`ReadScheduler`). */
+  charge?: (bytes: number) => void
 }
 
 /** Deliveries in the system rooms, made here rather than by the room manager. */
@@ -126,6 +131,7 @@ export function createRoomsHub(
     const excluded = exclude === undefined ? undefined : clients.get(exclude)
     const { sent } = pool.broadcast(bytes, excluded ? pool.idOf(excluded.socket) : undefined)
     stats.count(stats.messagesOut, key('message', 'broadcast'), sent)
+    options.charge?.(sent * bytes.byteLength)
     return sent
   }
   const adapter = new SystemRoomsAdapter(options.adapter ?? new InProcessAdapter(), {
@@ -178,6 +184,8 @@ export function createRoomsHub(
     toRoom(room, message, except) {
       const sent = manager.broadcastToRoom(room, message, except)
       stats.count(stats.messagesOut, key('message', 'room_message'), sent)
+      // The encoded size is the manager's; a room message is about this big.
+      options.charge?.(sent * ROOM_MESSAGE_BYTES)
       return sent
     },
     send(client, message) {

@@ -51,11 +51,27 @@ export interface RunOptions {
   stdin?: boolean
 }
 
-/** Spawns `command args`, collecting its output; killed (its group too) after the test. */
+/** A directory of its own, removed after the test. */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'demo-server-test-'))
+  defer(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/**
+ * Spawns `command args`, collecting its output; killed (its group too) after the test. Other
+ * `VERB_TCP_*` variables of the test's environment are dropped; uploads and the client's state
+ * go to a fresh directory unless the test says otherwise, never into the repository.
+ */
 export function spawnRun(command: string, args: string[], options: RunOptions = {}): Run {
-  const env: Record<string, string | undefined> = { ...process.env, ...options.env }
-  for (const name of Object.keys(env))
-    if (name.startsWith('VERB_TCP_') && !(name in (options.env ?? {}))) delete env[name]
+  const scratch = tempDir()
+  const env: Record<string, string | undefined> = { ...process.env }
+  for (const name of Object.keys(env)) if (name.startsWith('VERB_TCP_')) delete env[name]
+  Object.assign(env, {
+    VERB_TCP_UPLOAD_DIR: join(scratch, 'uploads'),
+    VERB_TCP_CLIENT_STATE: join(scratch, 'client-state.json'),
+    ...options.env,
+  })
   const child = spawn(command, args, {
     env,
     cwd: options.cwd ?? ROOT,

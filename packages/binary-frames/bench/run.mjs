@@ -1,5 +1,5 @@
 // Throughput of @verb-tcp/binary-frames against the peers it replaces, in the same run on the
-// same payloads, on the shared harness (../../../scripts/bench/codec-harness.mjs):
+// same payloads, on the shared harness (@verb-tcp/bench-harness, a private workspace package):
 //   decode: 1,000,000 x 64 B frames and 10,000 x 64 KiB frames, cut into seeded random chunks
 //     of 1-65,536 bytes (tcp) and 1-1,460 bytes (mtu); only decoding is timed;
 //   send: 1 GiB as 16,384 x 64 KiB payloads over loopback, sendBinaryMessage against the same
@@ -15,6 +15,7 @@
 //   node bench/run.mjs              # the default set, 3 runs per cell (about 2 minutes)
 //   node bench/run.mjs --full       # every variant and chunking, 5 runs per cell
 //   node bench/run.mjs --runs 5 --scenario small --chunking tcp --only ours-sync,lps-data
+//   node bench/run.mjs --only ours-sync --base ../other-checkout/packages/binary-frames   # A/B
 //   node bench/run.mjs --child <variant> <scenario> <chunking>   # one run, prints JSON
 
 import { fork } from 'node:child_process'
@@ -27,6 +28,7 @@ import {
   CHUNKINGS,
   CONTIGUOUS_PEERS,
   cutChunks,
+  loadBuild,
   mulberry32,
   PEER_VARIANTS,
   polyfillWithResolvers,
@@ -36,7 +38,7 @@ import {
   runPeer,
   SCENARIOS,
   varint,
-} from '../../../scripts/bench/codec-harness.mjs'
+} from '@verb-tcp/bench-harness'
 
 polyfillWithResolvers()
 
@@ -167,7 +169,7 @@ async function runSend(variant, scenario, lib) {
 
 async function runOnce(variant, scenarioName, chunkingName) {
   const scenario = ALL_SCENARIOS[scenarioName]
-  const lib = await import('../dist/index.js')
+  const { lib, codec } = await loadBuild(import.meta.url)
   if (scenarioName === 'send') {
     const r = await runSend(variant, scenario, lib)
     return result({
@@ -187,7 +189,6 @@ async function runOnce(variant, scenarioName, chunkingName) {
   const header = ours ? (n) => lib.encodeHeader(lib.DATA, n, 0) : varint
   const wire = buildWire(scenario, header)
   const chunks = cutChunks(wire, chunking)
-  const core = await import('@verb-tcp/core')
   const limit = scenario.size // tight limit, as a real server would set
   const run =
     (await runOursFraming(
@@ -195,7 +196,7 @@ async function runOnce(variant, scenarioName, chunkingName) {
       chunks,
       () => new lib.BinaryFrameDecoder({ maxFrameBytes: limit }),
       (f) => f.payload.length,
-      core,
+      codec,
     )) ?? (await runPeer(variant, chunks, limit, imports))
   if (run === undefined) throw new Error(`unknown variant ${variant}`)
   return result({

@@ -18,6 +18,22 @@ export function checkLimit(value: number | undefined, name?: string): number {
 }
 
 const OVERSIZE = ['error', 'skip'] as const
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * A header the fast path did not take, with where its bytes are: `bytes[at..at + 8)` (the input
+ * chunk, or the scratch for a header split across chunks), its payload starting at
+ * `chunk[start]`. One per decoder, reused.
+ */
+interface HeaderAt {
+  type: number
+  length: number
+  flags: number
+  bytes: Buffer
+  at: number
+  chunk: Buffer
+  start: number
+}
 
 /** Big-endian u16 at `i`. */
 function u16(b: Buffer, i: number): number {
@@ -68,6 +84,15 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
   #flags = 0
   /** Stream offset of the current frame's header. */
   #headerOffset = 0
+  readonly #slow: HeaderAt = {
+    type: 0,
+    length: 0,
+    flags: 0,
+    bytes: EMPTY,
+    at: 0,
+    chunk: EMPTY,
+    start: 0,
+  }
 
   constructor(options: FrameDecoderOptions = {}) {
     super()
@@ -124,7 +149,7 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
       this.#scratchFilled += take
       if (this.#scratchFilled < HEADER_BYTES) return
       this.#scratchFilled = 0
-      i = this.#onHeader(u16(s, 0), u32(s, 2), u16(s, 6), s, 0, chunk, take, sink)
+      i = this.#onHeader(this.#header(u16(s, 0), u32(s, 2), u16(s, 6), s, 0, chunk, take), sink)
       if (i < 0) return
     } else if (rest.active) {
       i = rest.feed(chunk)
@@ -149,7 +174,7 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
         continue
       }
       this.#headerOffset = position + i
-      i = this.#onHeader(type, length, flags, chunk, i, chunk, start, sink)
+      i = this.#onHeader(this.#header(type, length, flags, chunk, i, chunk, start), sink)
       if (i < 0) return
     }
     if (i < n) {
@@ -159,32 +184,39 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
     }
   }
 
-  /**
-   * Everything but the common case: a header read from `hdr[hdrAt..]` whose payload starts at
-   * `chunk[start]`. Returns where scanning goes on, or -1 when this chunk is used up (or the
-   * stream is over).
-   */
-  #onHeader(
+  /** Fills the reused `HeaderAt` for the slow path (no allocation per header). */
+  #header(
     type: number,
     length: number,
     flags: number,
-    hdr: Buffer,
-    hdrAt: number,
+    bytes: Buffer,
+    at: number,
     chunk: Buffer,
     start: number,
-    sink: DecodeSink<BinaryFrame>,
-  ): number {
+  ): HeaderAt {
+    const h = this.#slow
+    h.type = type
+    h.length = length
+    h.flags = flags
+    h.bytes = bytes
+    h.at = at
+    h.chunk = chunk
+    h.start = start
+    return h
+  }
+
+  /**
+   * Everything but the common case. Returns where scanning goes on, or -1 when this chunk is
+   * used up (or the stream is over).
+   */
+  #onHeader(h: HeaderAt, sink: DecodeSink<BinaryFrame>): number {
+    const { type, length, flags, chunk, start } = h
     if (length > this.maxFrameBytes) {
       const error = this.#error(
         BinaryFramesErrorCode.FRAME_TOO_LARGE,
         `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`,
         this.#skipOversize,
-        type,
-        length,
-        hdr,
-        hdrAt,
-        chunk,
-        start,
+        h,
       )
       if (!this.#skipOversize) {
         this.fail(sink, error)
@@ -208,7 +240,7 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
     }
     if (refused !== undefined) {
       const [code, what] = refused
-      sink.error(this.#error(code, what, true, type, length, hdr, hdrAt, chunk, start))
+      sink.error(this.#error(code, what, true, h))
       return this.#rest.skip(length, chunk, start)
     }
     const n = chunk.length
@@ -226,23 +258,14 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
     return -1
   }
 
-  #error(
-    code: string,
-    what: string,
-    recoverable: boolean,
-    type: number,
-    length: number,
-    hdr: Buffer,
-    hdrAt: number,
-    chunk: Buffer,
-    start: number,
-  ): ProtocolError {
+  #error(code: string, what: string, recoverable: boolean, h: HeaderAt): ProtocolError {
+    const { type, length, chunk, start } = h
     // The header and what follows it, in hex: `47 45 54 20 …` is an HTTP client on our port,
     // `16 03 01 …` a TLS ClientHello.
-    const header = hdr.subarray(hdrAt, hdrAt + HEADER_BYTES)
+    const header = h.bytes.subarray(h.at, h.at + HEADER_BYTES)
     const bytes =
-      hdr === chunk
-        ? chunk.subarray(hdrAt, start + 8)
+      h.bytes === chunk
+        ? chunk.subarray(h.at, start + 8)
         : Buffer.concat([header, chunk.subarray(start, start + 8)])
     const offset = this.#headerOffset
     return new ProtocolError(

@@ -1,8 +1,15 @@
 import { once } from 'node:events'
 import type { Socket } from 'node:net'
 import { Duplex } from 'node:stream'
-import { createServer, type ProtocolError, type TcpServer } from '@verb-tcp/core'
-import { closeAll, createTCPClient, createTCPServer } from '@verb-tcp/core/testing'
+import { createServer, type ProtocolError } from '@verb-tcp/core'
+import {
+  closeAll,
+  connectLoopback,
+  defer,
+  listenLoopback,
+  turns,
+  until,
+} from '@verb-tcp/core/testing'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   type BinaryFrame,
@@ -15,21 +22,10 @@ import {
   PONG,
 } from '../src/index.ts'
 
-const apps: TcpServer[] = []
 afterEach(async () => {
   vi.restoreAllMocks()
-  await Promise.all(apps.splice(0).map((a) => a.close({ gracePeriod: 0 })))
   await closeAll()
 })
-
-/** A loopback server (core's testing helpers), closed after the test; resolves with its port. */
-async function listen(onSocket: (socket: Socket) => void): Promise<number> {
-  return (await createTCPServer({ onConnection: onSocket }).ready).port
-}
-
-function connect(port: number): Promise<Socket> {
-  return createTCPClient().connect(port, '127.0.0.1')
-}
 
 function next(h: BinaryProtocolHandler, event: number | 'frame' | 'unknown'): Promise<BinaryFrame> {
   return new Promise((resolve) => h.once(event, resolve))
@@ -37,7 +33,7 @@ function next(h: BinaryProtocolHandler, event: number | 'frame' | 'unknown'): Pr
 
 /** A server that echoes DATA and FILE_TRANSFER frames (flags kept) and records errors. */
 async function echoServer(errors?: ProtocolError[]) {
-  return listen((socket) => {
+  return listenLoopback((socket) => {
     const h = new BinaryProtocolHandler(socket)
     if (errors) h.on('error', (e) => errors.push(e))
     h.on(DATA, (f) => h.sendBinaryMessage(DATA, f.payload, f.flags))
@@ -50,9 +46,9 @@ describe('BinaryProtocolHandler over loopback', () => {
     const app = createServer().withOptions({
       tcp: { onConnection: (socket) => void new BinaryProtocolHandler(socket) },
     })
-    apps.push(app)
+    defer(() => app.close({ gracePeriod: 0 }))
     const { port } = await app.listen(0, '127.0.0.1')
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     const h = new BinaryProtocolHandler(client)
     const pong = next(h, PONG)
     expect(h.sendBinaryMessage(HEARTBEAT, Buffer.alloc(0))).toBe(true)
@@ -67,7 +63,7 @@ describe('BinaryProtocolHandler over loopback', () => {
     const unknown: BinaryFrame[] = []
     const all: number[] = []
     let heartbeats = 0
-    const port = await listen((socket) => {
+    const port = await listenLoopback((socket) => {
       const h = new BinaryProtocolHandler(socket)
       h.on('frame', (f) => all.push(f.type))
       h.on(HEARTBEAT, () => heartbeats++)
@@ -77,7 +73,7 @@ describe('BinaryProtocolHandler over loopback', () => {
         h.sendBinaryMessage(0x7f, Buffer.from([f.type >> 8, f.type & 0xff]))
       })
     })
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     const h = new BinaryProtocolHandler(client)
     client.write(
       Buffer.concat([
@@ -103,14 +99,14 @@ describe('BinaryProtocolHandler over loopback', () => {
 
   it('with heartbeat: false, a heartbeat is an ordinary (here unknown) frame and is not answered', async () => {
     const unknown: number[] = []
-    const port = await listen((socket) => {
+    const port = await listenLoopback((socket) => {
       const h = new BinaryProtocolHandler(socket, { heartbeat: false })
       h.on('unknown', (f) => {
         unknown.push(f.type)
         h.sendBinaryMessage(DATA, Buffer.from('seen'))
       })
     })
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     const h = new BinaryProtocolHandler(client)
     h.sendBinaryMessage(HEARTBEAT, Buffer.alloc(0))
     const reply = await next(h, 'frame')
@@ -120,7 +116,7 @@ describe('BinaryProtocolHandler over loopback', () => {
 
   it('echoes data split at every byte, and a 1 MiB file-transfer payload written without a copy', async () => {
     const port = await echoServer()
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     const h = new BinaryProtocolHandler(client)
     const wire = encodeFrame(DATA, Buffer.from('split me'), 0x0405)
     for (const b of wire) client.write(Buffer.from([b]))
@@ -140,7 +136,7 @@ describe('BinaryProtocolHandler over loopback', () => {
 
   it('sendBinaryMessage returns what socket.write returns and throws before writing bad frames', async () => {
     const port = await echoServer()
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     const h = new BinaryProtocolHandler(client, { maxSendBytes: 4 })
     expect(h.sendBinaryMessage(DATA, Buffer.from('abcd'))).toBe(true)
     expect(() => h.sendBinaryMessage(0x10000, Buffer.alloc(0))).toThrowError(
@@ -163,21 +159,21 @@ describe('BinaryProtocolHandler over loopback', () => {
   it('fails an HTTP request line and a TLS ClientHello fast, with their first bytes in hex, and keeps serving others', async () => {
     const errors: ProtocolError[] = []
     const serverSockets: Socket[] = []
-    const port = await listen((socket) => {
+    const port = await listenLoopback((socket) => {
       serverSockets.push(socket)
       const h = new BinaryProtocolHandler(socket)
       h.on('error', (e) => errors.push(e))
       h.on(DATA, (f) => h.sendBinaryMessage(DATA, f.payload))
     })
-    const good = await connect(port)
+    const good = await connectLoopback(port)
     const goodHandler = new BinaryProtocolHandler(good)
 
     const request = Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n')
-    const http = await connect(port)
+    const http = await connectLoopback(port)
     const httpClosed = once(http, 'close')
     http.write(request)
     const hello = Buffer.from('16030100c8010000c40303', 'hex')
-    const tls = await connect(port)
+    const tls = await connectLoopback(port)
     const tlsClosed = once(tls, 'close')
     tls.write(hello)
     // Neither peer sends more, yet both are refused: nothing waits for the declared payload.
@@ -198,12 +194,12 @@ describe('BinaryProtocolHandler over loopback', () => {
 
   it('without an error listener: skips recoverable errors and counts them', async () => {
     let handler: BinaryProtocolHandler | undefined
-    const port = await listen((socket) => {
+    const port = await listenLoopback((socket) => {
       const h = new BinaryProtocolHandler(socket, { types: [HEARTBEAT, DATA] })
       handler = h
       h.on(DATA, (f) => h.sendBinaryMessage(DATA, f.payload))
     })
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     const h = new BinaryProtocolHandler(client)
     client.write(encodeFrame(0x99, Buffer.from('nope')))
     client.write(encodeFrame(0x98, Buffer.alloc(0)))
@@ -214,11 +210,11 @@ describe('BinaryProtocolHandler over loopback', () => {
 
   it('without an error listener: a fatal error destroys that socket with the error, no crash', async () => {
     let serverSocket: Socket | undefined
-    const port = await listen((socket) => {
+    const port = await listenLoopback((socket) => {
       serverSocket = socket
       new BinaryProtocolHandler(socket)
     })
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     client.write(encodeHeader(DATA, 2 ** 32 - 1))
     await once(client, 'close')
     expect(serverSocket?.destroyed).toBe(true)
@@ -227,11 +223,11 @@ describe('BinaryProtocolHandler over loopback', () => {
 
   it('with an error listener: emits every error and ends the socket after a fatal one', async () => {
     const errors: ProtocolError[] = []
-    const port = await listen((socket) => {
+    const port = await listenLoopback((socket) => {
       const h = new BinaryProtocolHandler(socket, { types: [DATA] })
       h.on('error', (e) => errors.push(e))
     })
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     client.write(encodeFrame(0x55, Buffer.from('x')))
     client.write(encodeHeader(DATA, 9 * 1024 * 1024))
     await once(client, 'close')
@@ -243,12 +239,12 @@ describe('BinaryProtocolHandler over loopback', () => {
 
   it('a socket that delivers strings (setEncoding) is a fatal ERR_INVALID_CHUNK, not a crash', async () => {
     const errors: ProtocolError[] = []
-    const port = await listen((socket) => {
+    const port = await listenLoopback((socket) => {
       socket.setEncoding('latin1') // the verb docs' configureSocket did this
       const h = new BinaryProtocolHandler(socket)
       h.on('error', (e) => errors.push(e))
     })
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     client.write(encodeFrame(DATA, Buffer.from('x')))
     await once(client, 'close')
     expect(errors.map((e) => e.code)).toEqual(['ERR_INVALID_CHUNK'])
@@ -256,14 +252,14 @@ describe('BinaryProtocolHandler over loopback', () => {
 
   it('a listener that throws is a fatal ERR_HANDLER_FAILED, not a crash', async () => {
     const errors: ProtocolError[] = []
-    const port = await listen((socket) => {
+    const port = await listenLoopback((socket) => {
       const h = new BinaryProtocolHandler(socket)
       h.on('error', (e) => errors.push(e))
       h.on(DATA, () => {
         throw new Error('application bug')
       })
     })
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     client.write(encodeFrame(DATA, Buffer.from('x')))
     await once(client, 'close')
     expect(errors.map((e) => e.code)).toEqual(['ERR_HANDLER_FAILED'])
@@ -272,33 +268,47 @@ describe('BinaryProtocolHandler over loopback', () => {
 
   it('pauses reading while the peer does not read our replies (heartbeat flood)', async () => {
     let serverSocket: Socket | undefined
+    let served = 0
     let heartbeats = 0
-    const port = await listen((socket) => {
+    let heartbeatsBeforeDrain = 0
+    let drained = true
+    const port = await listenLoopback((socket) => {
       serverSocket = socket
       const h = new BinaryProtocolHandler(socket)
-      h.on(DATA, () => h.sendBinaryMessage(DATA, Buffer.alloc(256 * 1024)))
-      h.on(HEARTBEAT, () => heartbeats++)
+      h.on(DATA, () => {
+        served++
+        h.sendBinaryMessage(DATA, Buffer.alloc(256 * 1024))
+      })
+      h.on(HEARTBEAT, () => {
+        heartbeats++
+        if (!drained) heartbeatsBeforeDrain++
+      })
     })
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     client.pause() // never reads the replies
     const request = encodeFrame(DATA, Buffer.alloc(0))
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-    // Until the kernel buffers are full too: paused, and still paused a moment later.
-    for (let i = 0; i < 200; i++) {
+    let sent = 0
+    // One request at a time, each answered before the next, until the server stops reading.
+    while (sent < 200 && !serverSocket?.isPaused()) {
       client.write(request)
-      await sleep(5)
-      if (serverSocket?.isPaused()) {
-        await sleep(30)
-        if (serverSocket.isPaused()) break
-      }
+      sent++
+      await until(() => served === sent || serverSocket?.isPaused() === true)
     }
     expect(serverSocket?.isPaused()).toBe(true)
+    // From here every reply must wait for a drain: what is sent now is not read before it.
+    drained = false
+    serverSocket?.once('drain', () => {
+      drained = true
+    })
     const buffered = serverSocket?.writableLength ?? 0
     // Heartbeats too are requests that make replies: while paused, none is read or answered.
     for (let i = 0; i < 20; i++) client.write(encodeFrame(HEARTBEAT, Buffer.alloc(0)))
-    await sleep(50)
+    await turns(20)
     expect(heartbeats).toBe(0)
     expect(serverSocket?.writableLength).toBe(buffered)
+    // Reading our replies lets the socket drain; then the heartbeats are read and answered.
     client.resume()
+    await until(() => heartbeats === 20)
+    expect(heartbeatsBeforeDrain).toBe(0)
   })
 })

@@ -24,7 +24,7 @@ import {
   toBuffer,
 } from './codec/decoder.ts'
 import { createServer, type TcpServer } from './server.ts'
-import type { TcpOptions } from './types.ts'
+import type { TCPSocket, TcpOptions } from './types.ts'
 
 export interface TestServerOptions extends Omit<TcpOptions, 'tls'> {
   /** @default 0 */
@@ -59,18 +59,75 @@ export function createTCPServer(options: TestServerOptions = {}): TestServer {
 // What the helpers opened and is not closed yet, for `closeAll`.
 const openServers = new Set<TestServer>()
 const openClients = new Set<TestClient>()
+const deferred: Array<() => unknown> = []
 
 /**
- * Closes whatever `createTCPServer` and `createTCPClient` made that is still open: clients are
- * destroyed and servers closed with no grace period (their connections destroyed). Made for
- * `afterEach(closeAll)`, so a failing test leaves nothing listening.
+ * Registers a cleanup for the next `closeAll()`: whatever a test opened that the helpers do not
+ * know (a pool, a plain `net.Server`, a mock, a process listener). Cleanups run latest first.
+ */
+export function defer(cleanup: () => unknown): void {
+  deferred.push(cleanup)
+}
+
+/**
+ * Runs the `defer`red cleanups, then closes whatever `createTCPServer` and `createTCPClient`
+ * made that is still open: clients are destroyed and servers closed with no grace period (their
+ * connections destroyed). Made for `afterEach(closeAll)`, so a failing test leaves nothing
+ * listening. A cleanup that throws does not stop the others; the first error is rethrown.
  */
 export async function closeAll(): Promise<void> {
+  let failure: { error: unknown } | undefined
+  for (const cleanup of deferred.splice(0).reverse()) {
+    try {
+      await cleanup()
+    } catch (error) {
+      failure ??= { error }
+    }
+  }
   for (const client of openClients) client.destroy()
   openClients.clear()
   const servers = [...openServers]
   openServers.clear()
   await Promise.all(servers.map((server) => server.close({ gracePeriod: 0 })))
+  if (failure) throw failure.error
+}
+
+/**
+ * A loopback test server (`createTCPServer`) whose connections go to `onConnection`; resolves
+ * with its port once listening. Closed by `closeAll`.
+ */
+export async function listenLoopback(
+  onConnection: (socket: TCPSocket) => unknown,
+): Promise<number> {
+  return (await createTCPServer({ onConnection }).ready).port
+}
+
+/** A client connected to `127.0.0.1:port` (a `TestClient`), destroyed by `closeAll`. */
+export function connectLoopback(port: number): Promise<TestClient> {
+  return createTCPClient().connect(port, '127.0.0.1')
+}
+
+/**
+ * Two connected ends of one loopback TCP connection: `client`, and `server`, the socket the
+ * server accepted for it. Everything is closed by `closeAll`.
+ */
+export async function loopbackPair(): Promise<{ client: TestClient; server: TCPSocket }> {
+  let accept: ((socket: TCPSocket) => void) | undefined
+  const accepted = new Promise<TCPSocket>((resolve) => {
+    accept = resolve
+  })
+  const port = await listenLoopback((socket) => accept?.(socket))
+  const client = await connectLoopback(port)
+  return { client, server: await accepted }
+}
+
+/**
+ * Lets `n` event-loop turns pass (`setImmediate`), so that I/O already delivered to the process
+ * is handled. For checks that something did NOT happen: bounded by turns of the loop, not by a
+ * guess at wall time. Prefer waiting for an event that must come after it, when there is one.
+ */
+export async function turns(n = 20): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve))
 }
 
 /**

@@ -3,17 +3,12 @@ import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { afterEach } from 'vitest'
 import type { TcpServer } from '../src/server.ts'
+import { closeAll, defer } from '../src/testing.ts'
 
-const cleanups: Array<() => unknown> = []
+// Whatever a test registered with `defer` (and the testing helpers opened) is closed after it.
+afterEach(closeAll)
 
-/** Registers something to close after the current test, whatever its outcome. */
-export function defer(fn: () => unknown): void {
-  cleanups.push(fn)
-}
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn()
-})
+export { defer }
 
 export function track<T extends TcpServer>(app: T): T {
   defer(() => app.close({ gracePeriod: 0 }))

@@ -3,6 +3,7 @@ import { Socket } from 'node:net'
 import { describe, expect, it, vi } from 'vitest'
 import { isProtocolError } from '../src/errors.ts'
 import { createServer } from '../src/server.ts'
+import { turns } from '../src/testing.ts'
 import type { TCPSocket } from '../src/types.ts'
 import { defer, dial, nextCall, readBytes, track } from './helpers.ts'
 
@@ -48,7 +49,8 @@ describe('listen', () => {
     void track(createServer().onError(seen.fn)).listen(port)
     const [error] = await seen.called
     expect((error as NodeJS.ErrnoException).code).toBe('EADDRINUSE')
-    await new Promise((r) => setTimeout(r, 10))
+    // An unhandled rejection is reported within a turn or two of the one that rejected.
+    await turns(20)
     expect(rejections).toEqual([])
   })
 
@@ -359,8 +361,12 @@ describe('close', () => {
     const { port } = await app.listen()
     const client = await dial(port)
     await vi.waitFor(() => expect(app.connections.size).toBe(1))
+    const [accepted] = app.connections
     const closing = app.close({ gracePeriod: 2 ** 40 })
-    await new Promise((r) => setTimeout(r, 20))
+    // Node runs a timer over 2^31 - 1 ms after 1 ms instead: had close() set one, it would fire
+    // before this 1 ms timer, set after it (timers run in order of expiry, then of creation).
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    expect(accepted?.destroyed).toBe(false)
     expect(client.destroyed).toBe(false)
     client.end()
     expect(await closing).toEqual({ closed: 1, forced: 0 })

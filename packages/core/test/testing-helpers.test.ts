@@ -1,20 +1,69 @@
+import { once } from 'node:events'
 import type { Socket } from 'node:net'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import type { DecodeSink, SyncDecoder } from '../src/codec/decoder.ts'
 import { ProtocolError } from '../src/errors.ts'
 import {
   checkDecoder,
   closeAll,
+  connectLoopback,
   createTCPClient,
   createTCPServer,
   cutAt,
+  defer,
   everySplit,
+  listenLoopback,
+  loopbackPair,
+  turns,
   until,
 } from '../src/testing.ts'
-import { defer } from './helpers.ts'
+
+afterEach(closeAll)
 
 describe('testing helpers', () => {
+  it('closeAll runs deferred cleanups latest first, all of them even when one throws', async () => {
+    const order: string[] = []
+    defer(() => order.push('first'))
+    defer(() => {
+      throw new Error('second failed')
+    })
+    defer(async () => {
+      await turns(1)
+      order.push('third')
+    })
+    await expect(closeAll()).rejects.toThrow('second failed')
+    expect(order).toEqual(['third', 'first'])
+    await closeAll() // nothing left to run
+    expect(order).toEqual(['third', 'first'])
+  })
+
+  it('loopbackPair connects a client to the socket the server accepted; closeAll ends both', async () => {
+    const { client, server } = await loopbackPair()
+    client.write('ping')
+    const [data] = (await once(server, 'data')) as [Buffer]
+    expect(String(data)).toBe('ping')
+    await closeAll()
+    expect(client.destroyed).toBe(true)
+    await until(() => server.destroyed)
+  })
+
+  it('listenLoopback and connectLoopback: a server port and a client connected to it', async () => {
+    const port = await listenLoopback((socket) => socket.end('hi'))
+    const client = await connectLoopback(port)
+    const [data] = (await once(client, 'data')) as [Buffer]
+    expect(String(data)).toBe('hi')
+  })
+
+  it('turns lets I/O already delivered be handled, counted in event-loop turns', async () => {
+    let ran = false
+    setImmediate(() => {
+      ran = true
+    })
+    await turns(1)
+    expect(ran).toBe(true)
+  })
+
   it('createTCPServer is bound when it returns and ready resolves with the same address', async () => {
     const server = createTCPServer()
     defer(() => server.close({ gracePeriod: 0 }))

@@ -3,7 +3,7 @@
 //   1,000,000 x 64 B frames and 10,000 x 64 KiB frames, cut into seeded random chunks of
 //   1-65,536 bytes (tcp) and 1-1,460 bytes (mtu). Each measured run is its own node process;
 //   variants are interleaved run by run so machine noise hits all of them alike.
-//   The generic part (inputs, chunking, peers, timing, tables) is ../../../scripts/bench/codec-harness.mjs.
+//   The generic part (inputs, chunking, peers, timing, tables, --base) is @verb-tcp/bench-harness.
 //
 // Peers use a varint length prefix, we use "<decimal>\n": the payloads are identical, the wire
 // differs by the header (3 vs 1 bytes for 64 B frames, 6 vs 3 for 64 KiB), and the same seeded
@@ -13,6 +13,7 @@
 //   node bench/run.mjs                       # everything, 5 runs per cell
 //   node bench/run.mjs --runs 3 --scenario small --chunking tcp
 //   node bench/run.mjs --only ours-sync,lps-data
+//   node bench/run.mjs --only ours-sync,json-ours-sync --base ../other-checkout/packages/json-frames   # A/B
 //   node bench/run.mjs --child <variant> <scenario> <chunking>   # one run, prints JSON
 
 import process from 'node:process'
@@ -22,6 +23,7 @@ import {
   CHUNKINGS,
   CONTIGUOUS_PEERS,
   cutChunks,
+  loadBuild,
   PEER_VARIANTS,
   polyfillWithResolvers,
   result,
@@ -30,7 +32,7 @@ import {
   runPeer,
   SCENARIOS,
   varint,
-} from '../../../scripts/bench/codec-harness.mjs'
+} from '@verb-tcp/bench-harness'
 
 polyfillWithResolvers()
 
@@ -90,8 +92,7 @@ async function runOnce(variant, scenarioName, chunkingName) {
     for (let f = 0; f < distinct; f++) jsonBufs.push(Buffer.from(jsonPayload(scenario.size, f)))
   const wire = buildWire(scenario, header, json ? (f) => jsonBufs[f % distinct] : undefined)
   const chunks = cutChunks(wire, chunking)
-  const lib = await import('../dist/index.js')
-  const core = await import('@verb-tcp/core')
+  const { lib, codec } = await loadBuild(import.meta.url)
   const limit = scenario.size // tight limit, as a real server would set
   let run =
     (await runOursFraming(
@@ -99,7 +100,7 @@ async function runOnce(variant, scenarioName, chunkingName) {
       chunks,
       () => new lib.FrameDecoder({ maxFrameBytes: limit }),
       (f) => f.length,
-      core,
+      codec,
     )) ?? (await runPeer(variant, chunks, limit, imports))
 
   if (run === undefined) {
@@ -125,7 +126,7 @@ async function runOnce(variant, scenarioName, chunkingName) {
     } else if (variant === 'json-ours-async-batch') {
       const d = new lib.MessageDecoder({ maxFrameBytes: limit })
       t0 = process.hrtime.bigint()
-      for await (const batch of core.iterateFrames(asyncSource(chunks), d, { batch: true })) {
+      for await (const batch of codec.iterateFrames(asyncSource(chunks), d, { batch: true })) {
         for (let i = 0; i < batch.length; i++) {
           frames++
           bytes += batch[i].id

@@ -5,6 +5,8 @@ import {
   type DecodeSink,
   FrameRemainder,
   hexPreview,
+  type PayloadSlice,
+  payloadSlice,
   TruncatedFrameError,
 } from '@verb-tcp/core/codec'
 import { bool, oneOf } from '@verb-tcp/core/validate'
@@ -35,6 +37,7 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
   readonly #rest = new FrameRemainder()
   #payloadOffset = 0
   #headerOffset = 0
+  readonly #slice = payloadSlice()
 
   constructor(options: FrameDecoderOptions = {}) {
     super()
@@ -42,18 +45,8 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
     this.#skipOversize = oneOf(options.oversize, 'oversize', OVERSIZE, 'error') === 'skip'
   }
 
-  /**
-   * A complete payload: `buf[start..end)`. `owned` is true when `buf` was allocated for this
-   * payload alone (it spanned chunks) rather than being the caller's input chunk.
-   */
-  protected abstract onPayload(
-    buf: Buffer,
-    start: number,
-    end: number,
-    offset: number,
-    owned: boolean,
-    sink: DecodeSink<T>,
-  ): void
+  /** A complete payload, described by `slice` (reused for every frame: do not keep it). */
+  protected abstract onPayload(slice: PayloadSlice, sink: DecodeSink<T>): void
 
   /** Bytes held for a partial frame (the capacity of its buffer). */
   get bufferedBytes(): number {
@@ -80,7 +73,7 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
       if (rest.active) return
       const payload = rest.take()
       if (payload !== undefined) {
-        this.onPayload(payload, 0, payload.length, this.#payloadOffset, true, sink)
+        this.#deliver(payload, 0, payload.length, this.#payloadOffset, true, sink)
       }
     }
 
@@ -129,7 +122,7 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
           this.#payloadOffset = position + i
           i = -1
         } else {
-          this.onPayload(chunk, i, end, position + i, false, sink)
+          this.#deliver(chunk, i, end, position + i, false, sink)
           i = end
         }
       }
@@ -138,6 +131,23 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
     // Zero after a whole frame; the saved partial header when the chunk was empty.
     this.#length = length
     this.#digits = digits
+  }
+
+  #deliver(
+    chunk: Buffer,
+    start: number,
+    end: number,
+    offset: number,
+    owned: boolean,
+    sink: DecodeSink<T>,
+  ): void {
+    const slice = this.#slice
+    slice.chunk = chunk
+    slice.start = start
+    slice.end = end
+    slice.offset = offset
+    slice.owned = owned
+    this.onPayload(slice, sink)
   }
 
   #badLength(chunk: Buffer, headerStart: number, at: number, byte: number, digits: number) {
@@ -182,16 +192,10 @@ export class FrameDecoder extends NewlineLengthDecoder<Buffer> {
     this.#copy = bool(options.copy, 'copy', false)
   }
 
-  protected onPayload(
-    buf: Buffer,
-    start: number,
-    end: number,
-    _offset: number,
-    owned: boolean,
-    sink: DecodeSink<Buffer>,
-  ): void {
-    sink.frame(
-      owned ? buf : this.#copy ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end),
-    )
+  protected onPayload(slice: PayloadSlice, sink: DecodeSink<Buffer>): void {
+    const { chunk, start, end } = slice
+    if (slice.owned) sink.frame(chunk)
+    else if (this.#copy) sink.frame(Buffer.from(chunk.subarray(start, end)))
+    else sink.frame(chunk.subarray(start, end))
   }
 }

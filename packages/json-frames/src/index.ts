@@ -24,13 +24,15 @@
  * @packageDocumentation
  */
 export {
-  DEFAULT_MAX_FRAME_BYTES,
-  MAX_FRAME_BYTES_LIMIT,
-  MAX_SKIP_DIGITS,
-} from './constants.ts'
+  attachMessages,
+  createMessageStream,
+  createMessageTransform,
+  iterateMessages,
+} from './adapters.ts'
+export { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT } from './constants.ts'
 export { encodeFrame, encodeMessage } from './encoder.ts'
 export { JsonFramesErrorCode } from './errors.ts'
-export { FrameDecoder, NewlineLengthDecoder } from './frame-decoder.ts'
+export { FrameDecoder } from './frame-decoder.ts'
 export { MessageDecoder } from './message-decoder.ts'
 export {
   MessageHandler,

@@ -1,6 +1,6 @@
 import { isAscii, isUtf8 } from 'node:buffer'
 import { ProtocolError } from '@verb-tcp/core'
-import type { BinaryInput, DecodeSink } from '@verb-tcp/core/codec'
+import type { DecodeSink, PayloadSlice } from '@verb-tcp/core/codec'
 import { bool } from '@verb-tcp/core/validate'
 import { JsonFramesErrorCode } from './errors.ts'
 import { NewlineLengthDecoder } from './frame-decoder.ts'
@@ -27,28 +27,16 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
     this.#requireType = bool(options.requireType, 'requireType', false)
   }
 
-  override push(input: BinaryInput, sink: DecodeSink<M>): void {
+  /** Never keep the chunk alive (or reuse its text for the next chunk) past the call. */
+  protected override afterChunk(): void {
     this.#chunk = undefined
     this.#text = undefined
-    try {
-      super.push(input, sink)
-    } finally {
-      // Never keep the chunk alive (or reuse its text) past the call.
-      this.#chunk = undefined
-      this.#text = undefined
-    }
   }
 
-  protected onPayload(
-    buf: Buffer,
-    start: number,
-    end: number,
-    offset: number,
-    owned: boolean,
-    sink: DecodeSink<M>,
-  ): void {
+  protected onPayload(slice: PayloadSlice, sink: DecodeSink<M>): void {
+    const { chunk: buf, start, end, offset } = slice
     let text: string | undefined
-    if (!owned) {
+    if (!slice.owned) {
       if (this.#chunk !== buf) {
         this.#chunk = buf
         this.#text = isAscii(buf.subarray(start)) ? buf.toString('latin1', start) : undefined

@@ -3,25 +3,22 @@ import type { Socket } from 'node:net'
 import { PassThrough, Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ProtocolError } from '@verb-tcp/core'
-import { createDecoderStream, createDecoderTransform, iterateFrames } from '@verb-tcp/core/codec'
-import { closeAll, createTCPClient, createTCPServer } from '@verb-tcp/core/testing'
+import { closeAll, connectLoopback, listenLoopback, turns, until } from '@verb-tcp/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
-import { encodeMessage, MessageDecoder, MessageHandler } from '../src/index.ts'
+import {
+  attachMessages,
+  createMessageStream,
+  createMessageTransform,
+  encodeMessage,
+  iterateMessages,
+  MessageHandler,
+} from '../src/index.ts'
 
 afterEach(closeAll)
 
-/** A loopback server (core's testing helpers), closed after the test; resolves with its port. */
-async function listen(onSocket: (socket: Socket) => void): Promise<number> {
-  return (await createTCPServer({ onConnection: onSocket }).ready).port
-}
-
-function connect(port: number): Promise<Socket> {
-  return createTCPClient().connect(port, '127.0.0.1')
-}
-
 /** An echo server: replies { type: 'echo', data } to each message; records errors. */
 async function echoServer(errors: ProtocolError[] = [], listen_ = true) {
-  return listen((socket) => {
+  return listenLoopback((socket) => {
     const h = new MessageHandler(socket)
     if (listen_) h.on('error', (e) => errors.push(e))
     h.on('message', (m) => h.sendMessage({ type: 'echo', data: m.data }))
@@ -35,7 +32,7 @@ function nextMessage(h: MessageHandler): Promise<unknown> {
 describe('MessageHandler over loopback', () => {
   it('echoes messages, including non-ASCII, delivered one byte at a time', async () => {
     const port = await echoServer()
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     const h = new MessageHandler(client)
     const got: unknown[] = []
     h.on('message', (m) => got.push(m))
@@ -53,7 +50,7 @@ describe('MessageHandler over loopback', () => {
 
   it('sendMessage returns what socket.write returns and throws before writing bad values', async () => {
     const port = await echoServer()
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     const h = new MessageHandler(client)
     expect(h.sendMessage({ type: 'x' })).toBe(true)
     expect(() => h.sendMessage(10n)).toThrowError(
@@ -67,12 +64,12 @@ describe('MessageHandler over loopback', () => {
 
   it('without an error listener: skips recoverable errors and counts them', async () => {
     let handler: MessageHandler | undefined
-    const port = await listen((socket) => {
+    const port = await listenLoopback((socket) => {
       const h = new MessageHandler(socket)
       handler = h
       h.on('message', (m) => h.sendMessage(m))
     })
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     const h = new MessageHandler(client)
     client.write('3\n{x}')
     client.write(Buffer.from([0x31, 0x0a, 0xff]))
@@ -83,11 +80,11 @@ describe('MessageHandler over loopback', () => {
 
   it('without an error listener: a fatal error destroys that socket with the error, no crash', async () => {
     let serverSocket: Socket | undefined
-    const port = await listen((socket) => {
+    const port = await listenLoopback((socket) => {
       serverSocket = socket
       new MessageHandler(socket)
     })
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     client.write('-5\n{}')
     await once(client, 'close')
     expect(serverSocket?.destroyed).toBe(true)
@@ -97,7 +94,7 @@ describe('MessageHandler over loopback', () => {
   it('with an error listener: emits every error and ends the socket after a fatal one', async () => {
     const errors: ProtocolError[] = []
     const port = await echoServer(errors)
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     client.write('2\n{x')
     client.write('}')
     client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
@@ -111,16 +108,16 @@ describe('MessageHandler over loopback', () => {
   it('keeps serving other clients while it is fed an HTTP request, a TLS ClientHello and a drip of digits', async () => {
     const errors: ProtocolError[] = []
     const port = await echoServer(errors)
-    const good = await connect(port)
+    const good = await connectLoopback(port)
     const goodHandler = new MessageHandler(good)
 
-    const http = await connect(port)
+    const http = await connectLoopback(port)
     const httpClosed = once(http, 'close')
     http.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n')
-    const tls = await connect(port)
+    const tls = await connectLoopback(port)
     const tlsClosed = once(tls, 'close')
     tls.write(Buffer.from('160301020001000001fc0303', 'hex'))
-    const drip = await connect(port)
+    const drip = await connectLoopback(port)
     let dripped = 0
     const dripClosed = once(drip, 'close')
     while (!drip.destroyed && dripped < 1000) {
@@ -143,25 +140,42 @@ describe('MessageHandler over loopback', () => {
 
   it('pauses reading while the peer does not read our replies', async () => {
     let serverSocket: Socket | undefined
-    const port = await listen((socket) => {
+    let answered = 0
+    let answeredBeforeDrain = 0
+    let drained = true
+    const port = await listenLoopback((socket) => {
       serverSocket = socket
       const h = new MessageHandler(socket)
-      h.on('message', () => h.sendMessage({ type: 'big', data: 'x'.repeat(256 * 1024) }))
+      h.on('message', () => {
+        answered++
+        if (!drained) answeredBeforeDrain++
+        h.sendMessage({ type: 'big', data: 'x'.repeat(256 * 1024) })
+      })
     })
-    const client = await connect(port)
+    const client = await connectLoopback(port)
     client.pause() // never reads the replies
     const request = encodeMessage({ type: 'q' })
-    for (let i = 0; i < 200 && !serverSocket?.isPaused(); i++) {
+    let sent = 0
+    // One request at a time, each answered before the next, until the server stops reading.
+    while (sent < 200 && !serverSocket?.isPaused()) {
       client.write(request)
-      await new Promise((r) => setTimeout(r, 5))
+      sent++
+      await until(() => answered === sent || serverSocket?.isPaused() === true)
     }
     expect(serverSocket?.isPaused()).toBe(true)
-    // Each request makes one reply; once paused, replies stop growing with requests sent.
+    // From here every reply must wait for a drain: requests sent now are not read before it.
+    drained = false
+    serverSocket?.once('drain', () => {
+      drained = true
+    })
     const buffered = serverSocket?.writableLength ?? 0
     for (let i = 0; i < 20; i++) client.write(request)
-    await new Promise((r) => setTimeout(r, 50))
+    await turns(20)
     expect(serverSocket?.writableLength).toBe(buffered)
+    // Reading our replies lets the socket drain; then the 20 requests are read and answered.
     client.resume()
+    await until(() => answered === sent + 20)
+    expect(answeredBeforeDrain).toBe(0)
   })
 })
 
@@ -174,15 +188,12 @@ describe('core adapters with MessageDecoder', () => {
   const pieces = [wire.subarray(0, 5), wire.subarray(5, 17), wire.subarray(17)]
 
   it('iterates messages from a socket, frame by frame and in batches', async () => {
-    const port = await listen((socket) => socket.end(wire))
+    const port = await listenLoopback((socket) => socket.end(wire))
     const frames: unknown[] = []
-    for await (const m of iterateFrames(await connect(port), new MessageDecoder())) frames.push(m)
+    for await (const m of iterateMessages(await connectLoopback(port))) frames.push(m)
     expect(frames).toEqual([{ type: 'a' }, { type: 'ü' }, [1, 2]])
     const batches: unknown[][] = []
-    for await (const b of iterateFrames(Readable.from(pieces), new MessageDecoder(), {
-      batch: true,
-    }))
-      batches.push(b)
+    for await (const b of iterateMessages(Readable.from(pieces), { batch: true })) batches.push(b)
     expect(batches.flat()).toEqual(frames)
   })
 
@@ -190,7 +201,7 @@ describe('core adapters with MessageDecoder', () => {
     const out: unknown[] = []
     await pipeline(
       Readable.from(pieces),
-      createDecoderTransform(new MessageDecoder()),
+      createMessageTransform(),
       new Writable({
         objectMode: true,
         write: (m, _e, cb) => {
@@ -200,9 +211,7 @@ describe('core adapters with MessageDecoder', () => {
       }),
     )
     const web: unknown[] = []
-    const stream = ReadableStream.from(pieces).pipeThrough(
-      createDecoderStream(new MessageDecoder()),
-    )
+    const stream = ReadableStream.from(pieces).pipeThrough(createMessageStream())
     for await (const m of stream as unknown as AsyncIterable<unknown>) web.push(m)
     expect(out).toEqual([{ type: 'a' }, { type: 'ü' }, [1, 2]])
     expect(web).toEqual(out)
@@ -213,7 +222,7 @@ describe('core adapters with MessageDecoder', () => {
     const src = Readable.from([Buffer.from('2\n{x'), encodeMessage(1), Buffer.from('x')])
     const frames: unknown[] = []
     const err = await (async () => {
-      for await (const m of iterateFrames(src, new MessageDecoder(), {
+      for await (const m of iterateMessages(src, {
         onRecoverableError: (e) => seen.push(e.code),
       }))
         frames.push(m)
@@ -221,5 +230,24 @@ describe('core adapters with MessageDecoder', () => {
     expect(seen).toEqual(['ERR_INVALID_JSON'])
     expect(frames).toEqual([1])
     expect((err as ProtocolError).code).toBe('ERR_BAD_LENGTH')
+  })
+
+  it('attaches to a socket, with the decoder options and requireType', async () => {
+    const port = await listenLoopback((socket) =>
+      socket.end(Buffer.concat([encodeMessage({ type: 'a' }), encodeMessage([1])])),
+    )
+    const socket = await connectLoopback(port)
+    const frames: unknown[] = []
+    const codes: string[] = []
+    const ended = new Promise<void>((resolve) => {
+      attachMessages(
+        socket,
+        { frame: (m) => frames.push(m), error: (e) => codes.push(e.code), end: resolve },
+        { requireType: true },
+      )
+    })
+    await ended
+    expect(frames).toEqual([{ type: 'a' }])
+    expect(codes).toEqual(['ERR_INVALID_MESSAGE'])
   })
 })

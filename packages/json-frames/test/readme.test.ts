@@ -1,9 +1,8 @@
 // The README's examples, as written there (only the port and cleanup differ).
 import { once } from 'node:events'
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net'
-import { iterateFrames } from '@verb-tcp/core/codec'
 import { afterEach, expect, it } from 'vitest'
-import { encodeMessage, MessageDecoder, MessageHandler } from '../src/index.ts'
+import { encodeMessage, iterateMessages, MessageHandler } from '../src/index.ts'
 
 let server: Server | undefined
 let client: Socket | undefined
@@ -41,10 +40,7 @@ it('README: iterating messages from a socket', async () => {
 
   const socket = connect(port, '127.0.0.1')
   client = socket
-  for await (const message of iterateFrames(
-    socket,
-    new MessageDecoder({ maxFrameBytes: 64 * 1024 }),
-  )) {
+  for await (const message of iterateMessages(socket, { maxFrameBytes: 64 * 1024 })) {
     seen.push(message)
   }
   expect(seen).toEqual([{ type: 'a' }, { type: 'b' }])

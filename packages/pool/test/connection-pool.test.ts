@@ -1,32 +1,35 @@
 import { once } from 'node:events'
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net'
 import { isProtocolError } from '@verb-tcp/core'
+import { closeAll, defer } from '@verb-tcp/core/testing'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { ConnectionPool, type ConnectionPoolOptions, PoolErrorCode } from '../src/index.ts'
 
 // Plain node:net on loopback: the pool takes any socket, not only core's.
 let server: Server
 let accepted: Socket[] = []
-const clients: Socket[] = []
-const pools: ConnectionPool[] = []
 
 beforeEach(async () => {
-  accepted = []
-  server = createServer((socket) => accepted.push(socket))
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
+  const own: Socket[] = []
+  accepted = own
+  const s = createServer((socket) => own.push(socket))
+  server = s
+  s.listen(0, '127.0.0.1')
+  await once(s, 'listening')
+  defer(async () => {
+    for (const socket of own) socket.destroy()
+    await new Promise((resolve) => s.close(resolve))
+  })
 })
 
 afterEach(async () => {
   vi.useRealTimers()
-  for (const pool of pools.splice(0)) pool.close()
-  for (const socket of [...clients.splice(0), ...accepted]) socket.destroy()
-  await new Promise((resolve) => server.close(resolve))
+  await closeAll()
 })
 
 function pool(options: ConnectionPoolOptions = {}): ConnectionPool {
   const p = new ConnectionPool(options)
-  pools.push(p)
+  defer(() => p.close())
   return p
 }
 
@@ -34,7 +37,7 @@ function pool(options: ConnectionPoolOptions = {}): ConnectionPool {
 async function pair(): Promise<{ client: Socket; socket: Socket }> {
   const before = accepted.length
   const client = connect((server.address() as AddressInfo).port, '127.0.0.1')
-  clients.push(client)
+  defer(() => client.destroy())
   client.on('error', () => {})
   await once(client, 'connect')
   while (accepted.length === before) await once(server, 'connection')
@@ -361,7 +364,7 @@ describe('ConnectionPool: idle connections', () => {
 describe("ConnectionPool: the verb docs' usage", () => {
   it('addConnection, getConnectionStats, broadcast, removeConnection, cleanup', async () => {
     const pool = new ConnectionPool()
-    pools.push(pool)
+    defer(() => pool.close())
     const a = await pair()
     const b = await pair()
     const idA = pool.addConnection(a.socket)

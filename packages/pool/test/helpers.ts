@@ -1,34 +1,20 @@
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import type { TcpServer } from '@verb-tcp/core'
+import { defer } from '@verb-tcp/core/testing'
 
-/** Everything a test opened, closed in `afterEach` by `closeAll`. */
-const sockets = new Set<Socket>()
-const servers = new Set<TcpServer>()
-const cleanups = new Set<() => void>()
+// What a test opened is closed by core's `closeAll` (in `afterEach`), through `defer`.
+export { closeAll, defer as onCleanup } from '@verb-tcp/core/testing'
 
 export function track(server: TcpServer): TcpServer {
-  servers.add(server)
+  defer(() => server.close({ gracePeriod: 0 }))
   return server
-}
-
-export function onCleanup(fn: () => void): void {
-  cleanups.add(fn)
-}
-
-export async function closeAll(): Promise<void> {
-  for (const socket of sockets) socket.destroy()
-  sockets.clear()
-  for (const fn of cleanups) fn()
-  cleanups.clear()
-  await Promise.all([...servers].map((server) => server.close({ gracePeriod: 0 })))
-  servers.clear()
 }
 
 /** A connected loopback client, optionally from another 127.0.0.x source address. */
 export async function client(port: number, localAddress?: string): Promise<Socket> {
   const socket = connect({ port, host: '127.0.0.1', ...(localAddress && { localAddress }) })
-  sockets.add(socket)
+  defer(() => socket.destroy())
   socket.on('error', () => {})
   await once(socket, 'connect')
   return socket

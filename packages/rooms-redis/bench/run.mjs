@@ -48,12 +48,15 @@ async function startRedis() {
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
   processes.add(child)
+  // Keep reading its log: breaking out of a for-await would close the pipe under redis-server.
   let out = ''
-  for await (const chunk of child.stdout) {
-    out += chunk
-    if (out.includes('Ready to accept connections')) break
-  }
-  child.stdout.resume()
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      out += chunk
+      if (out.includes('Ready to accept connections')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)))
+  })
   return { url: `redis://127.0.0.1:${port}`, child }
 }
 
@@ -84,7 +87,10 @@ function request(child, message, key) {
 
 let prefixes = 0
 
+const debug = process.env.BENCH_DEBUG ? (...a) => console.error('[bench]', ...a) : () => {}
+
 async function measure(impl, redisUrl) {
+  debug('measure', impl)
   let servers
   if (impl === 'one') servers = [await startServer('verb-node.mjs', { ADAPTER: 'local' })]
   else if (impl === 'two') {
@@ -101,6 +107,7 @@ async function measure(impl, redisUrl) {
     ])
   }
   const ports = servers.map((s) => s.port)
+  debug('servers up', ports)
   const drivers = [0, 1].map(() => {
     const child = fork(new URL('driver.mjs', here), [], { stdio: 'inherit' })
     processes.add(child)
@@ -122,7 +129,9 @@ async function measure(impl, redisUrl) {
       drivers.map((driver) => request(driver, { cmd: 'round', target, payload }, 'done')),
     )
   }
+  debug('connected')
   for (let i = 0; i < WARMUP; i++) await runRound()
+  debug('warm')
   const start = process.hrtime.bigint()
   const first = round
   let elapsed = 0

@@ -21,7 +21,8 @@ const server = createServer().withOptions({
   tcp: {
     noDelay: true,
     onConnection(socket) {
-      const id = `c${++next}`
+      // Connection ids must be unique across nodes: an exclusion travels by id.
+      const id = `${process.pid}-${++next}`
       rooms.addClient(id, socket)
       const messages = new MessageHandler(socket)
       messages.on('error', () => {})

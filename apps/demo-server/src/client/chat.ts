@@ -123,6 +123,8 @@ export async function runChat({ host, port }: { host: string; port: number }): P
   await new Promise<void>((resolve) => {
     rl.once('close', () => {
       connection.socket.end()
+      // /quit with stdin still open (a pipe, a terminal): it would keep the process alive.
+      process.stdin.destroy()
       resolve()
     })
   })

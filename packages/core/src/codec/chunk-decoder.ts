@@ -30,6 +30,8 @@ export abstract class ChunkDecoder<T> implements SyncDecoder<T> {
       // Only the sink can throw here; the rest of this chunk is unread, so the stream is over.
       this.finish()
       throw error
+    } finally {
+      this.afterChunk()
     }
     this.#position += chunk.length
   }
@@ -43,6 +45,13 @@ export abstract class ChunkDecoder<T> implements SyncDecoder<T> {
 
   /** Decodes one chunk, whose first byte is at stream offset `position`. */
   protected abstract decodeChunk(chunk: Buffer, position: number, sink: DecodeSink<T>): void
+
+  /**
+   * Runs after every `decodeChunk`, also when a sink threw: the place to drop per-chunk state,
+   * such as a decoded view of the chunk, so that nothing keeps the caller's chunk alive or
+   * reuses it for the next one. Does nothing unless overridden.
+   */
+  protected afterChunk(): void {}
 
   /** The error for input ending at `offset` in the current state; undefined on a boundary. */
   protected abstract truncation(offset: number): ProtocolError | undefined

@@ -8,6 +8,11 @@ export const CodecErrorCode = {
   TRUNCATED_FRAME: 'ERR_TRUNCATED_FRAME',
   /** A source delivered something other than bytes (a socket with `setEncoding`, say). */
   INVALID_CHUNK: 'ERR_INVALID_CHUNK',
+  /**
+   * A decoder produced `null` (JSON `null`, say), which a Node object stream would read as its
+   * end. Recoverable: the frame is skipped.
+   */
+  NULL_FRAME: 'ERR_NULL_FRAME',
 } as const
 
 export type CodecErrorCode = (typeof CodecErrorCode)[keyof typeof CodecErrorCode]
@@ -16,7 +21,7 @@ export type CodecErrorCode = (typeof CodecErrorCode)[keyof typeof CodecErrorCode
  * End of input inside a frame. `expected` is undefined when the input ended inside a header,
  * before the length was known.
  */
-export class TruncatedFrameError extends ProtocolError<'ERR_TRUNCATED_FRAME'> {
+export class TruncatedFrameError extends ProtocolError<typeof CodecErrorCode.TRUNCATED_FRAME> {
   readonly expected: number | undefined
   readonly received: number
 
@@ -27,7 +32,7 @@ export class TruncatedFrameError extends ProtocolError<'ERR_TRUNCATED_FRAME'> {
   ) {
     const { what = expected === undefined ? 'header' : 'payload', ...rest } = options
     const counts = expected === undefined ? `${received} bytes` : `${received} of ${expected} bytes`
-    super('ERR_TRUNCATED_FRAME', `input ended inside a frame ${what} (${counts})`, {
+    super(CodecErrorCode.TRUNCATED_FRAME, `input ended inside a frame ${what} (${counts})`, {
       ...rest,
       ...(expected === undefined ? {} : { declaredLength: expected }),
     })

@@ -16,6 +16,7 @@
  * ```
  * @packageDocumentation
  */
+export { type CodecAdapters, codecAdapters } from './adapters.ts'
 export {
   type AttachedDecoder,
   type AttachHandlers,
@@ -37,6 +38,7 @@ export { FrameRemainder } from './frame-remainder.ts'
 export { type ByteSource, type IterateOptions, iterateFrames } from './iterate.ts'
 export { checkFrameLimit, DEFAULT_MAX_FRAME_BYTES } from './limits.ts'
 export { PayloadBuffer, PRESIZE_LIMIT } from './payload-buffer.ts'
+export { type PayloadSlice, payloadSlice } from './payload-slice.ts'
 export { SocketCodecHandler, type SocketCodecHandlerEvents } from './socket-handler.ts'
 export {
   createDecoderTransform,

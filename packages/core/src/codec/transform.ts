@@ -1,6 +1,7 @@
 import { Transform } from 'node:stream'
 import { ProtocolError } from '../errors.ts'
 import type { BinaryInput, DecodeSink, SyncDecoder } from './decoder.ts'
+import { CodecErrorCode } from './errors.ts'
 
 /** What every adapter does with errors a stream can survive (`recoverable: true`). */
 export interface RecoverableErrorOption {
@@ -38,7 +39,7 @@ export function createDecoderTransform<T>(
       if (value === null) {
         sink.error(
           new ProtocolError(
-            'ERR_NULL_FRAME',
+            CodecErrorCode.NULL_FRAME,
             'a null frame cannot pass through a Node object stream',
             {
               recoverable: true,

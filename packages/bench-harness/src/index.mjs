@@ -1,18 +1,46 @@
-// The generic part of every frame-codec benchmark in this repository: seeded input, seeded
-// chunking, the peers (it-length-prefixed,
+// @verb-tcp/bench-harness (private): the generic part of every frame-codec benchmark in this
+// repository: seeded input, seeded chunking, the peers (it-length-prefixed,
 // length-prefixed-stream) and our generic adapters driven the same way, one fresh node process
 // per measured run, variants interleaved run by run, medians, and a ratio/floor table.
 //
 // A package's bench/run.mjs supplies what is its own: its scenarios and variants, how one run of
 // its own variants goes (`runOnce`), and the floors it is held to; then calls `runBench`.
 // Peers and packages resolve their imports from the package that calls in (pass `imports`).
+//
+// A/B against another build: `--base <package dir>` (the same package in another checkout, built)
+// adds a `base:` twin of every variant with "ours" in its name; the twin loads that build
+// through `loadBuild`, and a table of this build's medians over the base's follows the run.
 
 import { spawnSync } from 'node:child_process'
+import { createRequire } from 'node:module'
 import os from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import process from 'node:process'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const BASE_PREFIX = 'base:'
+
+/**
+ * The package build a run measures, with its own `@verb-tcp/core`: `{ lib, core, codec }`.
+ * `url` is the calling bench's `import.meta.url` (its package's `dist/` is this build); in a
+ * `base:` run, the package directory given to `--base` instead.
+ */
+export async function loadBuild(url) {
+  const dir = process.env.BENCH_USE_BASE
+    ? process.env.BENCH_BASE
+    : join(dirname(fileURLToPath(url)), '..')
+  const load = (file) => import(pathToFileURL(file).href)
+  const lib = await load(join(dir, 'dist', 'index.js'))
+  const coreDir = dirname(
+    createRequire(join(dir, 'package.json')).resolve('@verb-tcp/core/package.json'),
+  )
+  const core = await load(join(coreDir, 'dist', 'index.js'))
+  // Builds from before the codec plumbing moved to @verb-tcp/core/codec have it in the main entry.
+  const codec = await load(join(coreDir, 'dist', 'codec', 'index.js')).catch(() => core)
+  return { lib, core, codec }
+}
 
 /** The libp2p peers call Promise.withResolvers, which Node 20 lacks. */
 export function polyfillWithResolvers() {
@@ -290,12 +318,21 @@ export async function runBench(spec) {
   const childAt = args.indexOf('--child')
   if (childAt !== -1) {
     const [variant, scenario, chunking] = args.slice(childAt + 1)
-    const r = await spec.runOnce(variant, scenario, chunking)
+    const base = variant.startsWith(BASE_PREFIX)
+    if (base) process.env.BENCH_USE_BASE = '1'
+    const r = await spec.runOnce(variant.slice(base ? BASE_PREFIX.length : 0), scenario, chunking)
+    r.variant = variant
     process.stdout.write(`${JSON.stringify(r)}\n`)
     process.exit(r.ok ? 0 : 2)
   }
   const runs = Number(arg(args, '--runs', String(spec.runs ?? 5)))
-  const variants = arg(args, '--only', spec.variants.join(',')).split(',')
+  let variants = arg(args, '--only', spec.variants.join(',')).split(',')
+  const baseDir = arg(args, '--base', undefined)
+  if (baseDir !== undefined) {
+    // Children inherit the environment: they find the base build through it.
+    process.env.BENCH_BASE = resolve(baseDir)
+    variants = variants.flatMap((v) => (v.includes('ours') ? [v, `${BASE_PREFIX}${v}`] : [v]))
+  }
   const scenarios = arg(args, '--scenario', spec.scenarios.join(',')).split(',')
   const chunkingArg = arg(args, '--chunking', undefined)
   const chunkingsOf = (scenario) => {
@@ -314,7 +351,10 @@ export async function runBench(spec) {
   const cells = {}
   for (const scenario of scenarios) {
     const mine = spec.variantsFor?.(scenario)
-    const list = mine === undefined ? variants : variants.filter((v) => mine.includes(v))
+    const list =
+      mine === undefined
+        ? variants
+        : variants.filter((v) => mine.includes(v.replace(BASE_PREFIX, '')))
     for (const chunking of chunkingsOf(scenario)) {
       const results = Object.fromEntries(list.map((v) => [v, []]))
       for (let r = 0; r < runs; r++) {
@@ -343,6 +383,21 @@ export async function runBench(spec) {
     }
   }
   printRatios(cells, scenarios, chunkingsOf, spec.floors)
+  if (baseDir !== undefined) {
+    const ab = variants
+      .filter((v) => v.startsWith(BASE_PREFIX))
+      .flatMap((v) => {
+        const ours = v.slice(BASE_PREFIX.length)
+        return scenarios.map((scenario) => [
+          scenario,
+          `${ours}: this build vs --base`,
+          ours,
+          [v],
+          1,
+        ])
+      })
+    printRatios(cells, scenarios, chunkingsOf, ab)
+  }
 }
 
 /** Ratio of medians, plus the spread of per-run ratios (run i of ours over run i of the peer). */
