@@ -6,6 +6,7 @@ import { runPrimary, runWorker } from './cluster.ts'
 import { type BoundPorts, Demo } from './demo.ts'
 import { couldNotListen } from './listen-error.ts'
 import { createLogger } from './logger.ts'
+import { roomsAdapter } from './redis.ts'
 import { onShutdownSignals } from './signals.ts'
 
 function version(): string {
@@ -38,7 +39,8 @@ async function main(argv: readonly string[]): Promise<void> {
   if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, logger)
   if (cluster.isWorker) return runWorker(config, logger)
 
-  const demo = new Demo({ config, logger })
+  const scaleOut = await roomsAdapter(config, logger)
+  const demo = new Demo({ config, logger, ...scaleOut })
   let ports: BoundPorts
   try {
     ports = await demo.listen()

@@ -8,6 +8,7 @@ import type { ServerConfig } from './args.ts'
 import { type BoundPorts, Demo } from './demo.ts'
 import { createHttpServer } from './http-server.ts'
 import { couldNotListen } from './listen-error.ts'
+import { roomsAdapter } from './redis.ts'
 import { onShutdownSignals } from './signals.ts'
 
 /** Messages between the primary and its workers (over the cluster's IPC channel). */
@@ -133,7 +134,14 @@ export async function runPrimary(config: ServerConfig, logger: Logger): Promise<
 export async function runWorker(config: ServerConfig, logger: Logger): Promise<void> {
   const id = cluster.worker?.id ?? 0
   const log = logger.child({ worker: id })
-  const demo = new Demo({ config, logger: log, idPrefix: `w${id}-`, http: false })
+  const scaleOut = await roomsAdapter(config, log)
+  const demo = new Demo({
+    config,
+    logger: log,
+    http: false,
+    ...scaleOut,
+    idPrefix: `${scaleOut.idPrefix ?? ''}w${id}-`,
+  })
   // Constructing one is what makes prom-client answer the primary's requests for metrics.
   new AggregatorRegistry()
   AggregatorRegistry.setRegistries([demo.registry])

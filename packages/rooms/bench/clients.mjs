@@ -204,6 +204,14 @@ function receivers() {
 }
 const timer = setInterval(report, 2)
 
+if (process.env.DEBUG_STALL) {
+  setInterval(() => {
+    const r = clients.map((c) => c.received)
+    console.error(
+      `proc ${first}: received min ${Math.min(...r)} max ${Math.max(...r)} expected ${expected}; sent min ${Math.min(...clients.map((c) => c.sent))}`,
+    )
+  }, 3000).unref()
+}
 process.on('message', (message) => {
   if (message.type === 'start') for (const client of clients) if (client.sender) client.pump()
   if (message.type === 'credit') {

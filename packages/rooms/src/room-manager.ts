@@ -53,6 +53,7 @@ const OPTION_KEYS = [
   'nonMemberBroadcast',
   'replyErrors',
   'membersTimeoutMs',
+  'notices',
 ] as const
 
 /** One added client. Also what `getRoomMembers` hands out, typed as `ClientInfo`. */
@@ -96,6 +97,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
   readonly #nonMemberBroadcast: 'allow' | 'refuse'
   readonly #replyErrors: boolean
   readonly #membersTimeoutMs: number
+  readonly #notices: boolean
   /** Clients with messages waiting for the end of this turn. */
   #dirty: Client[] = []
   #flushScheduled = false
@@ -153,6 +155,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
       'allow',
     )
     this.#replyErrors = bool(options.replyErrors, 'replyErrors', true)
+    this.#notices = bool(options.notices, 'notices', true)
     this.#membersTimeoutMs = ms(
       options.membersTimeoutMs,
       'membersTimeoutMs',
@@ -459,6 +462,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
     roomId: string,
     exclude?: string,
   ): void {
+    if (!this.#notices) return
     let bytes: Uint8Array
     try {
       bytes = this.#encode({ type, connectionId, room: roomId, timestamp: Date.now() })

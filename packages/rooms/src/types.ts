@@ -48,6 +48,11 @@ export interface RoomManagerOptions {
   nonMemberBroadcast?: 'allow' | 'refuse'
   /** Send `{ type: 'error', code, message, room }` to a client whose join or broadcast is refused. @default true */
   replyErrors?: boolean
+  /**
+   * Send `user_joined` / `user_left` to the other members. Off, rooms are plain broadcast groups
+   * (as in socket.io), and thousands of joins do not cost N² notices. @default true
+   */
+  notices?: boolean
   /** How long `members()` waits for other nodes, in ms. @default 5000 */
   membersTimeoutMs?: number
 }

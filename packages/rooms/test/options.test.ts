@@ -76,3 +76,18 @@ it('the built CommonJS entry loads json-frames as its default encoder', async ()
   expect(rooms.stats.rooms).toBe(0)
   await rooms.close()
 })
+
+it('notices: false sends no user_joined or user_left', async () => {
+  const rooms = manager({ notices: false })
+  const list = await peers(2)
+  for (const [i, peer] of list.entries()) rooms.addClient(`c${i}`, peer.server)
+  rooms.joinRoom('c0', 'r')
+  rooms.joinRoom('c1', 'r')
+  rooms.leaveRoom('c1', 'r')
+  rooms.broadcastToRoom('r', { type: 'say' })
+  await until(() => list[0]?.messages.length === 1)
+  expect(list[0]?.messages).toEqual([{ type: 'say' }])
+  expect(() => manager({ notices: 'no' as never })).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+  )
+})

@@ -1,0 +1,68 @@
+import { existsSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+// rooms-redis's own helper: a private redis-server on a free loopback port, no persistence.
+import { RedisServer } from '../../../packages/rooms-redis/test/redis-server.ts'
+import { defer } from './helpers.ts'
+import { MessageClient, type Msg } from './message-client.ts'
+import { CLI, startServer } from './process.ts'
+
+const built = existsSync(CLI)
+
+/** Sends until `match` arrives (delivery across servers is at most once while subscriptions settle). */
+async function until(
+  send: () => void,
+  client: MessageClient,
+  match: (m: Msg) => boolean,
+): Promise<Msg> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    send()
+    const got = await Promise.race([
+      client.next(match),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200)),
+    ])
+    if (got) return got
+  }
+  throw new Error('never arrived')
+}
+
+describe.skipIf(!built)('two servers on one Redis (--redis)', () => {
+  it('a room broadcast, a broadcast and a private message cross between them', async () => {
+    const redis = await RedisServer.start()
+    defer(() => redis.stop())
+    const a = await startServer(['--redis', redis.url])
+    const b = await startServer(['--redis', redis.url])
+    const ada = await MessageClient.join(a.ports.message)
+    const bob = await MessageClient.join(b.ports.message)
+    expect(ada.id).not.toBe(bob.id)
+
+    bob.send({ type: 'join_room', room: 'lobby' })
+    await bob.next((m) => m.type === 'joined')
+    ada.send({ type: 'join_room', room: 'lobby' })
+    await ada.next((m) => m.type === 'joined')
+    // The notice crosses too: Bob, on the other server, hears that Ada joined.
+    await bob.next((m) => m.type === 'user_joined' && m.connectionId === ada.id)
+
+    const heard = await until(
+      () => ada.send({ type: 'room_message', room: 'lobby', data: 'hi from server A' }),
+      bob,
+      (m) => m.type === 'room_message',
+    )
+    expect(heard).toMatchObject({ room: 'lobby', from: ada.id, data: 'hi from server A' })
+
+    const secret = await until(
+      () => bob.send({ type: 'private', target: ada.id, data: 'psst from server B' }),
+      ada,
+      (m) => m.type === 'private',
+    )
+    expect(secret).toMatchObject({ from: bob.id, data: 'psst from server B' })
+
+    const all = await until(
+      () => ada.send({ type: 'broadcast', data: 'everyone' }),
+      bob,
+      (m) => m.type === 'broadcast',
+    )
+    expect(all).toMatchObject({ from: ada.id, data: 'everyone' })
+    // Nobody got their own messages back across Redis.
+    expect(ada.received.filter((m) => m.from === ada.id)).toEqual([])
+  }, 60_000)
+})
