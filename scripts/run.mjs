@@ -12,7 +12,14 @@ import { fileURLToPath } from 'node:url'
 const PNPM = 'pnpm@12.21.0'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const bin = join(root, 'node_modules', '.bin')
-const env = { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` }
+const env = {
+  ...process.env,
+  PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`,
+  // No "turbo collects anonymous telemetry" notice on a first run, and nothing sent.
+  TURBO_TELEMETRY_DISABLED: '1',
+}
+// Output redirected to a file or a CI log gets no ANSI colour codes (unless asked for).
+if (!process.stdout.isTTY && env.FORCE_COLOR === undefined) env.NO_COLOR = '1'
 const isWin = process.platform === 'win32'
 
 function run(cmd, args, { exitOnFailure = true } = {}) {
@@ -137,6 +144,8 @@ switch (task) {
   case 'test':
     // lint:root covers what no package owns (scripts, root configs).
     turbo('build', 'typecheck', 'check:publish', 'lint', 'lint:root')
+    // The packages as users get them: packed, installed with npm outside the workspace, run.
+    run('node', ['scripts/check-packed.mjs'])
     tests(rest)
     break
   case 'build':

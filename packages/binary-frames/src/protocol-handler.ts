@@ -3,9 +3,12 @@ import type { ProtocolError } from '@verb-tcp/core'
 import { SocketCodecHandler } from '@verb-tcp/core/codec'
 import { bool } from '@verb-tcp/core/validate'
 import { HEARTBEAT, PONG, PONG_PAYLOAD } from './constants.ts'
-import { checkFrame, writeCheckedFrame } from './encoder.ts'
+import { checkFrame, encodeFrame, writeCheckedFrame } from './encoder.ts'
 import { BinaryFrameDecoder, checkLimit } from './frame-decoder.ts'
 import type { BinaryFrame, FrameDecoderOptions } from './types.ts'
+
+/** The whole answer to a heartbeat, encoded once. */
+const PONG_FRAME: Buffer = encodeFrame(PONG, PONG_PAYLOAD)
 
 export interface BinaryProtocolHandlerOptions extends FrameDecoderOptions {
   /** Largest payload `sendBinaryMessage` will send, in bytes. @default 8 MiB */
@@ -66,6 +69,8 @@ export class BinaryProtocolHandler extends SocketCodecHandler<
 > {
   readonly #maxSendBytes: number
   readonly #heartbeat: boolean
+  /** Heartbeats answered but not yet written: their pongs leave together at the chunk's end. */
+  #owedPongs = 0
 
   constructor(socket: Duplex, options: BinaryProtocolHandlerOptions = {}) {
     const maxSendBytes = checkLimit(options.maxSendBytes, 'maxSendBytes')
@@ -82,6 +87,8 @@ export class BinaryProtocolHandler extends SocketCodecHandler<
    */
   sendBinaryMessage(type: number, payload: Uint8Array, flags = 0): boolean {
     checkFrame(type, payload, flags, this.#maxSendBytes)
+    // Pongs owed for earlier heartbeats go first, so the wire order is the order of the answers.
+    this.#writePongs()
     return this.sent(writeCheckedFrame(this.socket, type, payload, flags))
   }
 
@@ -89,10 +96,29 @@ export class BinaryProtocolHandler extends SocketCodecHandler<
     this.emit('frame', frame)
     const type = frame.type
     if (type === HEARTBEAT && this.#heartbeat) {
-      if (!this.socket.destroyed && this.socket.writable) this.sendBinaryMessage(PONG, PONG_PAYLOAD)
+      this.#owedPongs++
       this.emit(type, frame)
       return
     }
     if (!this.emit(type, frame)) this.emit('unknown', frame)
+  }
+
+  protected override onBatchEnd(): void {
+    this.#writePongs()
+  }
+
+  /**
+   * One write for every pong owed: a chunk of 8,192 heartbeats costs one buffer and one write,
+   * not 8,192. When the peer does not read them, the write leaves the socket needing a drain and
+   * reading pauses (`sent`), so a client that ignores its pongs is paused, not queued for.
+   */
+  #writePongs(): void {
+    const n = this.#owedPongs
+    if (n === 0) return
+    this.#owedPongs = 0
+    if (this.socket.destroyed || !this.socket.writable) return
+    this.sent(
+      this.socket.write(n === 1 ? PONG_FRAME : Buffer.alloc(n * PONG_FRAME.length, PONG_FRAME)),
+    )
   }
 }

@@ -257,8 +257,8 @@ describe('a failing application handler', () => {
   })
 
   it('becomes a process warning, not a crash, when there is no onError', async () => {
-    const warned = nextCall<[Error]>()
-    process.once('warning', warned.fn)
+    // Caught at process.emitWarning, so the test run does not print it.
+    const warned = catchWarning()
     const app = track(
       createServer().onConnection(() => {
         throw new Error('unheard')
@@ -266,14 +266,14 @@ describe('a failing application handler', () => {
     )
     const { port } = await app.listen()
     const client = await dial(port)
-    const [warning] = await warned.called
+    const [warning, options] = await warned.called
     expect(warning.message).toBe('unheard')
+    expect(options).toEqual({ code: 'VERB_TCP_UNHANDLED_ERROR' })
     await once(client, 'close')
   })
 
   it('survives an onError handler that throws too', async () => {
-    const warned = nextCall<[Error]>()
-    process.once('warning', warned.fn)
+    const warned = catchWarning()
     const app = track(
       createServer()
         .onConnection(() => {
@@ -285,10 +285,21 @@ describe('a failing application handler', () => {
     )
     const { port } = await app.listen()
     await dial(port)
-    const [warning] = await warned.called
+    const [warning, options] = await warned.called
     expect(warning.message).toBe('second')
+    expect(options).toEqual({ code: 'VERB_TCP_ERROR_HANDLER_THREW' })
   })
 })
+
+/** The next `process.emitWarning` call, kept from Node's default printing until the test ends. */
+function catchWarning() {
+  const warned = nextCall<[Error, unknown]>()
+  const spy = vi
+    .spyOn(process, 'emitWarning')
+    .mockImplementation(((error: Error, options: unknown) => warned.fn(error, options)) as never)
+  defer(() => spy.mockRestore())
+  return warned
+}
 
 describe('socket errors', () => {
   it('never crash the process for want of a listener, and reach onError with the socket', async () => {

@@ -31,6 +31,8 @@ const parseSize = (text) => {
 const size = parseSize(arg('size', '256m'))
 const runs = Number(arg('runs', '3'))
 const impls = arg('impl', 'fast,raw,base64,tus').split(',')
+// --profile DIR: V8 CPU profiles of every sender and receiver, for looking, not for timing.
+const PROFILE = arg('profile', undefined)
 const here = fileURLToPath(new URL('.', import.meta.url))
 const root = mkdtempSync(join(arg('dir', '/tmp'), 'ft-bench-'))
 
@@ -54,9 +56,13 @@ const source = join(root, 'source.bin')
 
 async function once1(impl, round) {
   const dir = join(root, `${impl}-${round}`)
-  const receiver = fork(join(here, 'receiver.mjs'), [impl, dir], { stdio: 'inherit' })
+  const execArgv = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []
+  const receiver = fork(join(here, 'receiver.mjs'), [impl, dir], { stdio: 'inherit', execArgv })
   const [{ port }] = await once(receiver, 'message')
-  const sender = fork(join(here, 'sender.mjs'), [impl, String(port), source], { stdio: 'inherit' })
+  const sender = fork(join(here, 'sender.mjs'), [impl, String(port), source], {
+    stdio: 'inherit',
+    execArgv,
+  })
   const [result] = await once(sender, 'message')
   receiver.send('rss')
   const [{ maxRssKiB }] = await once(receiver, 'message')

@@ -1,5 +1,6 @@
 import type { Duplex, Readable } from 'node:stream'
 import { ErrorCode, ProtocolError } from '../errors.ts'
+import { positiveInt } from '../validate.ts'
 import type { BinaryInput, DecodeSink, SyncDecoder } from './decoder.ts'
 import { CodecErrorCode } from './errors.ts'
 
@@ -14,11 +15,23 @@ export interface AttachHandlers<T> {
   error(error: ProtocolError): void
   /** The input ended cleanly, on a frame boundary. */
   end?(): void
+  /**
+   * Called after the frames of one chunk were delivered, while the socket is still corked: the
+   * place to write replies that were gathered frame by frame (one write for a chunk's worth).
+   */
+  batchEnd?(): void
 }
 
 export interface AttachOptions {
   /** Unsettled promises from `frame` before reading pauses. @default 1 */
   maxPending?: number
+  /**
+   * Frames delivered before reading pauses until the next event-loop turn. A socket read is up
+   * to 64 KiB, 8,192 eight-byte frames, and Node delivers many reads of one socket in a row, so
+   * without a budget one peer's flood of tiny frames holds the event loop while every other
+   * connection waits. Checked after each chunk. @default 1024
+   */
+  maxFramesPerTurn?: number
 }
 
 export interface AttachedDecoder {
@@ -34,12 +47,17 @@ export interface AttachedDecoder {
   detach(): void
 }
 
+/** Frames one attached socket may deliver before it yields the event loop. */
+export const DEFAULT_MAX_FRAMES_PER_TURN = 1024
+
 /**
  * Drives a decoder from a socket (or any `Readable`): decodes each `'data'` chunk and hands
  * frames to `handlers`. Reading pauses while the consumer lags: while `maxPending` handler
  * promises are unsettled, and while the socket's writable side needs a drain (checked after every
- * chunk and on `waitForDrain`). Socket `'error'` events are not handled here: they belong to
- * whoever owns the socket.
+ * chunk and on `waitForDrain`). It also pauses until the next event-loop turn after every
+ * `maxFramesPerTurn` frames, so one connection's flood cannot hold the loop, and the socket is
+ * corked while a chunk is decoded, so the replies to a chunk's frames leave in one write. Socket
+ * `'error'` events are not handled here: they belong to whoever owns the socket.
  */
 export function attachDecoder<T>(
   source: Readable | Duplex,
@@ -48,15 +66,22 @@ export function attachDecoder<T>(
   options: AttachOptions = {},
 ): AttachedDecoder {
   const maxPending = options.maxPending ?? 1
+  const maxFramesPerTurn = positiveInt(
+    options.maxFramesPerTurn,
+    'maxFramesPerTurn',
+    DEFAULT_MAX_FRAMES_PER_TURN,
+  )
   let pending = 0
   let draining = false
+  let yielding = false
+  let framesThisTurn = 0
   let paused = false
   let detached = false
   let failed = false
 
   const update = () => {
     if (detached) return
-    const shouldPause = pending >= maxPending || draining
+    const shouldPause = pending >= maxPending || draining || yielding
     if (shouldPause && !paused) {
       paused = true
       source.pause()
@@ -89,9 +114,15 @@ export function attachDecoder<T>(
     handlerFailed(cause)
   }
 
+  const endTurn = () => {
+    yielding = false
+    update()
+  }
+
   const sink: DecodeSink<T> = {
     frame(value) {
       if (failed) return
+      framesThisTurn++
       let result: unknown
       try {
         result = handlers.frame(value)
@@ -118,16 +149,28 @@ export function attachDecoder<T>(
     handlers.error(error)
   }
 
+  // Replies written while one chunk is decoded leave in one write (a writev), not one each.
+  const out = source as Partial<Duplex>
+  const corkable = typeof out.cork === 'function' && typeof out.uncork === 'function'
   const onData = (chunk: BinaryInput) => {
+    if (corkable) out.cork?.()
     try {
       decoder.push(chunk, sink)
+      if (!failed) handlers.batchEnd?.()
     } catch (cause) {
       // Only a chunk that is not bytes gets here (a socket with `setEncoding`, say): the sink
       // catches handler errors itself, and a decoder never throws for bytes.
       fail(new ProtocolError(CodecErrorCode.INVALID_CHUNK, 'a chunk was not bytes', { cause }))
       return
+    } finally {
+      if (corkable) out.uncork?.()
     }
-    if (pending >= maxPending) update()
+    if (framesThisTurn >= maxFramesPerTurn && !detached) {
+      framesThisTurn = 0
+      yielding = true
+      update()
+      setImmediate(endTurn)
+    } else if (pending >= maxPending) update()
     waitForDrain()
   }
   const onEnd = () => {

@@ -38,6 +38,7 @@ export abstract class SocketCodecHandler<
       decoder,
       {
         frame: (frame) => this.onFrame(frame),
+        batchEnd: () => this.onBatchEnd(),
         error: (error) => {
           // The generic event map hides that `this` is an EventEmitter with an error event.
           const emitter = this as unknown as EventEmitter
@@ -50,6 +51,12 @@ export abstract class SocketCodecHandler<
 
   /** One decoded frame. A throw is a fatal `ERR_HANDLER_FAILED` for this socket. */
   protected abstract onFrame(frame: T): void
+
+  /**
+   * The frames of one chunk were delivered (the socket is still corked): write what was
+   * gathered for them, such as automatic replies, in one write.
+   */
+  protected onBatchEnd(): void {}
 
   /**
    * Call with what a write returned: when the socket needs a drain, reading pauses until it
