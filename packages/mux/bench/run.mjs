@@ -18,7 +18,7 @@
 // Usage (from packages/mux, after the build; `npm test` at the root builds it):
 //   node bench/run.mjs [--runs 15] [--warmup 2] [--impl verb,yamux,mplex,raw]
 //                      [--scenario single,multi,stalled] [--scale 1] [--quick]
-//                      [--shared] [--base DIR]
+//                      [--shared] [--base DIR] [--profile verb,mplex]
 // --scale N multiplies the bytes each stream sends. --quick is --runs 5 --warmup 1 --scale 0.25.
 // --shared hosts every implementation in ONE sender and ONE receiver process, the setup this
 // benchmark used to have, kept to show how it misleads (see the README).
@@ -48,6 +48,9 @@ const CHUNK = Number(arg('chunk', 64 * 1024))
 const SHARED = arg('shared', false) === true
 const BASE = arg('base', undefined)
 const STALL_CAP = Number(arg('stall-cap', 2 * 1024 * 1024))
+// --profile verb,mplex writes a V8 CPU profile of those implementations' receivers to --profile-dir.
+const PROFILE = String(arg('profile', '')).split(',').filter(Boolean)
+const PROFILE_DIR = String(arg('profile-dir', 'bench-profiles'))
 
 const SCENARIO_DEFS = {
   single: { streams: 1, bytes: Math.round(SCALE * 256 * 1024 * 1024) },
@@ -58,9 +61,17 @@ const PEER = fileURLToPath(new URL('./peer.mjs', import.meta.url))
 function spawnPeer(role, impls) {
   const args = ['--role', role, '--impl', impls.join(','), '--chunk', String(CHUNK)]
   if (typeof BASE === 'string') args.push('--base', BASE)
+  const profile =
+    role === 'receiver' && impls.some((i) => PROFILE.includes(i))
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${PROFILE_DIR}`,
+          `--cpu-prof-name=receiver-${impls.join('-')}.cpuprofile`,
+        ]
+      : []
   const child = fork(PEER, args, {
     stdio: 'inherit',
-    execArgv: role === 'receiver' ? ['--expose-gc'] : [],
+    execArgv: role === 'receiver' ? ['--expose-gc', ...profile] : [],
   })
   return child
 }
@@ -217,10 +228,14 @@ async function main() {
     for (const r of rows) console.log(`  ${r.scenario} ${r.impl}: ${r.runs.map(f0).join(' / ')}`)
   }
   if (SCENARIOS.includes('stalled')) await stalled(pairs)
-  for (const { receiver, sender } of pairs.values()) {
-    receiver.kill()
-    sender.kill()
+  // A disconnect lets the peers exit by themselves, so profiles get written.
+  const exits = []
+  for (const { receiver, sender } of new Set(pairs.values())) {
+    exits.push(once(receiver, 'exit'), once(sender, 'exit'))
+    receiver.disconnect()
+    sender.disconnect()
   }
+  await Promise.all(exits)
   process.exit(0)
 }
 
