@@ -94,6 +94,20 @@ function start(header: Buffer, kind: EnvelopeKind, size: number): Buffer {
   return out
 }
 
+/** Writes `text` as a u16 byte length and its UTF-8 bytes (sized by `nameLength` beforehand). */
+function putName(out: Buffer, at: number, text: string): number {
+  const written = out.write(text, at + 2, 'utf8')
+  out.writeUInt16BE(written, at)
+  return at + 2 + written
+}
+
+/** Writes `bytes` as a u32 length and the bytes themselves. */
+function putBytes(out: Buffer, at: number, bytes: Uint8Array): number {
+  const from = out.writeUInt32BE(bytes.length, at)
+  out.set(bytes, from)
+  return from + bytes.length
+}
+
 /**
  * One room envelope holding `records` in order. Each payload is copied once into the envelope;
  * receiving nodes write views of it to their members, never re-encoding it.
@@ -113,23 +127,14 @@ export function encodeRoomEnvelope(
     if (record.connection !== undefined) size += nameLength(record.connection, 'a connection id')
   }
   const out = start(header, EnvelopeKind.ROOM, size)
-  let at = header.length
-  at = out.writeUInt16BE(roomBytes, at)
-  at += out.write(room, at, 'utf8')
+  let at = putName(out, header.length, room)
   for (const record of records) {
     out[at++] = record.type
-    if (record.connection === undefined) {
-      at = out.writeUInt16BE(NO_CONNECTION, at)
-    } else {
-      const sizeAt = at
-      at += 2
-      const written = out.write(record.connection, at, 'utf8')
-      out.writeUInt16BE(written, sizeAt)
-      at += written
-    }
-    at = out.writeUInt32BE(record.payload.length, at)
-    out.set(record.payload, at)
-    at += record.payload.length
+    at =
+      record.connection === undefined
+        ? out.writeUInt16BE(NO_CONNECTION, at)
+        : putName(out, at, record.connection)
+    at = putBytes(out, at, record.payload)
   }
   return out
 }
@@ -137,9 +142,7 @@ export function encodeRoomEnvelope(
 export function encodeMembersRequest(header: Buffer, requestId: number, room: string): Buffer {
   const roomBytes = nameLength(room, 'the room name')
   const out = start(header, EnvelopeKind.MEMBERS_REQUEST, header.length + 4 + 2 + roomBytes)
-  let at = out.writeUInt32BE(requestId >>> 0, header.length)
-  at = out.writeUInt16BE(roomBytes, at)
-  out.write(room, at, 'utf8')
+  putName(out, out.writeUInt32BE(requestId >>> 0, header.length), room)
   return out
 }
 
@@ -156,14 +159,7 @@ export function encodeMembersReply(
   let at = out.writeUInt32BE(requestId >>> 0, header.length)
   at = out.writeUInt32BE(members.length, at)
   for (const member of members) {
-    const sizeAt = at
-    at += 2
-    const written = out.write(member.connectionId, at, 'utf8')
-    out.writeUInt16BE(written, sizeAt)
-    at += written
-    at = out.writeUInt32BE(member.info.length, at)
-    out.set(member.info, at)
-    at += member.info.length
+    at = putBytes(out, putName(out, at, member.connectionId), member.info)
   }
   return out
 }
