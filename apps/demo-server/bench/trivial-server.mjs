@@ -52,9 +52,8 @@ const server = createServer((socket) => {
       } else {
         const m = JSON.parse(payload.latin1Slice(0, payload.length))
         if (m.type === 'join_room') {
-          let members = rooms.get(m.room)
-          if (!members) rooms.set(m.room, (members = new Set()))
-          members.add(socket)
+          if (!rooms.has(m.room)) rooms.set(m.room, new Set())
+          rooms.get(m.room).add(socket)
           joined.add(m.room)
         } else if (m.type === 'room_message') {
           const copy = Buffer.from(frame)
