@@ -117,7 +117,9 @@ describe('idle and slow senders', () => {
     // A few bytes at a time, each well inside the timeout; the chunk never completes.
     let at = 0
     const trickle = setInterval(() => {
-      if (at < 1000) c.socket.write(frame.subarray(at, (at += 10)))
+      if (at >= 1000) return
+      c.socket.write(frame.subarray(at, at + 10))
+      at += 10
     }, 20)
     onCleanup(() => clearInterval(trickle))
     expect((await c.next(Op.ERROR)).json).toMatchObject({ code: 'timeout', transferId: id })
