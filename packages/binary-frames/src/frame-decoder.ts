@@ -7,7 +7,7 @@ import {
   hexPreview,
   TruncatedFrameError,
 } from '@verb-tcp/core/codec'
-import { argError, bool, intInRange, oneOf } from '@verb-tcp/core/validate'
+import { argError, bool, intInRange, knownKeys, oneOf, optionKeys } from '@verb-tcp/core/validate'
 import { HEADER_BYTES, MAX_FLAGS, MAX_FRAME_BYTES_LIMIT, MAX_TYPE } from './constants.ts'
 import { BinaryFramesErrorCode } from './errors.ts'
 import type { BinaryFrame, FrameDecoderOptions } from './types.ts'
@@ -18,6 +18,14 @@ export function checkLimit(value: number | undefined, name?: string): number {
 }
 
 const OVERSIZE = ['error', 'skip'] as const
+
+const DECODER_KEYS = optionKeys<FrameDecoderOptions>({
+  maxFrameBytes: true,
+  oversize: true,
+  copy: true,
+  types: true,
+  allowedFlags: true,
+})
 const EMPTY = Buffer.alloc(0)
 
 /**
@@ -95,6 +103,7 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
   }
 
   constructor(options: FrameDecoderOptions = {}) {
+    knownKeys(options, DECODER_KEYS, 'BinaryFrameDecoder')
     super()
     this.maxFrameBytes = checkLimit(options.maxFrameBytes)
     this.#skipOversize = oneOf(options.oversize, 'oversize', OVERSIZE, 'error') === 'skip'

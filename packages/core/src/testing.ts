@@ -224,6 +224,38 @@ export async function until(predicate: () => boolean, options: UntilOptions = {}
   throw new Error(`condition not reached after ${turns} turns and ${waits} waits of ${interval} ms`)
 }
 
+export interface WriteUntilPausedOptions {
+  /** The server's end of the connection, once accepted (it may not be yet on the first write). */
+  server: () => Socket | undefined
+  /** How many requests the server has answered so far. */
+  answered: () => number
+  /** Requests to try before giving up. @default 200 */
+  max?: number
+}
+
+/**
+ * Drives a server into backpressure: writes `request` on `client` one at a time, each once the
+ * previous one is answered, until the server's socket stops reading (`isPaused()`), which a
+ * server does when its replies are not read. Pause `client` first so they are not. Resolves with
+ * the number of requests written; rejects if the server still reads after `max` of them.
+ */
+export async function writeUntilPaused(
+  client: Socket,
+  request: Uint8Array,
+  options: WriteUntilPausedOptions,
+): Promise<number> {
+  const { server, answered, max = 200 } = options
+  const paused = () => server()?.isPaused() === true
+  let sent = 0
+  while (sent < max && !paused()) {
+    client.write(request)
+    sent++
+    await until(() => answered() === sent || paused())
+  }
+  if (!paused()) throw new Error(`the server still reads after ${sent} requests`)
+  return sent
+}
+
 export interface CheckDecoderOptions {
   /** Reads how many bytes the decoder holds, checked after every push. */
   bufferedBytes?: () => number

@@ -1,10 +1,16 @@
 import { isAscii, isUtf8 } from 'node:buffer'
 import { ProtocolError } from '@verb-tcp/core'
 import type { DecodeSink, PayloadSlice } from '@verb-tcp/core/codec'
-import { bool } from '@verb-tcp/core/validate'
+import { bool, knownKeys, optionKeys } from '@verb-tcp/core/validate'
 import { JsonFramesErrorCode } from './errors.ts'
 import { NewlineLengthDecoder } from './frame-decoder.ts'
 import type { MessageDecoderOptions } from './types.ts'
+
+const MESSAGE_DECODER_KEYS = optionKeys<MessageDecoderOptions>({
+  maxFrameBytes: true,
+  oversize: true,
+  requireType: true,
+})
 
 /**
  * Decodes `<byte length>\n<json>` frames into parsed JSON values. The payload must be strict
@@ -23,6 +29,7 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
   #textStart = 0
 
   constructor(options: MessageDecoderOptions = {}) {
+    knownKeys(options, MESSAGE_DECODER_KEYS, 'MessageDecoder')
     super(options)
     this.#requireType = bool(options.requireType, 'requireType', false)
   }
