@@ -7,11 +7,6 @@ import type { ScenarioResult } from './scenario.ts'
  */
 export const KNOWN_FAILURES: ReadonlyArray<{ scenario: string; pattern: RegExp; bug: string }> = [
   {
-    scenario: 'redis',
-    pattern: /^the server did not stop on SIGTERM$/,
-    bug: 'a server on --redis that lived through a Redis restart and the SIGKILL of its peer did not exit within 15 s of SIGTERM (found at 12:00 on the first run with --redis wired; not yet investigated)',
-  },
-  {
     scenario: 'hostile',
     pattern: /^heartbeat flood \(binary\): (?!the server died)/,
     bug: 'a binary-frames heartbeat flood stalls the event loop and starves other clients (issue 10, item 10)',
