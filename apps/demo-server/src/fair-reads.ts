@@ -3,8 +3,6 @@ import type { TCPSocket } from '@verb-tcp/core'
 /** Bytes handled per event-loop turn, over every connection, before reading pauses. */
 export const DEFAULT_TURN_BUDGET = 64 * 1024
 
-const uncork = (socket: TCPSocket) => socket.uncork()
-
 /**
  * Bounds the work all connections together can cause in one event-loop turn.
  *
@@ -18,10 +16,8 @@ const uncork = (socket: TCPSocket) => socket.uncork()
  * next turns they are resumed in order, those that waited longest first, until the budget is
  * used again. The chunk being handled is finished (a decoder cannot stop halfway), so a turn
  * costs at most the budget plus one read. Request-and-reply traffic never comes near the budget
- * and pays one counter per read.
- *
- * The replies to one read are also written at once (cork/uncork): a chunk of a thousand pings is
- * a thousand pongs, and a syscall each would cost more than the pongs themselves.
+ * and pays one counter per read. (The replies to one read leave in one write: the codecs cork the
+ * socket while they decode a chunk.)
  */
 export class ReadScheduler {
   readonly #budget: number
@@ -71,10 +67,6 @@ export class ReadScheduler {
   }
 
   #onData(socket: TCPSocket, chunk: Buffer): void {
-    if (socket.writableCorked === 0) {
-      socket.cork()
-      process.nextTick(uncork, socket)
-    }
     this.#resumed.delete(socket)
     this.#used += chunk.length
     this.#scheduleTurn()
