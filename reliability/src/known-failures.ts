@@ -13,11 +13,6 @@ export const KNOWN_FAILURES: ReadonlyArray<{ scenario: string; pattern: RegExp; 
   },
   {
     scenario: 'hostile',
-    pattern: /^heartbeat flood \(binary\): (?!the server died)/,
-    bug: 'a binary-frames heartbeat flood stalls the event loop and starves other clients (issue 10, item 10)',
-  },
-  {
-    scenario: 'hostile',
     pattern: /^never-reading clients \(message\): (?!the server died)/,
     bug: 'message-port clients that send pings and never read stall the event loop for over a second: what a paused socket buffered is decoded and answered in one turn when it resumes (the message-port form of issue 10, item 10)',
   },

@@ -33,7 +33,7 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
     this.#text = undefined
   }
 
-  protected onPayload(slice: PayloadSlice, sink: DecodeSink<M>): void {
+  protected onPayload(slice: PayloadSlice, sink: DecodeSink<M>): unknown {
     const { chunk: buf, start, end, offset } = slice
     let text: string | undefined
     if (!slice.owned) {
@@ -52,7 +52,7 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
       if (isAscii(payload)) text = payload.toString('latin1')
       else if (isUtf8(payload)) text = payload.toString('utf8')
       else {
-        sink.error(
+        return sink.error(
           this.#error(
             JsonFramesErrorCode.INVALID_UTF8,
             'payload is not valid UTF-8',
@@ -60,7 +60,6 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
             end - start,
           ),
         )
-        return
       }
     }
     let value: M
@@ -68,7 +67,7 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
       value = JSON.parse(text)
     } catch (cause) {
       const hint = text.charCodeAt(0) === 0xfeff ? ' (it starts with a UTF-8 byte order mark)' : ''
-      sink.error(
+      return sink.error(
         this.#error(
           JsonFramesErrorCode.INVALID_JSON,
           `payload is not JSON${hint}`,
@@ -77,10 +76,9 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
           cause,
         ),
       )
-      return
     }
     if (this.#requireType && !hasType(value)) {
-      sink.error(
+      return sink.error(
         this.#error(
           JsonFramesErrorCode.INVALID_MESSAGE,
           'message is not an object with a string "type"',
@@ -88,9 +86,8 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
           end - start,
         ),
       )
-      return
     }
-    sink.frame(value)
+    return sink.frame(value)
   }
 
   #error(code: string, message: string, offset: number, length: number, cause?: unknown) {
