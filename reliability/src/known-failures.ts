@@ -7,19 +7,9 @@ import type { ScenarioResult } from './scenario.ts'
  */
 export const KNOWN_FAILURES: ReadonlyArray<{ scenario: string; pattern: RegExp; bug: string }> = [
   {
-    scenario: 'redis',
-    pattern: /^the server did not stop on SIGTERM$/,
-    bug: 'a server on --redis that lived through a Redis restart and the SIGKILL of its peer did not exit within 15 s of SIGTERM (found at 12:00 on the first run with --redis wired; not yet investigated)',
-  },
-  {
     scenario: 'hostile',
     pattern: /^never-reading clients \(message\): (?!the server died)/,
     bug: 'message-port clients that send pings and never read stall the event loop for over a second: what a paused socket buffered is decoded and answered in one turn when it resumes (the message-port form of issue 10, item 10)',
-  },
-  {
-    scenario: 'hostile',
-    pattern: /^mux stream open\/reset flood \(binary\): (?!the server died)/,
-    bug: 'a mux stream open/reset flood stalls the event loop for over a second and starves the other clients; the sessions are not closed by the rate budgets',
   },
   {
     scenario: 'hostile',

@@ -6,9 +6,15 @@
 // server doing the same ping-pong and room fan-out (bench/socketio-server.mjs). Runs are
 // interleaved, and the ratios are medians of per-round ratios.
 //
-//   flock /work/bench.lock node bench/run.mjs [--rounds N] [--duration S] [--connections N]
+// Each run also reports the CPU each process used over the measured seconds (in cores, from
+// /proc on Linux): a generator near one full core is the bottleneck, not the server. `--targets
+// trivial` runs the generator against bench/trivial-server.mjs, which does next to nothing per
+// message, to know the generator's ceiling.
+//
+//   node bench/run.mjs [--rounds N] [--duration S] [--connections N] [--targets verb,docs,...]
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -21,11 +27,41 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '100' },
     rooms: { type: 'string', default: '1' },
     window: { type: 'string', default: '10' },
+    targets: { type: 'string', default: 'verb,docs,socketio' },
+    modes: { type: 'string', default: 'pingpong,fanout' },
   },
 })
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const CLI = here('../dist/cli.js')
 const CLIENT = here('../dist/client.js')
+const SERVERS = {
+  docs: './docs-server.mjs',
+  socketio: './socketio-server.mjs',
+  trivial: './trivial-server.mjs',
+}
+
+/** CPU seconds a process has used so far (user + system), or NaN where /proc is not there. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 a second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** The machine's CPU time so far, in seconds: everything busy, and the part in softirq. */
+function machineCpu() {
+  try {
+    const [, ...f] = readFileSync('/proc/stat', 'latin1').split('\n')[0].trim().split(/\s+/)
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = f.map((x) => Number(x) / 100)
+    return { busy: user + nice + system + irq + softirq + steal, softirq, idle: idle + iowait }
+  } catch {
+    return { busy: Number.NaN, softirq: Number.NaN, idle: Number.NaN }
+  }
+}
 
 async function start(target) {
   const args =
@@ -43,7 +79,7 @@ async function start(target) {
           '--log-level',
           'info',
         ]
-      : [here(target === 'docs' ? './docs-server.mjs' : './socketio-server.mjs'), '0']
+      : [here(SERVERS[target]), '0']
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout })
   for await (const line of lines) {
@@ -56,7 +92,7 @@ async function start(target) {
   throw new Error(`${target} server did not start`)
 }
 
-async function bench(target, mode, port) {
+async function bench(target, mode, server) {
   const child = spawn(
     process.execPath,
     [
@@ -64,11 +100,12 @@ async function bench(target, mode, port) {
       'bench',
       '--json',
       '--target',
-      target,
+      // The trivial server speaks json-frames, as the docs' does.
+      target === 'trivial' ? 'docs' : target,
       '--mode',
       mode,
       '--message-port',
-      String(port),
+      String(server.port),
       '--connections',
       values.connections,
       '--duration',
@@ -82,17 +119,41 @@ async function bench(target, mode, port) {
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
-  let out = ''
-  child.stdout.on('data', (d) => {
-    out += d
+  let result
+  let cpuAtStart = Number.NaN
+  let serverCpu = Number.NaN
+  let machineAtStart
+  let machine = { busy: Number.NaN, softirq: Number.NaN }
+  let startedAt = 0
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const parsed = JSON.parse(line)
+    if (parsed.phase === 'measuring') {
+      cpuAtStart = cpuSeconds(server.child.pid)
+      machineAtStart = machineCpu()
+      startedAt = performance.now()
+    } else if (parsed.phase === 'done') {
+      const seconds = (performance.now() - startedAt) / 1000
+      serverCpu = (cpuSeconds(server.child.pid) - cpuAtStart) / seconds
+      const now = machineCpu()
+      machine = {
+        busy: (now.busy - machineAtStart.busy) / seconds,
+        softirq: (now.softirq - machineAtStart.softirq) / seconds,
+      }
+    } else result = parsed
   })
   const [code] = await once(child, 'close')
-  if (code !== 0) throw new Error(`bench ${target} ${mode} exited with ${code}`)
-  return JSON.parse(out.trim().split('\n').at(-1))
+  if (code !== 0 || !result) throw new Error(`bench ${target} ${mode} exited with ${code}`)
+  return {
+    ...result,
+    target,
+    serverCpu,
+    machineBusy: machine.busy,
+    machineSoftirq: machine.softirq,
+  }
 }
 
-const targets = ['verb', 'docs', 'socketio']
-const modes = ['pingpong', 'fanout']
+const targets = values.targets.split(',')
+const modes = values.modes.split(',')
 const results = [] // { round, mode, target, ...result }
 for (let round = 1; round <= Number(values.rounds); round++) {
   for (const mode of modes) {
@@ -101,11 +162,19 @@ for (let round = 1; round <= Number(values.rounds); round++) {
     for (const target of order) {
       const server = await start(target)
       try {
-        const r = await bench(target, mode, server.port)
+        const r = await bench(target, mode, server)
         results.push({ round, ...r })
         process.stderr.write(
-          `round ${round} ${mode} ${target}: ${Math.round(r.messagesPerSecond)} msg/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p999 ${r.p999.toFixed(2)} ms\n`,
+          `round ${round} ${mode} ${target}: ${Math.round(r.messagesPerSecond)} msg/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p999 ${r.p999.toFixed(2)} ms, cpu server ${r.serverCpu.toFixed(2)} client ${r.clientCpu.toFixed(2)}, machine busy ${r.machineBusy.toFixed(2)} (softirq ${r.machineSoftirq.toFixed(2)})\n`,
         )
+        // What neither process nor the kernel's packet work accounts for: someone else's load,
+        // which makes the run worth less.
+        const others = r.machineBusy - r.machineSoftirq - r.serverCpu - r.clientCpu
+        if (others > 0.25) {
+          process.stderr.write(
+            `  warning: other processes used ${others.toFixed(2)} cores during this run\n`,
+          )
+        }
       } finally {
         server.child.kill('SIGKILL')
         await once(server.child, 'close')
@@ -122,20 +191,21 @@ const of = (round, mode, target) =>
   results.find((r) => r.round === round && r.mode === mode && r.target === target)
 const rounds = [...new Set(results.map((r) => r.round))]
 console.log(
-  `\n| mode | server | msgs/s | p50 ms | p99 ms | p999 ms |\n|---|---|---:|---:|---:|---:|`,
+  `\n| mode | server | msgs/s | p50 ms | p99 ms | p999 ms | server cpu | client cpu |\n|---|---|---:|---:|---:|---:|---:|---:|`,
 )
 for (const mode of modes) {
   for (const target of targets) {
     const rs = results.filter((r) => r.mode === mode && r.target === target)
     const m = (k) => median(rs.map((r) => r[k]))
     console.log(
-      `| ${mode} | ${target} | ${Math.round(m('messagesPerSecond')).toLocaleString('en-US')} | ${m('p50').toFixed(2)} | ${m('p99').toFixed(2)} | ${m('p999').toFixed(2)} |`,
+      `| ${mode} | ${target} | ${Math.round(m('messagesPerSecond')).toLocaleString('en-US')} | ${m('p50').toFixed(2)} | ${m('p99').toFixed(2)} | ${m('p999').toFixed(2)} | ${m('serverCpu').toFixed(2)} | ${m('clientCpu').toFixed(2)} |`,
     )
   }
 }
 console.log(`\n| mode | ratio | median of per-round ratios | floor |\n|---|---|---:|---|`)
 for (const mode of modes) {
-  for (const peer of ['socketio', 'docs']) {
+  if (!targets.includes('verb')) break
+  for (const peer of targets.filter((t) => t !== 'verb')) {
     const tput = median(
       rounds.map(
         (k) => of(k, mode, 'verb').messagesPerSecond / of(k, mode, peer).messagesPerSecond,

@@ -202,11 +202,13 @@ export class Demo {
       port,
       sockets: () => apps[port].connections,
       admission: () => admissions[port].counters,
+      pool: () => this.pools[port].counters,
     })
     this.registry = createMetrics({
       stats,
       ports: [view('echo'), view('message'), view('binary')],
       rooms: () => ({ rooms: this.messages.hub.rooms(), members: this.messages.hub.members() }),
+      ...(throttler && { throttler: () => throttler.counters }),
     })
   }
 

@@ -1,3 +1,4 @@
+import type { PoolCounters, ThrottlerCounters } from '@verb-tcp/pool'
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import type { Stats } from './stats.ts'
 
@@ -11,12 +12,16 @@ export interface PortView {
     refusedByThrottle: number
     closedIdle: number
   }
+  /** The port's connection pool. */
+  pool: () => PoolCounters
 }
 
 export interface MetricsSources {
   stats: Stats
   ports: readonly PortView[]
   rooms: () => { rooms: number; members: number }
+  /** The per-address throttler shared by every port, when one is configured. */
+  throttler?: () => ThrottlerCounters
 }
 
 /**
@@ -124,6 +129,80 @@ export function createMetrics(sources: MetricsSources, registry = new Registry()
     'bytesWritten',
     stats.closedBytesOut,
   )
+
+  new Gauge({
+    name: 'verb_tcp_pool_connections',
+    help: 'Connections held by the connection pool now, by port.',
+    labelNames: ['port'],
+    registers: [registry],
+    collect() {
+      for (const view of ports) this.set({ port: view.port }, view.pool().connections)
+    },
+  })
+  new Counter({
+    name: 'verb_tcp_pool_slow_readers_total',
+    help: 'Pool broadcasts to slow readers, by port and what was done (skipped the message, closed the connection).',
+    labelNames: ['port', 'action'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const view of ports) {
+        const c = view.pool()
+        this.inc({ port: view.port, action: 'skipped' }, c.skippedSlow)
+        this.inc({ port: view.port, action: 'closed' }, c.closedSlow)
+      }
+    },
+  })
+  const throttler = sources.throttler
+  if (throttler) {
+    new Gauge({
+      name: 'verb_tcp_throttler_tracked_addresses',
+      help: 'Client addresses the per-address throttler remembers now (seen within the rate window, or with connections open).',
+      registers: [registry],
+      collect() {
+        this.set(throttler().tracked)
+      },
+    })
+    new Gauge({
+      name: 'verb_tcp_throttler_open_connections',
+      help: 'Connections the per-address throttler counts as open (accepted, not yet closed), every port together.',
+      registers: [registry],
+      collect() {
+        this.set(throttler().open)
+      },
+    })
+    new Counter({
+      name: 'verb_tcp_throttler_refusals_total',
+      help: 'Connections refused by the per-address throttler, by reason (rate: --ip-rate in --ip-window; concurrency: --max-per-ip; capacity: too many addresses tracked).',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset()
+        const c = throttler()
+        this.inc({ reason: 'rate' }, c.refusedByRate)
+        this.inc({ reason: 'concurrency' }, c.refusedByConcurrency)
+        this.inc({ reason: 'capacity' }, c.refusedByCapacity)
+      },
+    })
+    new Counter({
+      name: 'verb_tcp_throttler_accepted_total',
+      help: 'Connections the per-address throttler let through, every port together.',
+      registers: [registry],
+      collect() {
+        this.reset()
+        this.inc(throttler().accepted)
+      },
+    })
+    new Counter({
+      name: 'verb_tcp_throttler_evicted_total',
+      help: 'Addresses the throttler forgot (their window passed, or to stay within its memory cap).',
+      registers: [registry],
+      collect() {
+        this.reset()
+        this.inc(throttler().evicted)
+      },
+    })
+  }
 
   new Gauge({
     name: 'verb_tcp_rooms',

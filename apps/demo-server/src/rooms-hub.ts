@@ -142,13 +142,24 @@ export function createRoomsHub(
     },
     ids: () => [...clients.keys()],
   })
+  // Every message the manager queues (room messages, `joined`/`left` replies, `user_joined` and
+  // `user_left` notices, refusals) is counted by type when queued: the encoder remembers the type
+  // of the bytes it made, once per message; bytes from another node are room messages.
+  const types = new WeakMap<Uint8Array, string>()
   const manager = new TCPRoomManager({
     adapter,
-    encoder: (message) => encodeMessage(message),
+    encoder: (message) => {
+      const bytes = encodeMessage(message)
+      types.set(bytes, (message as { type: string }).type)
+      return bytes
+    },
     maxBufferedBytes: options.maxBufferedBytes,
     slowMember: options.slowReader === 'close' ? 'close' : 'drop',
     nonMemberBroadcast: 'refuse',
   })
+  manager.on('delivered', (bytes, count) =>
+    stats.count(stats.messagesOut, key('message', types.get(bytes) ?? 'room_message'), count),
+  )
   manager.on('refused', ({ error }) => stats.count(stats.errors, key('message', error.code)))
   manager.on('slow', ({ action }) => {
     stats.count(stats.errors, key('message', 'ERR_SLOW_READER'))
@@ -183,7 +194,6 @@ export function createRoomsHub(
     },
     toRoom(room, message, except) {
       const sent = manager.broadcastToRoom(room, message, except)
-      stats.count(stats.messagesOut, key('message', 'room_message'), sent)
       // The encoded size is the manager's; a room message is about this big.
       options.charge?.(sent * ROOM_MESSAGE_BYTES)
       return sent

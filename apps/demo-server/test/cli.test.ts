@@ -191,6 +191,80 @@ describe.skipIf(!built)('demo-server binary (dist/cli.js)', () => {
     expect((await scrape(ports.http, '/nope')).status).toBe(404)
   })
 
+  it('exports the throttler: refusals by reason, tracked addresses and open connections', async () => {
+    const { ports } = await startServer(['--max-per-ip', '1'])
+    const ada = await MessageClient.join(ports.message)
+    const second = await MessageClient.connect(ports.message)
+    expect(await second.next((m) => m.type === 'error')).toMatchObject({
+      code: 'ERR_TOO_MANY_CONNECTIONS',
+    })
+    let { body } = await scrape(ports.http)
+    expect(sample(body, 'verb_tcp_throttler_refusals_total', 'reason="concurrency"')).toBe(1)
+    expect(sample(body, 'verb_tcp_throttler_refusals_total', 'reason="rate"')).toBe(0)
+    expect(sample(body, 'verb_tcp_throttler_tracked_addresses')).toBe(1)
+    // The scrape itself is HTTP, outside the throttler: only Ada counts.
+    expect(sample(body, 'verb_tcp_throttler_open_connections')).toBe(1)
+    expect(sample(body, 'verb_tcp_pool_connections', 'port="message"')).toBe(1)
+    ada.socket.destroy()
+    await ada.untilClosed()
+    for (let i = 0; i < 100; i++) {
+      ;({ body } = await scrape(ports.http))
+      if (sample(body, 'verb_tcp_throttler_open_connections') === 0) break
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(sample(body, 'verb_tcp_throttler_open_connections')).toBe(0)
+    expect(sample(body, 'verb_tcp_pool_connections', 'port="message"')).toBe(0)
+  })
+
+  it('counts every message it sends, by type, as its clients receive them', async () => {
+    const { ports } = await startServer()
+    const ada = await MessageClient.join(ports.message)
+    const bob = await MessageClient.join(ports.message)
+    bob.send({ type: 'join_room', room: 'r' })
+    await bob.next((m) => m.type === 'joined')
+    ada.send({ type: 'join_room', room: 'r' })
+    await ada.next((m) => m.type === 'joined')
+    await bob.next((m) => m.type === 'user_joined')
+    ada.send({ type: 'room_message', room: 'r', data: 1 })
+    await bob.next((m) => m.type === 'room_message')
+    ada.send({ type: 'room_message', room: 'elsewhere', data: 2 }) // not a member: refused
+    await ada.next((m) => m.type === 'error')
+    ada.send({ type: 'leave_room', room: 'r' })
+    await ada.next((m) => m.type === 'left')
+    await bob.next((m) => m.type === 'user_left')
+    ada.send({ type: 'broadcast', data: 3 })
+    await bob.next((m) => m.type === 'broadcast')
+    bob.send({ type: 'private', target: ada.id, data: 4 })
+    await ada.next((m) => m.type === 'private')
+    ada.send({ type: 'ping', id: 1 })
+    await ada.next((m) => m.type === 'pong')
+
+    const received = new Map<string, number>()
+    for (const m of [...ada.received, ...bob.received])
+      received.set(m.type, (received.get(m.type) ?? 0) + 1)
+    expect([...received.keys()].sort()).toEqual(
+      [
+        'broadcast',
+        'error',
+        'joined',
+        'left',
+        'pong',
+        'private',
+        'room_message',
+        'user_joined',
+        'user_left',
+        'welcome',
+      ].sort(),
+    )
+    const { body } = await scrape(ports.http)
+    for (const [type, n] of received) {
+      expect({
+        type,
+        sent: sample(body, 'verb_tcp_messages_sent_total', `port="message",type="${type}"`),
+      }).toEqual({ type, sent: n })
+    }
+  })
+
   it('refuses a connection over --max-connections with a notice in the port’s own codec', async () => {
     const { ports } = await startServer(['--max-connections', '1'])
     await MessageClient.join(ports.message)

@@ -8,6 +8,13 @@ import { join } from 'node:path'
 const [impl, dir] = process.argv.slice(2)
 mkdirSync(dir, { recursive: true })
 let close = () => {}
+let readyCpuMs = 0
+process.on('message', (message) => {
+  if (message === 'go') {
+    const usage = process.resourceUsage()
+    readyCpuMs = (usage.userCPUTime + usage.systemCPUTime) / 1000
+  }
+})
 
 if (impl === 'raw') {
   // Half-open: the sender ends its side when the file is sent, and still reads our "k".
@@ -15,6 +22,19 @@ if (impl === 'raw') {
     const out = createWriteStream(join(dir, 'raw.bin'))
     socket.pipe(out)
     out.on('close', () => socket.end('k'))
+  })
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
+  close = () => server.close()
+} else if (impl === 'rawsha') {
+  // The raw pipe plus SHA-256 on the I/O thread, its digest sent back for the sender to compare:
+  // what end-to-end verification costs when nothing overlaps it.
+  const { createHash } = await import('node:crypto')
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const out = createWriteStream(join(dir, 'rawsha.bin'))
+    const hash = createHash('sha256')
+    socket.on('data', (chunk) => hash.update(chunk))
+    socket.pipe(out)
+    out.on('close', () => socket.end(hash.digest('hex')))
   })
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
   close = () => server.close()
@@ -41,7 +61,13 @@ if (impl === 'raw') {
 }
 
 process.on('message', (message) => {
-  if (message === 'rss') process.send({ maxRssKiB: process.resourceUsage().maxRSS })
+  if (message === 'rss') {
+    const usage = process.resourceUsage()
+    process.send({
+      maxRssKiB: usage.maxRSS,
+      cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000 - readyCpuMs,
+    })
+  }
   if (message === 'exit') {
     close()
     process.exit(0)

@@ -59,17 +59,23 @@ async function once1(impl, round) {
   const execArgv = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []
   const receiver = fork(join(here, 'receiver.mjs'), [impl, dir], { stdio: 'inherit', execArgv })
   const [{ port }] = await once(receiver, 'message')
+  receiver.send('go')
   const sender = fork(join(here, 'sender.mjs'), [impl, String(port), source], {
     stdio: 'inherit',
     execArgv,
   })
   const [result] = await once(sender, 'message')
   receiver.send('rss')
-  const [{ maxRssKiB }] = await once(receiver, 'message')
+  const [{ maxRssKiB, cpuMs: receiverCpuMs }] = await once(receiver, 'message')
   receiver.send('exit')
   await once(receiver, 'exit')
   rmSync(dir, { recursive: true, force: true })
-  return { ...result, mbps: size / 1e6 / (result.ms / 1000), rssMiB: maxRssKiB / 1024 }
+  return {
+    ...result,
+    receiverCpuMs,
+    mbps: size / 1e6 / (result.ms / 1000),
+    rssMiB: maxRssKiB / 1024,
+  }
 }
 
 const median = (xs) => {
@@ -89,7 +95,7 @@ for (let round = 0; round < runs; round++) {
     const r = await once1(impl, round)
     results[impl][round] = r
     console.log(
-      `run ${round + 1} ${impl.padEnd(6)} ${r.mbps.toFixed(0).padStart(5)} MB/s  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB`,
+      `run ${round + 1} ${impl.padEnd(6)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.ms.toFixed(0).padStart(6)} ms  CPU ms sender ${r.cpuMs.toFixed(0).padStart(5)} receiver ${r.receiverCpuMs.toFixed(0).padStart(5)}  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB`,
     )
   }
 }

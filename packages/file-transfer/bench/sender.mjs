@@ -30,9 +30,46 @@ async function raw() {
   socket.destroy()
 }
 
+async function rawsha() {
+  const { createHash } = await import('node:crypto')
+  const socket = await connect()
+  const hash = createHash('sha256')
+  const digest = new Promise((resolve) => {
+    let text = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (s) => {
+      text += s
+    })
+    socket.on('end', () => resolve(text))
+  })
+  const input = createReadStream(path, { highWaterMark: 1024 * 1024 })
+  input.on('data', (chunk) => hash.update(chunk))
+  input.pipe(socket)
+  if ((await digest) !== hash.digest('hex')) throw new Error('digest mismatch')
+  socket.destroy()
+}
+
 async function fast() {
   const socket = await connect()
-  const done = await sendFile(socket, path, { name: `fast-${process.pid}.bin` })
+  const t0 = performance.now()
+  let tStart = 0
+  let tAll = 0
+  const done = await sendFile(socket, path, {
+    name: `fast-${process.pid}.bin`,
+    progressIntervalMs: 0,
+    onStart: () => {
+      tStart = performance.now()
+    },
+    onProgress: (p) => {
+      if (p.bytes === p.total) tAll = performance.now()
+    },
+  })
+  if (process.env.FT_TIMELINE) {
+    const t = performance.now()
+    console.error(
+      `ready ${(tStart - t0).toFixed(0)} ms, data ${(tAll - tStart).toFixed(0)} ms, end ${(t - tAll).toFixed(0)} ms`,
+    )
+  }
   if (done.size !== size) throw new Error('short')
   socket.destroy()
 }
@@ -143,10 +180,10 @@ async function tus() {
   })
 }
 
-const run = { raw, fast, base64, tus }[impl]
+const run = { raw, rawsha, fast, base64, tus }[impl]
+const cpu = process.cpuUsage()
 const began = performance.now()
 await run()
 const ms = performance.now() - began
-process.send({ ms, cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000 }, () =>
-  process.exit(0),
-)
+const used = process.cpuUsage(cpu)
+process.send({ ms, cpuMs: (used.user + used.system) / 1000 }, () => process.exit(0))

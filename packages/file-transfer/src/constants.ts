@@ -14,6 +14,8 @@ export const DEFAULT_MAX_CONCURRENT_TRANSFERS = 4
 export const DEFAULT_PARTIAL_TTL_MS = 24 * 60 * 60 * 1000
 export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024
 export const DEFAULT_PROGRESS_EVERY = 100
+/** A transfer that takes in no chunk for this long is released (partial kept for resume). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000
 /** Bytes accepted but not yet written before a connection stops reading. */
 export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024
 

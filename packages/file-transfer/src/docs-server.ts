@@ -19,6 +19,8 @@ const SHA256 = /^[0-9a-f]{64}$/
 const MAX_CLIENT_ID = 256
 
 interface DocsTransfer {
+  /** The client's `transferId`, as it sent it (a string or a number). */
+  clientId: unknown
   id: string
   chunkSize: number | undefined
   size: number
@@ -152,6 +154,15 @@ export class TCPFileTransferServer {
       connection = created
       this.#connections.set(socket, created)
       this.#open.add(created)
+      // Released for idleness: forgotten here too (a resume is a new file_start with the
+      // uploadId), and the client is told with the docs' error message plus the code.
+      created.receiver.onTimeout = (id, error) => {
+        for (const [key, state] of created.transfers) {
+          if (state.id !== id) continue
+          created.transfers.delete(key)
+          this.#refuse(socket, error, state.clientId)
+        }
+      }
       socket.once('close', () => {
         this.#open.delete(created)
         void created.receiver.close()
@@ -191,6 +202,7 @@ export class TCPFileTransferServer {
       throw refuse(WireCode.BAD_REQUEST, 'fileSize must be a number')
     }
     const state: DocsTransfer = {
+      clientId: message.transferId,
       id: '',
       chunkSize,
       size: 0,

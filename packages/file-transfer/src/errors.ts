@@ -29,6 +29,8 @@ export const WireCode = {
   IO_ERROR: 'io_error',
   /** The server is shutting down; unfinished uploads can resume on another server. */
   SHUTTING_DOWN: 'shutting_down',
+  /** No chunk arrived for `idleTimeoutMs`: the transfer was released, its partial kept for resume. */
+  TIMEOUT: 'timeout',
 } as const
 
 export type WireCode = (typeof WireCode)[keyof typeof WireCode]
@@ -47,6 +49,7 @@ export const FileTransferErrorCode = {
   BUSY: 'ERR_FT_BUSY',
   IO_ERROR: 'ERR_FT_IO_ERROR',
   SHUTTING_DOWN: 'ERR_FT_SHUTTING_DOWN',
+  TIMEOUT: 'ERR_FT_TIMEOUT',
   /** Client side: the connection closed before the transfer finished. */
   CONNECTION_CLOSED: 'ERR_FT_CONNECTION_CLOSED',
   /** Client side: the peer sent something that is not this protocol. */

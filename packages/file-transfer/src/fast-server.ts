@@ -54,6 +54,8 @@ export function receiveFiles(
       }),
     )
   }
+  // Released for idleness: the peer learns why, and where to resume from (`expected`).
+  connection.onTimeout = (_id, error) => fail(error)
   const onShutdown = () => send(Op.NOTICE, encodeJson({ code: WireCode.SHUTTING_DOWN }))
   receiver.on('shutdown', onShutdown)
   socket.once('close', () => {

@@ -1,4 +1,4 @@
-import { createHash, type Hash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { crc32 } from 'node:zlib'
@@ -12,6 +12,7 @@ import {
   positiveInt,
 } from '@verb-tcp/core/validate'
 import {
+  DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CHUNK_BYTES,
   DEFAULT_MAX_CONCURRENT_TRANSFERS,
   DEFAULT_MAX_FILE_BYTES,
@@ -21,6 +22,7 @@ import {
   TRANSFER_ID_BYTES,
 } from './constants.ts'
 import { refuse, type TransferError, WireCode } from './errors.ts'
+import { openHash, type StreamHash } from './hasher.ts'
 import { LocalDirectoryStorage } from './local-storage.ts'
 import { nameProblem } from './name.ts'
 import type { FileStorage, PartialFile, PartialMeta } from './storage.ts'
@@ -40,6 +42,7 @@ const OPTION_KEYS = [
   'overwrite',
   'requireSha256',
   'maxQueuedBytes',
+  'idleTimeoutMs',
 ] as const
 
 interface Settings {
@@ -52,6 +55,7 @@ interface Settings {
   overwrite: boolean
   requireSha256: boolean
   maxQueuedBytes: number
+  idleTimeoutMs: number
 }
 
 function settings(options: FileReceiverOptions): Settings {
@@ -76,6 +80,7 @@ function settings(options: FileReceiverOptions): Settings {
     overwrite: bool(options.overwrite, 'overwrite', false),
     requireSha256: bool(options.requireSha256, 'requireSha256', false),
     maxQueuedBytes: positiveInt(options.maxQueuedBytes, 'maxQueuedBytes', DEFAULT_MAX_QUEUED_BYTES),
+    idleTimeoutMs: ms(options.idleTimeoutMs, 'idleTimeoutMs', DEFAULT_IDLE_TIMEOUT_MS, 0),
   }
 }
 
@@ -84,7 +89,7 @@ interface Transfer {
   readonly id: string
   readonly meta: PartialMeta
   readonly file: PartialFile
-  readonly hash: Hash
+  readonly hash: StreamHash
   readonly release: () => Promise<void>
   readonly owner: ReceiverConnection
   readonly startedAt: number
@@ -97,7 +102,21 @@ interface Transfer {
   tail: Promise<void>
   failure: TransferError | undefined
   ending: boolean
+  /** `durable` when the last background flush began. */
+  flushedAt: number
+  /** A background flush in flight. */
+  flushing: Promise<void> | undefined
+  /** What a background flush failed with: Linux reports a writeback error to one fsync only. */
+  flushError: unknown
+  /** Fires when no chunk came in for `idleTimeoutMs`; refreshed by every chunk and write. */
+  idle: NodeJS.Timeout | undefined
 }
+
+/**
+ * Bytes written between background flushes. Flushing while the upload streams lets the disk
+ * write back during the transfer, so the fsync before publishing finds little left to do.
+ */
+const FLUSH_EVERY_BYTES = 32 * 1024 * 1024
 
 export interface FileReceiverEvents {
   /** An upload was verified and published. */
@@ -108,6 +127,8 @@ export interface FileReceiverEvents {
   expired: [count: number]
   /** `close()` was called: connections tell their peers before anything else happens. */
   shutdown: []
+  /** An upload took in no chunk for `idleTimeoutMs` and was released; its partial is kept. */
+  timeout: [transferId: string, error: TransferError]
 }
 
 function ioFailure(id: string, cause: unknown): TransferError {
@@ -272,7 +293,7 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
         await this.storage.remove(id).catch(() => {})
         throw ioFailure(id, cause)
       }
-      this.#adopt(owner, id, meta, file, createHash('sha256'), release)
+      this.#adopt(owner, id, meta, file, openHash(size), release)
       return { transferId: id, name, size, offset: 0, resumed: false }
     } catch (error) {
       this.#names.delete(name)
@@ -331,11 +352,16 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
         owner.checkQuota(meta.size - file.size)
         await this.#checkSpace(meta.size - file.size)
         // The hash state cannot be saved, so a resumed upload re-reads what is on disk.
-        const hash = createHash('sha256')
-        for await (const chunk of this.storage.read(id, file.size)) hash.update(chunk)
-        if (this.#closing) throw refuse(WireCode.SHUTTING_DOWN, 'the server is shutting down')
-        if (this.#names.has(meta.name)) {
-          throw refuse(WireCode.EXISTS, `${meta.name} is being uploaded`, { transferId: id })
+        const hash = openHash(meta.size)
+        try {
+          for await (const chunk of this.storage.read(id, file.size)) await hash.update(chunk)
+          if (this.#closing) throw refuse(WireCode.SHUTTING_DOWN, 'the server is shutting down')
+          if (this.#names.has(meta.name)) {
+            throw refuse(WireCode.EXISTS, `${meta.name} is being uploaded`, { transferId: id })
+          }
+        } catch (error) {
+          hash.discard()
+          throw error
         }
         this.#names.add(meta.name)
         this.#adopt(owner, id, meta, file, hash, release, file.size)
@@ -360,7 +386,7 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
     id: string,
     meta: PartialMeta,
     file: PartialFile,
-    hash: Hash,
+    hash: StreamHash,
     release: () => Promise<void>,
     offset = 0,
   ): void {
@@ -378,6 +404,15 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
       tail: Promise.resolve(),
       failure: undefined,
       ending: false,
+      flushedAt: offset,
+      flushing: undefined,
+      flushError: undefined,
+      idle: undefined,
+    }
+    const idleMs = this.#settings.idleTimeoutMs
+    if (idleMs > 0) {
+      transfer.idle = setTimeout(() => this.#onIdle(transfer), idleMs)
+      transfer.idle.unref()
     }
     this.#transfers.set(id, transfer)
     owner.adopt(transfer)
@@ -430,20 +465,47 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
         recoverable: true,
       })
     }
-    t.hash.update(data)
+    t.idle?.refresh()
     t.received += length
     owner.queued += length
+    // Submitted before hashing, so the write runs on libuv's pool while this thread hashes;
+    // writes at distinct offsets may run at once, and are acknowledged in order.
+    let submitted: Promise<void>
+    try {
+      submitted = t.file.write(data, offset)
+    } catch (cause) {
+      submitted = Promise.reject(cause)
+    }
+    submitted.catch(() => {})
+    // Hashed on the hashing thread for large uploads; its backlog counts as queued bytes.
+    const hashed = t.hash.update(data)
+    hashed.catch(() => {})
     const written = t.tail.then(async () => {
-      if (t.failure) throw t.failure
       try {
-        await t.file.write(data, offset)
+        await submitted
+        await hashed
       } catch (cause) {
-        const error = ioFailure(id, cause)
+        const error = t.failure ?? ioFailure(id, cause)
         // Not awaited: failing waits for the queue, and this write is in it.
         void this.#fail(t, error)
         throw error
       }
+      if (t.failure) throw t.failure
+      // A slow disk is not an idle sender: progress here counts as activity too.
+      t.idle?.refresh()
       t.durable = offset + length
+      if (t.durable - t.flushedAt >= FLUSH_EVERY_BYTES && t.flushing === undefined) {
+        t.flushedAt = t.durable
+        t.flushing = t.file.sync().then(
+          () => {
+            t.flushing = undefined
+          },
+          (cause) => {
+            t.flushError ??= cause
+            t.flushing = undefined
+          },
+        )
+      }
       return t.durable
     })
     const settled = written.finally(() => {
@@ -482,7 +544,14 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
         recoverable: true,
       })
     }
-    const digest = t.hash.digest('hex')
+    let digest: string
+    try {
+      digest = await t.hash.digest()
+    } catch (cause) {
+      const error = ioFailure(id, cause)
+      await this.#fail(t, error)
+      throw error
+    }
     if (expected !== undefined && expected !== digest) {
       const error = refuse(
         WireCode.CHECKSUM_MISMATCH,
@@ -501,6 +570,8 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
       throw refuse(WireCode.SHUTTING_DOWN, 'the server is shutting down', { transferId: id })
     }
     try {
+      await t.flushing
+      if (t.flushError !== undefined) throw t.flushError
       await t.file.sync()
       await t.file.close()
     } catch (cause) {
@@ -546,6 +617,7 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
         })
       t.failure ??= refuse(WireCode.NOT_FOUND, 'the transfer was cancelled', { transferId: id })
       await t.tail
+      await t.flushing
       await t.file.close().catch(() => {})
       await this.storage.remove(id)
       await this.#forget(t)
@@ -580,13 +652,38 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
     return t
   }
 
+  /**
+   * No chunk for `idleTimeoutMs`. Not while the upload is publishing or its writes are still
+   * going: then the wait is ours, not the sender's. Released like a closed connection (the
+   * partial kept, the lock and name freed), and the connection's adapter tells the peer.
+   */
+  #onIdle(t: Transfer): void {
+    if (this.#transfers.get(t.id) !== t || t.failure) return
+    if (t.ending || t.durable < t.received) {
+      t.idle?.refresh()
+      return
+    }
+    const error = refuse(
+      WireCode.TIMEOUT,
+      `no data for ${this.#settings.idleTimeoutMs} ms; resume with the transfer id`,
+      { transferId: t.id, offset: t.received, expected: t.received },
+    )
+    t.failure = error
+    void this.#detach(t)
+    this.emit('timeout', t.id, error)
+    t.owner.timedOut(t.id, error)
+  }
+
   #detach(t: Transfer): Promise<void> {
     if (this.#transfers.get(t.id) !== t) return this.#detaching.get(t.id) ?? Promise.resolve()
     t.failure ??= refuse(WireCode.SHUTTING_DOWN, 'the transfer was detached', { transferId: t.id })
+    t.hash.discard()
+    clearTimeout(t.idle)
     this.#transfers.delete(t.id)
     t.owner.forget(t)
     const done = (async () => {
       await t.tail
+      await t.flushing
       await t.file.close().catch(() => {})
       this.#names.delete(t.meta.name)
       await t.release().catch(() => {})
@@ -605,6 +702,7 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
       if (close) {
         // Let the write in flight finish before removing the file under it.
         await t.tail
+        await t.flushing
         await t.file.close().catch(() => {})
       }
       await this.storage.remove(t.id).catch(() => {})
@@ -614,6 +712,8 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
 
   async #forget(t: Transfer): Promise<void> {
     if (this.#transfers.get(t.id) !== t) return
+    t.hash.discard()
+    clearTimeout(t.idle)
     this.#transfers.delete(t.id)
     this.#names.delete(t.meta.name)
     await t.release().catch(() => {})
@@ -634,6 +734,11 @@ export class ReceiverConnection {
   declared = 0
   readonly #open = new Set<Transfer>()
   #onDrained: (() => void) | undefined
+  /**
+   * Set by the protocol adapter: a transfer of this connection was released for idleness
+   * (`timeout`, partial kept). The adapter tells the peer; its later chunks are `not_found`.
+   */
+  onTimeout: ((transferId: string, error: TransferError) => void) | undefined
 
   constructor(receiver: FileReceiver) {
     this.receiver = receiver
@@ -695,6 +800,11 @@ export class ReceiverConnection {
       this.#onDrained = undefined
       callback()
     }
+  }
+
+  /** @internal */
+  timedOut(transferId: string, error: TransferError): void {
+    this.onTimeout?.(transferId, error)
   }
 
   /** @internal */

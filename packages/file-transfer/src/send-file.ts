@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { basename } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -17,6 +16,7 @@ import {
   writeId,
   writeOffset,
 } from './fast-wire.ts'
+import { openHash, type StreamHash } from './hasher.ts'
 import type { CompletedTransfer, StartResult } from './types.ts'
 
 export interface SendProgress {
@@ -66,6 +66,9 @@ const OPTION_KEYS = [
   'progressIntervalMs',
   'busyRetries',
 ] as const
+
+/** Chunks read from disk ahead of the one being sent. */
+const READ_AHEAD = 4
 
 const handlers = new WeakMap<Duplex, BinaryProtocolHandler>()
 let nextRef = 1
@@ -210,7 +213,8 @@ export async function sendFile(
     onStart?.(started)
     const id = started.transferId
     const prefix = dataPrefixBytes(withCrc)
-    let hash = await hashPrefix(file, started.offset, chunkBytes, path)
+    let hash = await hashPrefix(file, started.offset, size, chunkBytes, path)
+    let unhashed = 0
 
     let acked = started.offset
     /** DATA frames not yet answered (each gets one ACK or one ERROR). */
@@ -266,7 +270,6 @@ export async function sendFile(
       )
       wake?.()
     }
-    const onDrain = () => wake?.()
     const onAbort = () => {
       failure ??= signal?.reason ?? new DOMException('aborted', 'AbortError')
       wake?.()
@@ -280,7 +283,6 @@ export async function sendFile(
       })
     handler.on(FILE_TRANSFER, onFrame)
     handler.socket.on('close', onClose)
-    handler.socket.on('drain', onDrain)
     signal?.addEventListener('abort', onAbort)
     if (handler.socket.destroyed) onClose()
     const read = (at: number) => {
@@ -295,18 +297,26 @@ export async function sendFile(
       let sent = started.offset
       let rewinds = 0
       for (;;) {
-        // One read ahead: the next chunk comes off the disk while this one is hashed and sent.
-        let next = sent < size ? read(sent) : undefined
-        while (next && !rewind) {
-          const buffer = await next
+        // Reads run ahead on libuv's pool while earlier chunks are hashed and sent, so the disk,
+        // the hash and the socket overlap instead of taking turns.
+        const reads: Promise<Buffer>[] = []
+        let readAt = sent
+        const readAhead = () => {
+          while (reads.length < READ_AHEAD && readAt < size && readAt - acked < windowBytes) {
+            const next = read(readAt)
+            next.catch(() => {})
+            reads.push(next)
+            readAt += Math.min(chunkBytes, size - readAt)
+          }
+        }
+        readAhead()
+        while (reads.length > 0 && !rewind) {
+          const buffer = await (reads.shift() as Promise<Buffer>)
           if (failure) throw failure
           const length = buffer.length - prefix
           const at = sent
           sent += length
-          next = sent < size ? read(sent) : undefined
-          next?.catch(() => {})
           const data = buffer.subarray(prefix)
-          hash.update(data)
           writeId(buffer, id)
           writeOffset(buffer, at, 16)
           let flags: number = Op.DATA
@@ -316,15 +326,32 @@ export async function sendFile(
           }
           outstanding++
           handler.sendBinaryMessage(FILE_TRANSFER, buffer, flags)
-          while (
-            !failure &&
-            !rewind &&
-            (sent - acked >= windowBytes || handler.socket.writableNeedDrain)
-          ) {
+          // Hashed off this thread for large files; what waits for the hash counts against the
+          // window like what waits for an acknowledgement.
+          unhashed += length
+          const current = hash
+          current.update(data).then(
+            () => {
+              if (current !== hash) return
+              unhashed -= length
+              wake?.()
+            },
+            (error) => {
+              failure ??= error
+              wake?.()
+            },
+          )
+          readAhead()
+          // The window bounds what is unacknowledged, socket queue included, so memory stays
+          // bounded without stopping at every 'drain' (a 1 MiB chunk always overfills the
+          // socket's 16 KiB high-water mark, and waiting for it would idle the pipe).
+          while (!failure && !rewind && (sent - acked >= windowBytes || unhashed >= windowBytes)) {
             await sleep()
+            readAhead()
           }
           if (failure) throw failure
         }
+        for (const pending of reads) await pending.catch(() => {})
         while (!failure && (outstanding > 0 || acked < sent)) await sleep()
         if (failure) throw failure
         if (!rewind) break
@@ -338,15 +365,19 @@ export async function sendFile(
         }
         rewind = false
         sent = acked
-        hash = await hashPrefix(file, acked, chunkBytes, path)
+        hash.discard()
+        unhashed = 0
+        hash = await hashPrefix(file, acked, size, chunkBytes, path)
       }
+    } catch (error) {
+      hash.discard()
+      throw error
     } finally {
       handler.off(FILE_TRANSFER, onFrame)
       handler.socket.off('close', onClose)
-      handler.socket.off('drain', onDrain)
       signal?.removeEventListener('abort', onAbort)
     }
-    const digest = hash.digest('hex')
+    const digest = await hash.digest()
     const complete = waitFor(
       handler,
       (frame) => {
@@ -367,15 +398,26 @@ export async function sendFile(
 }
 
 /** SHA-256 state after the first `length` bytes: a hash state cannot be saved, so it is rebuilt. */
-async function hashPrefix(file: fs.FileHandle, length: number, chunkBytes: number, path: string) {
-  const hash = createHash('sha256')
+async function hashPrefix(
+  file: fs.FileHandle,
+  length: number,
+  size: number,
+  chunkBytes: number,
+  path: string,
+): Promise<StreamHash> {
+  const hash = openHash(size)
   const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, length) || 1)
-  for (let at = 0; at < length; ) {
-    const want = Math.min(buffer.length, length - at)
-    const { bytesRead } = await file.read(buffer, 0, want, at)
-    if (bytesRead === 0) throw new Error(`${path} is shorter than the server's offset`)
-    hash.update(buffer.subarray(0, bytesRead))
-    at += bytesRead
+  try {
+    for (let at = 0; at < length; ) {
+      const want = Math.min(buffer.length, length - at)
+      const { bytesRead } = await file.read(buffer, 0, want, at)
+      if (bytesRead === 0) throw new Error(`${path} is shorter than the server's offset`)
+      await hash.update(buffer.subarray(0, bytesRead))
+      at += bytesRead
+    }
+  } catch (error) {
+    hash.discard()
+    throw error
   }
   return hash
 }

@@ -21,6 +21,12 @@ export interface FileReceiverOptions {
   requireSha256?: boolean
   /** Accepted-but-unwritten bytes per connection before it stops reading. @default 16 MiB */
   maxQueuedBytes?: number
+  /**
+   * A transfer that takes in no chunk for this long (a sender that stopped, or trickles slower
+   * than a chunk per period) is released with `timeout`: its partial stays for resume, its lock
+   * and name are freed. `0` turns it off. @default 60 000 ms
+   */
+  idleTimeoutMs?: number
 }
 
 /** A request to start (or, with `transferId`, resume) an upload. */

@@ -54,6 +54,11 @@ export const DEFAULTS = {
   maxOpensPerSecond: 1000,
   /** Resets the peer may send per second. */
   maxResetsPerSecond: 1000,
+  /**
+   * Streams the peer may reset before a byte of data moved on them (rapid reset), as a budget
+   * refilled by a tenth of it per second and by one per stream that did carry data.
+   */
+  maxEmptyResets: 200,
   /** Pings the peer may send per second. */
   maxPingsPerSecond: 100,
   /** Keepalive ping interval in ms; 0 disables it. */

@@ -21,6 +21,7 @@ const KNOWN: readonly (keyof MuxSessionOptions)[] = [
   'maxStreams',
   'maxOpensPerSecond',
   'maxResetsPerSecond',
+  'maxEmptyResets',
   'maxPingsPerSecond',
   'maxSmallFramesPerSecond',
   'keepAliveInterval',
@@ -45,6 +46,7 @@ export interface ResolvedOptions {
   maxStreams: number
   maxOpensPerSecond: number
   maxResetsPerSecond: number
+  maxEmptyResets: number
   maxPingsPerSecond: number
   maxSmallFramesPerSecond: number
   keepAliveInterval: number
@@ -132,6 +134,7 @@ export function resolveOptions(options: MuxSessionOptions): ResolvedOptions {
       'maxResetsPerSecond',
       DEFAULTS.maxResetsPerSecond,
     ),
+    maxEmptyResets: rate(o.maxEmptyResets, 'maxEmptyResets', DEFAULTS.maxEmptyResets),
     maxPingsPerSecond: rate(o.maxPingsPerSecond, 'maxPingsPerSecond', DEFAULTS.maxPingsPerSecond),
     maxSmallFramesPerSecond: rate(
       o.maxSmallFramesPerSecond,

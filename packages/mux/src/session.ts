@@ -106,6 +106,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
   readonly #openLimiter: RateLimiter
   readonly #overflowLimiter: RateLimiter
   readonly #resetLimiter: RateLimiter
+  readonly #emptyResetLimiter: RateLimiter
   readonly #pingLimiter: RateLimiter
   readonly #smallFrameLimiter: RateLimiter
 
@@ -156,6 +157,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     this.#openLimiter = new RateLimiter(this.#o.maxOpensPerSecond)
     this.#overflowLimiter = new RateLimiter(this.#o.maxOpensPerSecond)
     this.#resetLimiter = new RateLimiter(this.#o.maxResetsPerSecond)
+    this.#emptyResetLimiter = new RateLimiter(this.#o.maxEmptyResets / 10, this.#o.maxEmptyResets)
     this.#pingLimiter = new RateLimiter(this.#o.maxPingsPerSecond)
     this.#smallFrameLimiter = new RateLimiter(this.#o.maxSmallFramesPerSecond)
     this.#closedPromise = new Promise((resolve) => {
@@ -499,6 +501,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     if (stream.detached) return
     stream.detached = true
     stream.inReady = false
+    if (stream.pushed > 0 || stream.sent > 0) this.#emptyResetLimiter.refund()
     this.#streams.delete(stream.id)
     if (stream.waiting) this.#forgetWaiting(stream)
     this.#releaseSlot(stream)
@@ -858,6 +861,10 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
           this.#rateLimited('resets', this.#o.maxResetsPerSecond)
           return
         }
+        if (this.#isEmptyReset(m.streamId) && !this.#emptyResetLimiter.take()) {
+          this.#rateLimited('resets of streams that carried no data', this.#o.maxEmptyResets)
+          return
+        }
         this.#onRemoteReset(m.streamId, m.code)
         return
       case 'window_update':
@@ -1034,6 +1041,18 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
         }),
       )
     }
+  }
+
+  /**
+   * A reset of a stream the peer opened, before a byte moved on it either way: live and empty,
+   * or already gone (we refused it, or it closed). Each costs us a stream's set-up and tear-down
+   * for nothing, which is the whole of a rapid-reset flood.
+   */
+  #isEmptyReset(id: number): boolean {
+    const s = this.#streams.get(id)
+    if (s !== undefined) return !s.local && s.pushed === 0 && s.sent === 0
+    const remoteParity = this.role === 'dialler' ? 0 : 1
+    return (id & 1) === remoteParity && id <= this.#highestRemoteId && id !== 0
   }
 
   #onRemoteFin(id: number): void {

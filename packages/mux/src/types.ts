@@ -49,6 +49,14 @@ export interface MuxSessionOptions {
   maxOpensPerSecond?: number
   /** Resets per second accepted from the peer before the session is closed. @default 1000 */
   maxResetsPerSecond?: number
+  /**
+   * Streams the peer may reset before a byte of data moved on them, in either direction (rapid
+   * reset: the peer's reset of a stream we accepted, or of one we refused). A budget of this
+   * many, refilled by a tenth of it per second and by one for every stream that does carry data.
+   * Unlike the per-second budgets it is not outrun by a server too busy to read a flooding peer
+   * at full rate: past it the session closes with `ERR_MUX_RATE_LIMITED`. @default 200
+   */
+  maxEmptyResets?: number
   /** Pings per second accepted from the peer before the session is closed. @default 100 */
   maxPingsPerSecond?: number
   /**

@@ -98,3 +98,52 @@ describe.each(floods)('a flood of %s', (_name, make) => {
     expect(accepted[0]?.closed).toBe(false)
   })
 })
+
+describe('a session that opens and resets streams as fast as it can (rapid reset)', () => {
+  it('is closed with ERR_MUX_RATE_LIMITED by maxEmptyResets; a well-behaved session is unaffected', async () => {
+    const { port, accepted } = await server()
+    const good = createSession(await rawClient(port), { role: 'dialler', keepAliveInterval: 0 })
+    sessions.push(good)
+    await until(() => accepted.length === 1)
+    let served = 0
+    ;(accepted[0] as MuxSession).on('stream', () => served++)
+
+    const attacker = createSession(await rawClient(port), { role: 'dialler', keepAliveInterval: 0 })
+    attacker.on('error', () => {})
+    sessions.push(attacker)
+    await until(() => accepted.length === 2)
+    const victim = accepted[1] as MuxSession
+    let streams = 0
+    victim.on('stream', () => streams++)
+    const closed = closeError(victim)
+    const started = performance.now()
+    const flood = async () => {
+      // Bounded: 100,000 streams at most, whatever happens.
+      for (let turn = 0; turn < 1000 && !attacker.closed; turn++) {
+        for (let k = 0; k < 100; k++) {
+          try {
+            const s = attacker.open('sink')
+            s.on('error', () => {})
+            s.reset()
+          } catch {
+            return // goaway received: the server closed us
+          }
+        }
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+    const payload = bytes(1 << 20)
+    const echo = good.open('echo')
+    echo.end(payload)
+    const [error, back] = await Promise.all([closed, readAll(echo), flood()])
+    const seconds = (performance.now() - started) / 1000
+    expect(error).toMatchObject({ code: 'ERR_MUX_RATE_LIMITED', limit: 200 })
+    // Streams set up for the flood: the budget, its refill (a tenth per second), and the one
+    // whose reset went over it.
+    expect(streams).toBeLessThanOrEqual(200 + Math.ceil(20 * seconds) + 1)
+    expect(back.equals(payload)).toBe(true)
+    expect(served).toBe(1)
+    expect(good.closed).toBe(false)
+    expect(accepted[0]?.closed).toBe(false)
+  })
+})

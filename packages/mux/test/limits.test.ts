@@ -60,6 +60,68 @@ describe('abuse limits', () => {
     })
   })
 
+  it('resets of streams that carried nothing close the session past maxEmptyResets, below the per-second budgets', async () => {
+    // The per-second budgets are far away: only the empty-stream budget can stop this peer.
+    const { session, send, received } = rawPeer({
+      maxEmptyResets: 10,
+      maxResetsPerSecond: 100_000,
+      maxOpensPerSecond: 100_000,
+    })
+    let accepted = 0
+    session.on('stream', () => accepted++)
+    const closed = closeError(session)
+    send(ctrl(HELLO))
+    for (let id = 1; id < 60; id += 2) {
+      send(ctrl({ type: 'stream_create', streamId: id, streamType: 'x', metadata: {} }))
+      send(ctrl({ type: 'stream_reset', streamId: id, code: 8 }))
+    }
+    expect(await closed).toMatchObject({ code: 'ERR_MUX_RATE_LIMITED', limit: 10 })
+    expect(accepted).toBe(11) // the budget, then the stream whose reset went over it
+    expect(controls(received()).at(-1)).toMatchObject({
+      type: 'goaway',
+      code: ResetCode.ENHANCE_YOUR_CALM,
+    })
+  })
+
+  it('resets of refused streams count against maxEmptyResets too', async () => {
+    const { session, send } = rawPeer({
+      maxEmptyResets: 10,
+      maxResetsPerSecond: 100_000,
+      maxOpensPerSecond: 100_000,
+      acceptStream: () => false,
+    })
+    const closed = closeError(session)
+    send(ctrl(HELLO))
+    for (let id = 1; id < 60; id += 2) {
+      send(ctrl({ type: 'stream_create', streamId: id, streamType: 'x', metadata: {} }))
+      send(ctrl({ type: 'stream_reset', streamId: id, code: 8 }))
+    }
+    expect(await closed).toMatchObject({ code: 'ERR_MUX_RATE_LIMITED', limit: 10 })
+  })
+
+  it('resets of streams that carried data do not spend maxEmptyResets', async () => {
+    const { session, send, received } = rawPeer({
+      maxEmptyResets: 10,
+      maxResetsPerSecond: 100_000,
+      maxOpensPerSecond: 100_000,
+    })
+    const got: number[] = []
+    session.on('stream', (s) => {
+      s.on('data', () => got.push(s.id))
+      s.on('error', () => {})
+    })
+    send(ctrl(HELLO))
+    for (let id = 1; id < 60; id += 2) {
+      send(ctrl({ type: 'stream_create', streamId: id, streamType: 'x', metadata: {} }))
+      send(frame(id, 'request'))
+      send(ctrl({ type: 'stream_reset', streamId: id, code: 8 }))
+    }
+    send(ctrl({ type: 'ping', id: 7 }))
+    await until(() => controls(received()).some((m) => m.type === 'pong' && m.id === 7))
+    expect(got.length).toBe(30)
+    expect(session.closed).toBe(false)
+  })
+
   it('a burst of opens over the budget is refused; the session lives', async () => {
     const { session, send, received } = rawPeer({ maxOpensPerSecond: 3 })
     const accepted: number[] = []

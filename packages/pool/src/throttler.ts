@@ -62,7 +62,9 @@ export class ConnectionThrottler extends SafeEmitter<ThrottlerEvents> {
   /** In least-recently-seen order: every attempt moves its entry to the end. */
   readonly #entries = new Map<string, Entry>()
   #lastSweep: number
-  readonly #counters: Omit<ThrottlerCounters, 'tracked'> = {
+  /** Sum of `active` over the entries: connections accepted and not yet released. */
+  #open = 0
+  readonly #counters: Omit<ThrottlerCounters, 'tracked' | 'open'> = {
     accepted: 0,
     refusedByRate: 0,
     refusedByConcurrency: 0,
@@ -105,8 +107,15 @@ export class ConnectionThrottler extends SafeEmitter<ThrottlerEvents> {
     return this.#entries.size
   }
 
+  /**
+   * `tracked` counts only addresses still inside their window (a read sweeps stale ones, at most
+   * once a window), so once the traffic stops and a window has passed, it comes back to zero, as
+   * `open` does when every connection has closed.
+   */
   get counters(): ThrottlerCounters {
-    return { tracked: this.#entries.size, ...this.#counters }
+    const now = Math.floor(this.#now())
+    if (now - this.#lastSweep >= this.windowMs) this.#sweep(now)
+    return { tracked: this.#entries.size, open: this.#open, ...this.#counters }
   }
 
   /** The key `address` is counted under. */
@@ -154,6 +163,7 @@ export class ConnectionThrottler extends SafeEmitter<ThrottlerEvents> {
     }
     entry.last = now
     entry.active++
+    this.#open++
     this.#counters.accepted++
     return 'accepted'
   }
@@ -164,12 +174,23 @@ export class ConnectionThrottler extends SafeEmitter<ThrottlerEvents> {
    */
   releaseConnection(remoteAddress: string | undefined): void {
     const entry = this.#entries.get(this.keyOf(remoteAddress))
-    if (entry && entry.active > 0) entry.active--
+    if (entry && entry.active > 0) {
+      entry.active--
+      this.#open--
+    }
   }
 
   /** Forgets every address. */
   clear(): void {
     this.#entries.clear()
+    this.#open = 0
+  }
+
+  /** An entry goes: its open connections can no longer be released against it. */
+  #forget(key: string, entry: Entry): void {
+    this.#entries.delete(key)
+    this.#open -= entry.active
+    this.#counters.evicted++
   }
 
   #refuse(key: string, reason: Exclude<ThrottleVerdict, 'accepted'>): ThrottleVerdict {
@@ -189,10 +210,7 @@ export class ConnectionThrottler extends SafeEmitter<ThrottlerEvents> {
   #sweep(now: number): void {
     this.#lastSweep = now
     for (const [key, entry] of this.#entries) {
-      if (now - entry.last >= this.windowMs && !this.#holdsSlots(entry)) {
-        this.#entries.delete(key)
-        this.#counters.evicted++
-      }
+      if (now - entry.last >= this.windowMs && !this.#holdsSlots(entry)) this.#forget(key, entry)
     }
   }
 
@@ -206,8 +224,7 @@ export class ConnectionThrottler extends SafeEmitter<ThrottlerEvents> {
     let scanned = 0
     for (const [key, entry] of this.#entries) {
       if (!this.#holdsSlots(entry)) {
-        this.#entries.delete(key)
-        this.#counters.evicted++
+        this.#forget(key, entry)
         return true
       }
       if (++scanned >= EVICTION_SCAN) break

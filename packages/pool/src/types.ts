@@ -110,8 +110,13 @@ export interface ThrottlerOptions {
 export type ThrottleVerdict = 'accepted' | 'rate' | 'concurrency' | 'capacity'
 
 export interface ThrottlerCounters {
-  /** Addresses (or IPv6 prefixes) tracked now. */
+  /** Addresses (or IPv6 prefixes) tracked now (seen within the window, or with connections open). */
   tracked: number
+  /**
+   * Connections accepted and not yet released, over the tracked addresses (an entry evicted
+   * without a concurrency limit takes its count with it).
+   */
+  open: number
   accepted: number
   /** Refused: `maxPerWindow` connections already opened in the window. */
   refusedByRate: number

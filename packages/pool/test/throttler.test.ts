@@ -244,3 +244,30 @@ describe('ConnectionThrottler: events', () => {
     warn.mockRestore()
   })
 })
+
+describe('ConnectionThrottler: counters come back to zero', () => {
+  it('open counts connections not yet released; tracked drops once the window has passed', () => {
+    const { t, clock } = throttler({ maxPerWindow: 10, windowMs: 1_000, maxConcurrent: 5 })
+    for (const address of ['10.0.0.1', '10.0.0.1', '10.0.0.2']) t.acquire(address)
+    t.releaseConnection('10.0.0.9') // never acquired: changes nothing
+    expect(t.counters).toMatchObject({ tracked: 2, open: 3, accepted: 3 })
+    t.releaseConnection('10.0.0.1')
+    t.releaseConnection('10.0.0.1')
+    t.releaseConnection('10.0.0.1') // an extra call does nothing
+    t.releaseConnection('10.0.0.2')
+    expect(t.counters).toMatchObject({ tracked: 2, open: 0 })
+    clock.now += 1_000
+    // No new connection is needed for the stale addresses to go.
+    expect(t.counters).toMatchObject({ tracked: 0, open: 0, evicted: 2 })
+  })
+
+  it('an address evicted with connections open (no concurrency limit) takes its count along', () => {
+    const { t, clock } = throttler({ maxPerWindow: 10, windowMs: 1_000 })
+    t.acquire('a')
+    t.acquire('a')
+    clock.now += 1_000
+    expect(t.counters).toMatchObject({ tracked: 0, open: 0 })
+    t.releaseConnection('a') // its entry is gone: nothing to give back, nothing goes negative
+    expect(t.counters.open).toBe(0)
+  })
+})

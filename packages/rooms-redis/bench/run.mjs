@@ -11,6 +11,7 @@
 //   flock /work/bench.lock node bench/run.mjs [--n 100] [--runs 5] [--seconds 3]
 import { fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { parseArgs } from 'node:util'
 
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '20' },
     only: { type: 'string' },
+    cpu: { type: 'boolean', default: false },
   },
 })
 const N = Number(values.n)
@@ -30,6 +32,10 @@ const WARMUP = Number(values.warmup)
 const IMPLS = values.only ? values.only.split(',') : ['one', 'two', 'sio']
 const here = new URL('.', import.meta.url)
 const processes = new Set()
+// BENCH_PROFILE=dir: every server and driver process writes a CPU profile there.
+const execArgv = process.env.BENCH_PROFILE
+  ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+  : []
 
 async function freePort() {
   const server = createServer().listen(0, '127.0.0.1')
@@ -62,6 +68,7 @@ async function startRedis() {
 
 function startServer(script, env) {
   const child = fork(new URL(script, here), [], {
+    execArgv,
     env: { ...process.env, ...env },
     stdio: 'inherit',
   })
@@ -87,9 +94,33 @@ function request(child, message, key) {
 
 let prefixes = 0
 
+// CPU time (user + system, in clock ticks of 10 ms) a process has used so far, from Linux's /proc.
+function cpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(fields[11]) + Number(fields[12])
+  } catch {
+    return Number.NaN
+  }
+}
+const cpuNotes = []
+// Busy and total ticks of the whole machine, to tell a CPU-bound run from one waiting on latency.
+function machineTicks() {
+  const cpu = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number)
+  const total = cpu.reduce((a, b) => a + b, 0)
+  return { busy: total - cpu[3] - cpu[4], total }
+}
+
 const debug = process.env.BENCH_DEBUG ? (...a) => console.error('[bench]', ...a) : () => {}
 
-async function measure(impl, redisUrl) {
+async function measure(impl, redis) {
+  const redisUrl = redis.url
   debug('measure', impl)
   let servers
   if (impl === 'one') servers = [await startServer('verb-node.mjs', { ADAPTER: 'local' })]
@@ -109,7 +140,7 @@ async function measure(impl, redisUrl) {
   const ports = servers.map((s) => s.port)
   debug('servers up', ports)
   const drivers = [0, 1].map(() => {
-    const child = fork(new URL('driver.mjs', here), [], { stdio: 'inherit' })
+    const child = fork(new URL('driver.mjs', here), [], { execArgv, stdio: 'inherit' })
     processes.add(child)
     return child
   })
@@ -132,6 +163,13 @@ async function measure(impl, redisUrl) {
   debug('connected')
   for (let i = 0; i < WARMUP; i++) await runRound()
   debug('warm')
+  const roles = [
+    ...servers.map((s, i) => [`server${i + 1}`, s.child.pid]),
+    ...drivers.map((d, i) => [`driver${i + 1}`, d.pid]),
+    ['redis', redis.child.pid],
+  ]
+  const before = roles.map(([, pid]) => cpuTicks(pid))
+  const machineBefore = machineTicks()
   const start = process.hrtime.bigint()
   const first = round
   let elapsed = 0
@@ -140,13 +178,25 @@ async function measure(impl, redisUrl) {
     elapsed = Number(process.hrtime.bigint() - start) / 1e9
   }
   const deliveries = (round - first) * N * (N - 1)
+  if (values.cpu) {
+    // CPU milliseconds per 100k deliveries, per process, over the timed rounds.
+    const per = roles.map(([name, pid], i) => {
+      const ms = (cpuTicks(pid) - before[i]) * 10
+      return `${name} ${((ms / deliveries) * 1e5).toFixed(1)}`
+    })
+    const machine = machineTicks()
+    const busy = (machine.busy - machineBefore.busy) / (machine.total - machineBefore.total)
+    cpuNotes.push(
+      `${impl}: cpu ms per 100k deliveries: ${per.join(', ')}; wall ${((elapsed / deliveries) * 1e8).toFixed(1)} ms; machine ${(busy * 100).toFixed(0)}% busy`,
+    )
+  }
   for (const driver of drivers) {
     driver.send({ cmd: 'close' })
     await once(driver, 'exit')
     processes.delete(driver)
   }
   for (const { child } of servers) {
-    child.kill('SIGKILL')
+    child.kill(process.env.BENCH_PROFILE ? 'SIGTERM' : 'SIGKILL')
     await once(child, 'exit')
     processes.delete(child)
   }
@@ -171,12 +221,13 @@ try {
     const order = IMPLS.map((_, i) => IMPLS[(i + run) % IMPLS.length])
     const line = []
     for (const impl of order) {
-      const rate = await measure(impl, redis.url)
+      const rate = await measure(impl, redis)
       results[impl].push(rate)
       line.push(`${impl} ${fmt(rate)}`)
     }
     console.log(`run ${run + 1}: ${line.join('  ')}`)
   }
+  for (const note of cpuNotes) console.log(note)
   for (const impl of IMPLS)
     console.log(`median ${impl}: ${fmt(median(results[impl]))} deliveries/s`)
   const ratio = (a, b) => results[a].map((x, i) => x / results[b][i])

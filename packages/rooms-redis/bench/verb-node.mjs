@@ -41,3 +41,5 @@ const server = createServer().withOptions({
 const { port } = await server.listen()
 await adapter?.ready
 process.send?.({ port })
+// Under BENCH_PROFILE, run.mjs stops servers with SIGTERM, so --cpu-prof can write its profile.
+if (process.env.BENCH_PROFILE) process.on('SIGTERM', () => process.exit(0))

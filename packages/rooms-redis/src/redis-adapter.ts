@@ -105,11 +105,28 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   #host: RoomsAdapterHost | undefined
   #closed = false
   #flushScheduled = false
+  /**
+   * Room envelopes sent and not yet answered by Redis. While any is, new records wait and go out
+   * together when the last answer comes: under load a node sends one PUBLISH per room per round
+   * trip instead of one per turn, so every node gets fewer, larger envelopes (fewer turns, fewer
+   * writes to its members); when idle, a broadcast still goes out at the end of its turn.
+   */
+  #unanswered = 0
+  /** Bumped when the publish connection closes: answers from before it no longer hold anything back. */
+  #publishEpoch = 0
   #nextQuery = 0
   #heartbeat: NodeJS.Timeout | undefined
   #wasConnected = false
   #subscribed = false
-  readonly #inFlight = new Set<Promise<unknown>>()
+  /**
+   * Commands `settled()` waits for, per connection. When a connection closes, ioredis keeps the
+   * commands it had written to resend them after a reconnect, and their promises stay pending
+   * until then (forever if Redis does not come back): they are forgotten here instead, so neither
+   * `settled()` nor `close()` waits on a Redis that is gone.
+   */
+  readonly #inFlight = new Map<Redis, Set<Promise<unknown>>>()
+  /** Wakes the `settled()` calls waiting right now when a connection closes. */
+  readonly #wakeOnClose = new Set<() => void>()
   #down = false
   #resolveReady: () => void = () => {}
   #rejectReady: (error: Error) => void = () => {}
@@ -132,11 +149,18 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
       redis.on('error', (error: Error) => this.#lost(error))
       redis.on('close', () => this.#lost(new Error('connection to Redis closed')))
       redis.on('ready', () => this.#onReady(redis))
+      redis.on('close', () => this.#forgetInFlight(redis))
     }
     // Only a new subscribe connection needs the channels again; a publish connection that drops
     // and comes back while the other one stays up must not wait for a resubscription.
     this.#sub.on('close', () => {
       this.#subscribed = false
+    })
+    // Publishes lost with the connection may never be answered: they must not hold the next ones.
+    this.#pub.on('close', () => {
+      this.#publishEpoch++
+      this.#unanswered = 0
+      if (this.#batches.size > 0) this.#scheduleFlush()
     })
     const onMessage = (_channel: Buffer, message: Buffer) => this.#onMessage(message)
     this.#sub.on(this.#options.sharded ? 'smessageBuffer' : 'messageBuffer', onMessage)
@@ -167,7 +191,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     const done = this.#options.sharded
       ? this.#sub.sunsubscribe(channel)
       : this.#sub.unsubscribe(channel)
-    this.#track(done).catch((error: Error) => this.#lost(error))
+    this.#track(this.#sub, done).catch((error: Error) => this.#lost(error))
   }
 
   publish(room: string, bytes: Uint8Array, options: PublishOptions): void {
@@ -261,8 +285,16 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
    */
   async settled(): Promise<void> {
     this.#flush()
-    for (let i = 0; i < 100 && this.#inFlight.size > 0; i++) {
-      await Promise.allSettled([...this.#inFlight])
+    for (let i = 0; i < 100; i++) {
+      const pending = [...this.#inFlight.values()].flatMap((operations) => [...operations])
+      if (pending.length === 0) return
+      let wake = () => {}
+      const closed = new Promise<void>((resolve) => {
+        wake = resolve
+      })
+      this.#wakeOnClose.add(wake)
+      await Promise.race([Promise.allSettled(pending), closed])
+      this.#wakeOnClose.delete(wake)
     }
   }
 
@@ -313,12 +345,16 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
       this.#batches.delete(room)
       this.#send(room, batch.records)
     }
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true
-      setImmediate(() => this.#flush())
-    }
+    if (this.#unanswered === 0) this.#scheduleFlush()
   }
 
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    setImmediate(() => this.#flush())
+  }
+
+  /** Sends every waiting batch now, whatever is still unanswered. */
   #flush(): void {
     this.#flushScheduled = false
     if (this.#batches.size === 0) return
@@ -340,9 +376,20 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
       this.#report(error as Error)
       return
     }
-    this.#track(this.#publishRaw(this.#names.room(room), envelope)).catch(() => {
-      this.#stats.dropped += records.length
-    })
+    const epoch = this.#publishEpoch
+    this.#unanswered++
+    const answered = () => {
+      if (epoch !== this.#publishEpoch) return
+      this.#unanswered--
+      if (this.#unanswered === 0 && this.#batches.size > 0) this.#scheduleFlush()
+    }
+    this.#track(this.#pub, this.#publishRaw(this.#names.room(room), envelope)).then(
+      answered,
+      () => {
+        this.#stats.dropped += records.length
+        answered()
+      },
+    )
   }
 
   /** Publishes, counting it; resolves with the number of receivers, rejects (reported) on failure. */
@@ -373,7 +420,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
         this.#options.sharded ? this.#sub.ssubscribe(...chunk) : this.#sub.subscribe(...chunk),
       )
     }
-    return this.#track(Promise.all(done)).then(
+    return this.#track(this.#sub, Promise.all(done)).then(
       () => true,
       (error: Error) => {
         this.#lost(error)
@@ -383,11 +430,23 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   }
 
   /** Keeps `settled()` waiting for `operation`. */
-  #track<T>(operation: Promise<T>): Promise<T> {
-    this.#inFlight.add(operation)
-    const forget = () => this.#inFlight.delete(operation)
+  #track<T>(connection: Redis, operation: Promise<T>): Promise<T> {
+    let operations = this.#inFlight.get(connection)
+    if (operations === undefined) {
+      operations = new Set()
+      this.#inFlight.set(connection, operations)
+    }
+    const tracked = operations
+    tracked.add(operation)
+    const forget = () => tracked.delete(operation)
     operation.then(forget, forget)
     return operation
+  }
+
+  /** The connection closed: what it had in flight may never be answered (see `#inFlight`). */
+  #forgetInFlight(connection: Redis): void {
+    this.#inFlight.delete(connection)
+    for (const wake of this.#wakeOnClose) wake()
   }
 
   // -- receiving -----------------------------------------------------------------------------

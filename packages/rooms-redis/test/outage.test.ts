@@ -1,6 +1,6 @@
 // Redis stopped and started again under two nodes: what goes on, what is lost, what comes back.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
-import { client, closeOpen, joinAs, member, node, numsub, until } from './helpers.ts'
+import { client, closeOpen, joinAs, leaveAs, member, node, numsub, until } from './helpers.ts'
 import { RedisServer } from './redis-server.ts'
 
 let redis: RedisServer
@@ -81,4 +81,57 @@ it('a publish connection that drops alone comes back without waiting for the oth
   expect(result.complete).toBe(true)
   b.adapter.publish('r', Buffer.from('again'), {})
   await until(() => a.host.delivered.length === 1, slowly)
+})
+
+it('settled() and close() do not wait for commands a Redis that died never answered', async () => {
+  // Its own server: this test kills it.
+  const own = await RedisServer.start()
+  try {
+    const a = await node(own.url, { heartbeatIntervalMs: 50, nodeTimeoutMs: 1000 })
+    joinAs(a.adapter, a.host, 'r', member('a1'))
+    joinAs(a.adapter, a.host, 's', member('a1'))
+    await a.adapter.settled()
+    own.freeze()
+    // Written to a Redis that no longer answers: a broadcast, a leave and an unsubscribe.
+    a.adapter.publish('s', Buffer.from('unanswered'), {})
+    leaveAs(a.adapter, a.host, 'r', member('a1'))
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
+    await own.crash()
+    await until(() => !a.adapter.stats.connected, slowly)
+    // ioredis keeps commands that were in flight to resend after a reconnect that never comes.
+    const bounded = (done: Promise<void>) =>
+      Promise.race([
+        done.then(() => 'resolved'),
+        new Promise((resolve) => setTimeout(resolve, 2000, 'still waiting')),
+      ])
+    expect(await bounded(a.adapter.settled())).toBe('resolved')
+    expect(await bounded(a.adapter.close())).toBe('resolved')
+  } finally {
+    await own.crash()
+  }
+}, 20_000)
+
+it('while a broadcast is unanswered, the next ones wait and go out together in one envelope', async () => {
+  const a = await node(redis.url)
+  const b = await node(redis.url)
+  joinAs(a.adapter, a.host, 'r', member('a1'))
+  joinAs(b.adapter, b.host, 'r', member('b1'))
+  await Promise.all([a.adapter.settled(), b.adapter.settled()])
+  const turn = () => new Promise((resolve) => setImmediate(resolve))
+  const published = a.adapter.stats.published
+  redis.freeze()
+  try {
+    a.adapter.publish('r', Buffer.from('1'), {})
+    for (let i = 0; i < 3; i++) await turn()
+    for (const text of ['2', '3', '4']) {
+      a.adapter.publish('r', Buffer.from(text), {})
+      for (let i = 0; i < 3; i++) await turn()
+    }
+    expect(a.adapter.stats.published - published).toBe(1)
+  } finally {
+    redis.thaw()
+  }
+  await until(() => b.host.delivered.length === 4, slowly)
+  expect(b.host.delivered.map((d) => d.text)).toEqual(['1', '2', '3', '4'])
+  expect(a.adapter.stats.published - published).toBe(2)
 })

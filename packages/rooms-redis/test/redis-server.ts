@@ -119,6 +119,30 @@ export class RedisServer {
     clearTimeout(timer)
   }
 
+  /**
+   * Freezes the server (SIGSTOP): connections stay open and commands written to them get no
+   * answer, so they are still in flight when `crash()` follows.
+   */
+  freeze(): void {
+    this.#child?.kill('SIGSTOP')
+  }
+
+  /** Lets a frozen server go on (SIGCONT): it answers what was written meanwhile. */
+  thaw(): void {
+    this.#child?.kill('SIGCONT')
+  }
+
+  /** Kills the server at once (SIGKILL, even when frozen) and waits for it to exit. */
+  async crash(): Promise<void> {
+    const child = this.#child
+    if (child === undefined) return
+    this.#child = undefined
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill('SIGKILL')
+    await exited
+  }
+
   /** Starts it again on the same port, empty (nothing is persisted). */
   async restart(): Promise<void> {
     await this.stop()

@@ -338,7 +338,10 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
   send(connectionId: string, message: unknown): boolean {
     const client = this.#clients.get(connectionId)
     if (!client) return false
-    return this.#enqueue(client, this.#encode(message))
+    const bytes = this.#encode(message)
+    if (!this.#enqueue(client, bytes)) return false
+    this.emit('delivered', bytes, 1)
+    return true
   }
 
   /** The local members of the room (the verb docs' `ClientInfo`), in join order. */
@@ -485,7 +488,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
           message: error.message,
           room: typeof room === 'string' ? room : String(room),
         })
-        this.#enqueue(client, bytes)
+        if (this.#enqueue(client, bytes)) this.emit('delivered', bytes, 1)
       } catch {
         // An encoder that cannot encode its own error notice: the event below still reports it.
       }
@@ -500,6 +503,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
     for (const client of room.values()) {
       if (client.connectionId !== exclude && this.#enqueue(client, bytes)) delivered++
     }
+    if (delivered > 0) this.emit('delivered', bytes, delivered)
     return delivered
   }
 

@@ -120,4 +120,11 @@ export interface RoomManagerEvents {
   slow: [info: { connectionId: string; action: 'drop' | 'close'; buffered: number }]
   /** The adapter reported a problem. Listening is optional: nothing is thrown. */
   adapterError: [error: Error]
+  /**
+   * One message was queued for `count` members (a broadcast, a `user_joined` / `user_left`
+   * notice, a `send`, an error reply; local or from another node): `stats.deliveries` message by
+   * message, for accounting by type. `bytes` are what the encoder returned (or what another node
+   * published), the same object for every member. Emitted once per message, not per member.
+   */
+  delivered: [bytes: Uint8Array, count: number]
 }

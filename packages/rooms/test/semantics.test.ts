@@ -378,3 +378,48 @@ describe('broadcast', () => {
     expect(rooms.stats.deliveries).toBeGreaterThanOrEqual(100)
   })
 })
+
+describe('the delivered event', () => {
+  it('reports every message queued, by the bytes sent, adding up to what the peers received', async () => {
+    // Types are recovered from the encoder's own output, as a server counting by type would.
+    const types = new WeakMap<Uint8Array, string>()
+    const { encodeMessage } = await import('@verb-tcp/json-frames')
+    const rooms = manager({
+      encoder: (message) => {
+        const bytes = encodeMessage(message)
+        types.set(bytes, (message as { type?: string }).type ?? 'none')
+        return bytes
+      },
+      nonMemberBroadcast: 'refuse',
+    })
+    const counted = new Map<string, number>()
+    rooms.on('delivered', (bytes, count) => {
+      const type = types.get(bytes) ?? 'unknown'
+      counted.set(type, (counted.get(type) ?? 0) + count)
+    })
+    const list = await added(rooms, 3)
+    rooms.joinRoom('c0', 'r') // nobody to tell
+    rooms.joinRoom('c1', 'r') // user_joined to c0
+    rooms.joinRoom('c2', 'r') // user_joined to c0 and c1
+    rooms.send('c2', { type: 'joined', room: 'r' })
+    rooms.broadcastToRoom('r', { type: 'room_message', data: 1 }, 'c0') // to c1 and c2
+    rooms.broadcastToRoom('elsewhere', { type: 'room_message', data: 2 }, 'c0') // refused: error to c0
+    rooms.leaveRoom('c2', 'r') // user_left to c0 and c1
+    const deliveries = rooms.stats.deliveries
+    await settle(rooms, list) // its marks are sent (and counted) too
+    counted.delete('mark')
+    const received = new Map<string, number>()
+    for (const peer of list)
+      for (const m of peer.messages)
+        received.set(m.type as string, (received.get(m.type as string) ?? 0) + 1)
+    expect(Object.fromEntries(counted)).toEqual({
+      user_joined: 3,
+      joined: 1,
+      room_message: 2,
+      error: 1,
+      user_left: 2,
+    })
+    expect(Object.fromEntries(counted)).toEqual(Object.fromEntries(received))
+    expect([...counted.values()].reduce((a, b) => a + b)).toBe(deliveries)
+  })
+})

@@ -31,6 +31,8 @@ interface Phase {
   /** Hostile connections working at once: the observer's fair share of the server is 1/(n+1). */
   attackers(mode: Mode): number
   run(server: ServerProcess, port: number, mode: Mode, attack: Attack): Promise<void>
+  /** What the attack itself must have met with, beyond the observer's checks; a failure or undefined. */
+  verdict?(figures: Figures): string | undefined
 }
 
 function open(port: number, attack: Attack, localAddress: string): Promise<Socket | undefined> {
@@ -256,6 +258,11 @@ const muxFlood: Phase = {
     attack.figures['streams opened and reset'] = opened
     attack.figures['sessions closed by the server'] = closedByServer
   },
+  // The server's budgets must cut a rapid-reset session off, not merely outlast it.
+  verdict: (figures) =>
+    figures['sessions closed by the server'] === 0
+      ? 'no flooding session was closed by the server (its budgets never went off)'
+      : undefined,
 }
 
 const connectionFlood: Phase = {
@@ -426,6 +433,8 @@ export const hostile: Scenario = {
         progress.maxConnectWait <= SERVED_WITHIN,
         `${phase.name}: a new connection waited ${progress.maxConnectWait} ms for its greeting`,
       )
+      const verdict = phase.verdict?.(attack.figures)
+      expect(report, verdict === undefined, `${phase.name}: ${verdict}`)
       expect(
         report,
         progress.failures.length === 0,

@@ -73,6 +73,8 @@ export interface BenchResult {
   p50: number
   p99: number
   p999: number
+  /** The generator's own CPU time over the measured seconds, in cores (1 = one core busy). */
+  clientCpu: number
 }
 
 /**
@@ -165,11 +167,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResult | und
   }
 
   await new Promise((resolve) => setTimeout(resolve, options.warmup * 1000))
+  // With --json, the measured window is announced, so a driver can sample the server's CPU over
+  // the same seconds (is the server or this generator the bottleneck?).
+  if (options.json) process.stdout.write(`${JSON.stringify({ phase: 'measuring' })}\n`)
   measuring = true
   const start = performance.now()
+  const cpuAtStart = process.cpuUsage()
   await new Promise((resolve) => setTimeout(resolve, options.duration * 1000))
   measuring = false
   const seconds = (performance.now() - start) / 1000
+  const cpu = process.cpuUsage(cpuAtStart)
+  if (options.json) process.stdout.write(`${JSON.stringify({ phase: 'done' })}\n`)
   running = false
   for (const conn of conns) conn.close()
 
@@ -184,6 +192,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult | und
     p50,
     p99,
     p999,
+    clientCpu: (cpu.user + cpu.system) / 1e6 / seconds,
   }
   if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`)
   else {
@@ -192,7 +201,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult | und
     process.stdout.write(
       `${target} ${mode}: ${connections} connections, ${fmt(seconds, 1)} s\n` +
         `  ${fmt(result.messagesPerSecond, 0)} ${what}/s\n` +
-        `  latency p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms, p999 ${fmt(p999)} ms\n`,
+        `  latency p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms, p999 ${fmt(p999)} ms\n` +
+        `  this client used ${fmt(result.clientCpu * 100, 0)}% of a core\n`,
     )
   }
   return result
