@@ -179,10 +179,10 @@ export function attachDecoder<T>(
    * keeps holding it, so its `'end'` waits for it too and nothing is reordered.
    */
   const giveBack = (input: BinaryInput) => {
-    if (!paused) {
-      paused = true
-      source.pause()
-    }
+    // Always: someone else may have resumed the source since we paused it, and unshifting into a
+    // flowing stream would hand the input straight back to us.
+    paused = true
+    source.pause()
     source.unshift(toBuffer(input))
   }
 
