@@ -1,20 +1,25 @@
 // Disk-to-disk upload throughput over loopback: the fast path (binary frames, SHA-256 end to end,
 // fsync + atomic publish) against a raw TCP pipe of the same file (createReadStream().pipe(socket)
-// into createWriteStream, no hash, no fsync), the docs-compatible base64 path, and @tus/server +
-// @tus/file-store over HTTP (one PATCH, no checksum). Sender and receiver are separate processes,
-// forked fresh for every run; implementations are interleaved run by run; the summary is the
-// median MB/s of each and the median of the per-run ratios fast ÷ other (runs paired by index).
-// The receiver's peak RSS is reported, to show no file is held in memory.
+// into createWriteStream, no hash, no fsync), the same raw pipe hashing SHA-256 on both ends in
+// the I/O thread with the digests compared (`rawsha`: what verification costs when nothing
+// overlaps it), the docs-compatible base64 path, and @tus/server + @tus/file-store over HTTP (one
+// PATCH, no checksum). Sender and receiver are separate processes, forked fresh for every run;
+// implementations are interleaved run by run (the order rotates); the summary is the median MB/s
+// of each and the median of the per-run ratios fast ÷ other (runs paired by index). Each line
+// also shows the CPU time both processes used (all their threads), and the receiver's peak RSS,
+// to show no file is held in memory.
 //
-// Usage (after `npm run build`), under the shared lock:
-//   flock /work/bench.lock node bench/run.mjs [--size 256m] [--runs 3] [--impl fast,raw,base64,tus]
-//                                            [--dir /tmp]
-// The source and received files live in a temp directory under --dir (same disk) and are
-// deleted at the end.
+// Usage (after `npm run build`; on a machine doing nothing else, since it measures throughput):
+//   node bench/run.mjs [--size 1g] [--runs 3] [--impl fast,raw,rawsha,tus,base64] [--dir /tmp]
+//                      [--profile DIR]
+// 1 GiB × 3 runs of all five takes about 90 s on a 2-core machine (the base64 path is most of
+// it). The source and received files live in a temp directory under --dir (same disk) and are
+// deleted at the end. For experiments, FT_CHUNK and FT_WINDOW set the fast sender's chunkBytes
+// and windowBytes, and FT_TIMELINE=1 prints its start, data and publish phases.
 import { fork } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
 import { once } from 'node:events'
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -28,9 +33,9 @@ const parseSize = (text) => {
   if (!m) throw new Error(`bad size ${text}`)
   return Math.round(Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()))
 }
-const size = parseSize(arg('size', '256m'))
+const size = parseSize(arg('size', '1g'))
 const runs = Number(arg('runs', '3'))
-const impls = arg('impl', 'fast,raw,base64,tus').split(',')
+const impls = arg('impl', 'fast,raw,rawsha,tus,base64').split(',')
 // --profile DIR: V8 CPU profiles of every sender and receiver, for looking, not for timing.
 const PROFILE = arg('profile', undefined)
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -87,7 +92,6 @@ const median = (xs) => {
 console.log(
   `size ${(size / 1024 ** 2).toFixed(0)} MiB, ${runs} runs, order rotates per run: ${impls.join(', ')}`,
 )
-// Warm-up: one short pass of each, so page cache and JIT are alike for everyone.
 const results = Object.fromEntries(impls.map((i) => [i, []]))
 for (let round = 0; round < runs; round++) {
   const order = impls.map((_, k) => impls[(k + round) % impls.length])
@@ -113,4 +117,3 @@ for (const impl of impls) {
     `| ${impl} | ${median(rs.map((r) => r.mbps)).toFixed(0)} | ${Math.max(...rs.map((r) => r.rssMiB)).toFixed(0)} | ${ratio} |`,
   )
 }
-void statSync

@@ -56,6 +56,8 @@ async function fast() {
   let tAll = 0
   const done = await sendFile(socket, path, {
     name: `fast-${process.pid}.bin`,
+    ...(process.env.FT_CHUNK && { chunkBytes: Number(process.env.FT_CHUNK) }),
+    ...(process.env.FT_WINDOW && { windowBytes: Number(process.env.FT_WINDOW) }),
     progressIntervalMs: 0,
     onStart: () => {
       tStart = performance.now()
