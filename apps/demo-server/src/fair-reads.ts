@@ -27,7 +27,10 @@ export class ReadScheduler {
     this.#budget = budget
   }
 
-  /** Puts an echo-port connection under the budget, for its whole life. */
+  /**
+   * Puts a connection whose bytes no codec sees (echo, a mux session) under the budget, for its
+   * whole life.
+   */
   add(socket: TCPSocket): void {
     const waiter = {
       run: () => {
