@@ -213,7 +213,8 @@ export class MessageServer {
       )
       return
     }
-    client.log.debug({ type }, 'message')
+    // One object per message only when someone reads debug lines.
+    if (client.log.isLevelEnabled('debug')) client.log.debug({ type }, 'message')
     switch (type) {
       case 'ping':
         // The ping's own fields come back (an id, a client timestamp), so a client can match

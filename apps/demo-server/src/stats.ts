@@ -25,5 +25,21 @@ export class Stats {
   }
 }
 
+/** Keys made so far, so the hot paths do not build a string per message. Labels are few. */
+const keys = new Map<string, Map<string, string>>()
+const MAX_CACHED_LABELS = 1024
+
 /** `port` and `label` joined as one map key; split back by the metrics layer. */
-export const key = (port: string, label: string): string => `${port}\u0000${label}`
+export function key(port: string, label: string): string {
+  let labels = keys.get(port)
+  if (labels === undefined) {
+    labels = new Map()
+    keys.set(port, labels)
+  }
+  let k = labels.get(label)
+  if (k === undefined) {
+    k = `${port}\u0000${label}`
+    if (labels.size < MAX_CACHED_LABELS) labels.set(label, k)
+  }
+  return k
+}

@@ -65,4 +65,67 @@ describe.skipIf(!built)('two servers on one Redis (--redis)', () => {
     // Nobody got their own messages back across Redis.
     expect(ada.received.filter((m) => m.from === ada.id)).toEqual([])
   }, 60_000)
+
+  it('--workers 2 with --redis: a room message, a broadcast and a private message cross between the workers', async () => {
+    const redis = await RedisServer.start()
+    defer(() => redis.stop())
+    const { run, ports } = await startServer(['--workers', '2', '--redis', redis.url])
+    expect(run.lines.filter((l) => l.msg === 'listening')).toEqual([
+      expect.objectContaining({ workers: 2 }),
+    ])
+    // The primary hands connections to the workers in turn: two clients, two workers.
+    const ada = await MessageClient.join(ports.message)
+    const bob = await MessageClient.join(ports.message)
+    const worker = (id: string) => id.match(/-w(\d+)-/)?.[1]
+    expect(worker(ada.id)).toBeDefined()
+    expect(worker(bob.id)).toBeDefined()
+    expect(worker(ada.id)).not.toBe(worker(bob.id))
+
+    bob.send({ type: 'join_room', room: 'lobby' })
+    await bob.next((m) => m.type === 'joined')
+    ada.send({ type: 'join_room', room: 'lobby' })
+    await ada.next((m) => m.type === 'joined')
+    await bob.next((m) => m.type === 'user_joined' && m.connectionId === ada.id)
+
+    const heard = await until(
+      () => ada.send({ type: 'room_message', room: 'lobby', data: 'hi from one worker' }),
+      bob,
+      (m) => m.type === 'room_message',
+    )
+    expect(heard).toMatchObject({ room: 'lobby', from: ada.id, data: 'hi from one worker' })
+    const secret = await until(
+      () => bob.send({ type: 'private', target: ada.id, data: 'psst from the other' }),
+      ada,
+      (m) => m.type === 'private',
+    )
+    expect(secret).toMatchObject({ from: bob.id, data: 'psst from the other' })
+    const all = await until(
+      () => ada.send({ type: 'broadcast', data: 'everyone' }),
+      bob,
+      (m) => m.type === 'broadcast',
+    )
+    expect(all).toMatchObject({ from: ada.id, data: 'everyone' })
+
+    // Now that the subscriptions are settled: each message exactly once, in order. Messages
+    // from one sender reach Redis, and the other worker, in the order they were sent, so once
+    // the last has arrived a duplicate of any earlier one would have too.
+    for (let seq = 1; seq <= 5; seq++) {
+      ada.send({ type: 'room_message', room: 'lobby', data: { seq } })
+      ada.send({ type: 'broadcast', data: { seq } })
+    }
+    await bob.next((m) => m.type === 'broadcast' && m.data?.seq === 5)
+    await bob.next((m) => m.type === 'room_message' && m.data?.seq === 5)
+    const seqs = (type: string) =>
+      bob.received.filter((m) => m.type === type && m.data?.seq).map((m) => m.data.seq)
+    expect(seqs('room_message')).toEqual([1, 2, 3, 4, 5])
+    expect(seqs('broadcast')).toEqual([1, 2, 3, 4, 5])
+    expect(ada.received.filter((m) => m.from === ada.id)).toEqual([])
+
+    run.child.kill('SIGTERM')
+    for (const client of [ada, bob]) await client.next((m) => m.type === 'server_shutdown')
+    expect((await run.exited).code).toBe(0)
+    // Each worker had Redis, and nothing went wrong on the way (no warning, no dead worker).
+    expect(run.lines.filter((l) => l.msg === 'rooms on redis')).toHaveLength(2)
+    expect(run.lines.filter((l) => (l.level as number) >= 40)).toEqual([])
+  }, 60_000)
 })
