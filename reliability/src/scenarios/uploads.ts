@@ -41,9 +41,8 @@ export async function sigtermDuringUploads(
       (_, i) => new DocsUpload(`reliability-${i}`, `upload-${i}.bin`, randomBytes(size)),
     )
     const noticed: boolean[] = uploads.map(() => false)
-    // An upload that completed before the signal closed its connection: no notice to get.
+    // An upload that completed before its notice came closed its connection: no notice to get.
     const doneBeforeSignal: boolean[] = uploads.map(() => false)
-    let signalled = false
     const sends = uploads.map(async (upload, i) => {
       const client = await MessageClient.connect(first.ports.message as number, { keep: false })
       await client.nextOfType('welcome')
@@ -57,13 +56,12 @@ export async function sigtermDuringUploads(
         }
       }
       await upload.send(client, offset, { stop: () => noticed[i] === true })
-      if (!signalled && upload.acked >= size) doneBeforeSignal[i] = true
+      if (!noticed[i] && upload.acked >= size) doneBeforeSignal[i] = true
       client.close()
     })
     const total = count * size
     await waitFor(() => uploads.reduce((sum, u) => sum + u.acked, 0) >= total / 3, 60_000)
     const signalledAt = Date.now()
-    signalled = true
     first.kill('SIGTERM')
     await Promise.all(sends)
     const exited = await waitFor(() => !first.alive, GRACE_PERIOD + 20_000)
@@ -71,7 +69,11 @@ export async function sigtermDuringUploads(
     report.figures.uploads = `${count} × ${mib(size)}`
     report.figures['acknowledged at SIGTERM'] =
       `${mib(acked.reduce((a, b) => a + b, 0))} of ${mib(total)}`
-    report.figures['completed before SIGTERM'] = doneBeforeSignal.filter(Boolean).length
+    report.figures['completed before their notice'] = doneBeforeSignal.filter(Boolean).length
+    const missed = uploads
+      .map((u, i) => (noticed[i] || doneBeforeSignal[i] ? undefined : (u.error?.code ?? 'closed')))
+      .filter((x) => x !== undefined)
+    if (missed.length > 0) report.figures['without a notice, ended by'] = missed.join(', ')
     report.figures['first server exit'] = exited
       ? `${first.exitCode} after ${Date.now() - signalledAt} ms`
       : 'still running'
