@@ -9,7 +9,7 @@
 // setup, handshake or close cost between the harnesses would show.
 //
 //   node bench/cross-check.mjs [--impl raw,verb,yamux,mplex] [--rounds 9] [--warmup 2]
-//                              [--mib 256] [--streams 1] [--prof DIR]
+//                              [--mib 256] [--streams 1] [--prof DIR] [--receiver-args '--trace-gc']
 // --streams N sends --mib / N MiB on each of N streams (raw TCP: N sockets).
 // --prof DIR writes a V8 CPU profile of every sender and receiver to DIR.
 
@@ -37,7 +37,12 @@ async function parent() {
   const spawn = (impl, as) =>
     fork(new URL(import.meta.url).pathname, ['--child', impl, '--as', as], {
       stdio: 'inherit',
-      execArgv: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [],
+      execArgv: [
+        ...(prof
+          ? ['--cpu-prof', `--cpu-prof-dir=${prof}/${impl}-${as}`, '--cpu-prof-interval', '100']
+          : []),
+        ...(as === 'receiver' ? (opt('receiver-args') ?? '').split(' ').filter(Boolean) : []),
+      ],
     })
   const ask = async (proc, msg) => {
     proc.send(msg)

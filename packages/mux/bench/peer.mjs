@@ -58,11 +58,15 @@ const libp2p = usesLibp2p
   : undefined
 
 // 'verb' is the defaults; 'verb-1m' raises the stream high-water mark and the socket buffer to
-// 1 MiB, 'verb-sock1m' only the socket buffer; 'verb-base' is another build (--base DIR).
+// 1 MiB, 'verb-sock1m' only the socket buffer, 'verb-f256' the frame size to 256 KiB on both sides,
+// 'verb-bigwin' starts at 16 MiB stream and 64 MiB session windows (no auto-tuning ramp);
+// 'verb-base' is another build (--base DIR).
 const VERB_OPTIONS = {
   verb: {},
   'verb-1m': { streamHighWaterMark: 1 << 20, maxSocketBuffer: 1 << 20 },
   'verb-sock1m': { maxSocketBuffer: 1 << 20 },
+  'verb-f256': { maxFrameSize: 256 * 1024 },
+  'verb-bigwin': { initialWindow: 16 << 20, initialSessionWindow: 64 << 20 },
   'verb-base': {},
 }
 
@@ -137,9 +141,13 @@ let stall = false
 const live = new Set()
 const held = [] // stalled streams and sockets, kept reachable until 'release'
 
+let socketReads = 0
 function serve(impl, socket) {
   socket.on('error', () => {})
-  if (impl === 'raw') {
+  socket.on('data', () => {
+    socketReads++
+  })
+  if (impl === 'raw' || impl === 'raw-batched') {
     if (stall) {
       socket.pause()
       held.push(socket)
@@ -199,7 +207,7 @@ async function receiver() {
     ports[impl] = server.address().port
   }
   process.on('message', (m) => {
-    if (m.cmd === 'cpu') process.send({ cpu: cpuMs() })
+    if (m.cmd === 'cpu') process.send({ cpu: cpuMs(), reads: socketReads })
     else if (m.cmd === 'stall') {
       stall = m.on
       process.send({ ok: true })
@@ -249,13 +257,34 @@ async function pump(write, waitDrain, bytes) {
   }
 }
 
-async function sendRaw(port, bytes) {
+// 'raw-batched' is raw TCP written the way our session writes its socket: the writes of one
+// event-loop turn corked into one writev, and 'drain' awaited only past 256 KiB queued (our
+// maxSocketBuffer), instead of after every 64 KiB write that the kernel did not take at once.
+const BATCH = 256 * 1024
+function batchedWrite(socket) {
+  let corked = false
+  const uncork = () => {
+    corked = false
+    socket.uncork()
+  }
+  return (b) => {
+    if (!corked) {
+      corked = true
+      socket.cork()
+      process.nextTick(uncork)
+    }
+    const ok = socket.write(b)
+    return ok || socket.writableLength < BATCH
+  }
+}
+
+async function sendRaw(port, bytes, batched = false) {
   const socket = await connect(port)
   const replies = []
   socket.on('data', (b) => replies.push(b))
   const closed = once(socket, 'close')
   await pump(
-    (b) => socket.write(b),
+    batched ? batchedWrite(socket) : (b) => socket.write(b),
     () => once(socket, 'drain'),
     bytes,
   )
@@ -300,8 +329,12 @@ function check(counts, bytes) {
 }
 
 async function transfer(impl, port, streams, bytes) {
-  if (impl === 'raw') {
-    check(await Promise.all(Array.from({ length: streams }, () => sendRaw(port, bytes))), bytes)
+  if (impl === 'raw' || impl === 'raw-batched') {
+    const batched = impl === 'raw-batched'
+    check(
+      await Promise.all(Array.from({ length: streams }, () => sendRaw(port, bytes, batched))),
+      bytes,
+    )
   } else if (impl.startsWith('verb')) {
     const socket = await connect(port)
     const session = verbSession(impl, socket, 'dialler')
@@ -337,7 +370,7 @@ async function stallStreams(impl, port, streams, capBytes, quietMs) {
     }
   }
   const cleanup = []
-  if (impl === 'raw') {
+  if (impl === 'raw' || impl === 'raw-batched') {
     await Promise.all(
       Array.from({ length: streams }, async () => {
         const socket = await connect(port)

@@ -4,7 +4,7 @@
 // against the same chunks read straight from the Duplex. The difference is what the muxer adds
 // per GiB on the receiving side.
 //
-// Usage (after a build): node bench/receive-path.mjs [--runs 5]
+// Usage (after a build): node bench/receive-path.mjs [--runs 5] [--fresh]
 
 import { Duplex } from 'node:stream'
 import { createSession } from '../dist/index.js'
@@ -12,6 +12,9 @@ import { createSession } from '../dist/index.js'
 const argv = process.argv.slice(2)
 const runsAt = argv.indexOf('--runs')
 const RUNS = runsAt === -1 ? 5 : Number(argv[runsAt + 1])
+// --fresh copies every chunk into a new buffer first, as a socket hands over a new one per read,
+// so the garbage collector's share is in the figure too.
+const FRESH = argv.includes('--fresh')
 const TOTAL = 1 << 30
 const FRAME = 64 * 1024
 
@@ -72,7 +75,7 @@ async function run(mode) {
   const t0 = process.cpuUsage()
   let sent = 0
   while (sent < TOTAL) {
-    for (const c of chunks) socket.push(c)
+    for (const c of chunks) socket.push(FRESH ? Buffer.from(c) : c)
     sent += wire.length
     await new Promise((resolve) => setImmediate(resolve))
   }

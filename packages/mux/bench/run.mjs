@@ -16,7 +16,7 @@
 // CPU ms per GiB of sender + receiver (user + system), also as per-round ratios.
 //
 // Usage (from packages/mux, after the build; `npm test` at the root builds it):
-//   node bench/run.mjs [--runs 15] [--warmup 2] [--impl verb,yamux,mplex,raw]
+//   node bench/run.mjs [--runs 15] [--warmup 6] [--impl verb,yamux,mplex,raw,raw-batched]
 //                      [--scenario single,multi,stalled] [--scale 1] [--quick]
 //                      [--shared] [--base DIR] [--profile verb,mplex]
 // --scale N multiplies the bytes each stream sends. --quick is --runs 5 --warmup 1 --scale 0.25.
@@ -40,9 +40,9 @@ function arg(name, dflt) {
 }
 const QUICK = arg('quick', false) === true
 const RUNS = Number(arg('runs', QUICK ? 5 : 15))
-const WARMUP = Number(arg('warmup', QUICK ? 1 : 2))
+const WARMUP = Number(arg('warmup', QUICK ? 1 : 6))
 const SCALE = Number(arg('scale', QUICK ? 0.25 : 1))
-const IMPLS = String(arg('impl', 'verb,yamux,mplex,raw')).split(',')
+const IMPLS = String(arg('impl', 'verb,yamux,mplex,raw,raw-batched')).split(',')
 const SCENARIOS = String(arg('scenario', 'single,multi,stalled')).split(',')
 const CHUNK = Number(arg('chunk', 64 * 1024))
 const SHARED = arg('shared', false) === true
@@ -104,19 +104,24 @@ async function startPairs() {
 
 async function runOnce(pair, impl, scenario) {
   const { streams, bytes } = SCENARIO_DEFS[scenario]
-  const rc0 = await request(pair.receiver, { cmd: 'cpu' }, 'cpu')
+  pair.receiver.send({ cmd: 'cpu' })
+  const [{ cpu: rc0, reads: reads0 }] = await once(pair.receiver, 'message')
   const r = await request(
     pair.sender,
     { cmd: 'run', impl, port: pair.port, streams, bytes },
     'result',
   )
-  const rc = (await request(pair.receiver, { cmd: 'cpu' }, 'cpu')) - rc0
+  pair.receiver.send({ cmd: 'cpu' })
+  const [{ cpu: rc1, reads: reads1 }] = await once(pair.receiver, 'message')
+  const rc = rc1 - rc0
   const gib = (streams * bytes) / 2 ** 30
   return {
     mbps: (streams * bytes) / r.secs / 1e6,
     sendCpu: r.cpu / gib,
     recvCpu: rc / gib,
     cpu: (r.cpu + rc) / gib,
+    // Mean bytes per socket read at the receiver: small reads mean the sender ran dry.
+    readKiB: (streams * bytes) / Math.max(1, reads1 - reads0) / 1024,
   }
 }
 
@@ -181,7 +186,7 @@ async function main() {
         byImpl.get(impl)[i] = r
         console.log(
           `  ${scenario.padEnd(6)} ${impl.padEnd(5)} round ${i + 1}: ${r.mbps.toFixed(0)} MB/s, ` +
-            `cpu ms/GiB send ${f0(r.sendCpu)} recv ${f0(r.recvCpu)}`,
+            `cpu ms/GiB send ${f0(r.sendCpu)} recv ${f0(r.recvCpu)}, ${r.readKiB.toFixed(1)} KiB per read`,
         )
       }
     }

@@ -6,9 +6,14 @@
 //   one  - one verb-tcp node (TCPRoomManager, in-process adapter), all N clients
 //   two  - two verb-tcp nodes on one Redis (RedisAdapter), N/2 clients each
 //   sio  - two socket.io 4 nodes with @socket.io/redis-adapter on the same Redis, N/2 each
-// Prints deliveries/s per run and the medians of the per-run ratios two/one and two/sio.
+//   direct - (only with --only) two verb-tcp nodes joined by one TCP connection instead of Redis
+//            (bench/direct-link.mjs): the floor of any two-node setup on this machine
+// Prints deliveries/s per run and the medians of the per-run ratios two/one, two/sio and
+// direct/one. --cpu adds, per run, the CPU each process used per 100k deliveries (from /proc)
+// and how busy the whole machine was. BENCH_PROFILE=dir writes a CPU profile of every server
+// and client process there.
 //
-//   flock /work/bench.lock node bench/run.mjs [--n 100] [--runs 5] [--seconds 3]
+//   node bench/run.mjs [--n 100] [--runs 5] [--seconds 3] [--warmup 20] [--only one,two,sio] [--cpu]
 import { fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
@@ -35,7 +40,7 @@ const processes = new Set()
 // BENCH_PROFILE=dir: every server and driver process writes a CPU profile there.
 const execArgv = process.env.BENCH_PROFILE
   ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
-  : []
+  : (process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])
 
 async function freePort() {
   const server = createServer().listen(0, '127.0.0.1')
@@ -73,9 +78,16 @@ function startServer(script, env) {
     stdio: 'inherit',
   })
   processes.add(child)
-  return new Promise((resolve, reject) => {
-    child.once('message', ({ port }) => resolve({ child, port }))
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)))
+  // A server that dies mid-run would leave the round waiting forever.
+  child.once('exit', (code, signal) => {
+    if (processes.has(child) && !stopping) {
+      console.error(`${script} exited with ${code ?? signal} during a run`)
+      for (const other of processes) other.kill('SIGKILL')
+      process.exit(1)
+    }
+  })
+  return new Promise((resolve) => {
+    child.once('message', ({ port, link }) => resolve({ child, port, link }))
   })
 }
 
@@ -93,6 +105,7 @@ function request(child, message, key) {
 }
 
 let prefixes = 0
+let stopping = false
 
 // CPU time (user + system, in clock ticks of 10 ms) a process has used so far, from Linux's /proc.
 function cpuTicks(pid) {
@@ -130,6 +143,13 @@ async function measure(impl, redis) {
       startServer('verb-node.mjs', env),
       startServer('verb-node.mjs', env),
     ])
+  } else if (impl === 'direct') {
+    servers = await Promise.all([
+      startServer('verb-node.mjs', { ADAPTER: 'direct' }),
+      startServer('verb-node.mjs', { ADAPTER: 'direct' }),
+    ])
+    const [first, second] = servers
+    await request(first.child, { peer: second.link }, 'linked')
   } else {
     const env = { REDIS_URL: redisUrl }
     servers = await Promise.all([
@@ -196,9 +216,9 @@ async function measure(impl, redis) {
     processes.delete(driver)
   }
   for (const { child } of servers) {
+    processes.delete(child)
     child.kill(process.env.BENCH_PROFILE ? 'SIGTERM' : 'SIGKILL')
     await once(child, 'exit')
-    processes.delete(child)
   }
   return deliveries / elapsed
 }
@@ -236,11 +256,17 @@ try {
       `two nodes via Redis / one node: ${median(ratio('two', 'one')).toFixed(2)}x (median of per-run ratios)`,
     )
   }
+  if (results.direct && results.one) {
+    console.log(
+      `two nodes over a direct link / one node: ${median(ratio('direct', 'one')).toFixed(2)}x (median of per-run ratios)`,
+    )
+  }
   if (results.two && results.sio) {
     console.log(
       `two nodes via Redis / socket.io redis-adapter: ${median(ratio('two', 'sio')).toFixed(2)}x (median of per-run ratios)`,
     )
   }
 } finally {
+  stopping = true
   for (const child of processes) child.kill('SIGKILL')
 }

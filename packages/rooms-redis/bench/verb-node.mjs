@@ -4,11 +4,15 @@ import { createServer } from '@verb-tcp/core'
 import { MessageHandler } from '@verb-tcp/json-frames'
 import { TCPRoomManager } from '@verb-tcp/rooms'
 import { RedisAdapter } from '@verb-tcp/rooms-redis'
+import { DirectLink } from './direct-link.mjs'
 
+// ADAPTER=direct: the bench-only two-node floor (see direct-link.mjs), no Redis.
 const adapter =
   process.env.ADAPTER === 'redis'
     ? new RedisAdapter({ redis: process.env.REDIS_URL, prefix: process.env.PREFIX })
-    : undefined
+    : process.env.ADAPTER === 'direct'
+      ? new DirectLink()
+      : undefined
 const rooms = new TCPRoomManager({
   ...(adapter && { adapter }),
   maxBufferedBytes: 64 * 1024 * 1024,
@@ -40,6 +44,17 @@ const server = createServer().withOptions({
 })
 const { port } = await server.listen()
 await adapter?.ready
-process.send?.({ port })
+if (adapter instanceof DirectLink) {
+  const link = await adapter.listen()
+  process.on('message', async (message) => {
+    if (message.peer) {
+      await adapter.connect(message.peer)
+      process.send?.({ linked: true })
+    }
+  })
+  process.send?.({ port, link })
+} else {
+  process.send?.({ port })
+}
 // Under BENCH_PROFILE, run.mjs stops servers with SIGTERM, so --cpu-prof can write its profile.
 if (process.env.BENCH_PROFILE) process.on('SIGTERM', () => process.exit(0))

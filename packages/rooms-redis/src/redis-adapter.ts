@@ -314,7 +314,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     }
     this.#members.clear()
     this.#rooms.clear()
-    // The goodbye must be written before QUIT: auto-pipelined commands go out a tick later.
+    // The goodbye must be published (and answered) before QUIT closes the connection.
     await this.settled()
     if (this.#pub.status === 'ready') {
       const id = this.nodeId

@@ -151,6 +151,12 @@ export const load: Scenario = {
         `the server counted ${serverIn} messages in, the clients sent ${sent}`,
       )
     expect(report, mismatched.length === 0, `sent counts differ: ${mismatched.join('; ')}`)
+    // The server counts every message it sends, notices and replies included.
+    expect(
+      report,
+      uncounted.length === 0,
+      `received but not counted sent by the server: ${uncounted.join(', ')}`,
+    )
     expect(report, server.alive, 'the server died')
   },
 }
