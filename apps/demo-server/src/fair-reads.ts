@@ -4,8 +4,6 @@ import { sharedTurnBudget, type TurnBudget } from '@verb-tcp/core/codec'
 /** Bytes written or read that cost one unit of the turn's budget (about what a frame costs). */
 export const BYTES_PER_UNIT = 64
 
-const uncork = (socket: TCPSocket) => socket.uncork()
-
 /**
  * The demo's share of the per-turn work budget that every decoder in the process already
  * shares (core's `sharedTurnBudget`): the message and binary ports' codecs charge each frame
@@ -40,11 +38,6 @@ export class ReadScheduler {
       },
     }
     socket.prependListener('data', (chunk: Buffer) => {
-      // The replies to one read leave in one write.
-      if (socket.writableCorked === 0) {
-        socket.cork()
-        process.nextTick(uncork, socket)
-      }
       this.charge(chunk.length)
       if (this.#budget.exhausted) {
         socket.pause()
