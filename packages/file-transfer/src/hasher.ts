@@ -160,8 +160,8 @@ class HashThread {
 
 let thread: HashThread | undefined
 
-/** A SHA-256 hashed on the calling thread: for small transfers. */
-function inline(): StreamHash {
+/** A SHA-256 hashed on the calling thread: for small transfers, and for senders. */
+export function inlineHash(): StreamHash {
   let hash: Hash | undefined = createHash('sha256')
   return {
     update(data) {
@@ -185,11 +185,11 @@ function inline(): StreamHash {
  * the calling thread.
  */
 export function openHash(expectedBytes: number): StreamHash {
-  if (expectedBytes < WORKER_HASH_MIN_BYTES) return inline()
+  if (expectedBytes < WORKER_HASH_MIN_BYTES) return inlineHash()
   try {
     thread ??= new HashThread()
     return thread.open()
   } catch {
-    return inline()
+    return inlineHash()
   }
 }

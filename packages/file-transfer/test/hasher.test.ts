@@ -64,7 +64,7 @@ it('small transfers hash on the calling thread, with the same result', async () 
   expect(await hash.digest()).toBe(sha256(data.subarray(0, 1000)))
 })
 
-it('a large upload, hashed off the I/O thread on both ends, is verified and byte-identical; so is its resume', async () => {
+it("a large upload, hashed off the receiver's I/O thread, is verified and byte-identical; so is its resume", async () => {
   const box = sandbox()
   const port = await fastServer(receiver(box.uploads))
   const { path, data: file } = sourceFile(box.root, 12 * MiB + 5)

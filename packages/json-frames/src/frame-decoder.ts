@@ -52,8 +52,11 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
     this.#skipOversize = oneOf(options.oversize, 'oversize', OVERSIZE, 'error') === 'skip'
   }
 
-  /** A complete payload, described by `slice` (reused for every frame: do not keep it). */
-  protected abstract onPayload(slice: PayloadSlice, sink: DecodeSink<T>): void
+  /**
+   * A complete payload, described by `slice` (reused for every frame: do not keep it). Return
+   * what the sink returned (`false` stops the decoder after this frame).
+   */
+  protected abstract onPayload(slice: PayloadSlice, sink: DecodeSink<T>): unknown
 
   /** Bytes held for a partial frame (the capacity of its buffer). */
   get bufferedBytes(): number {
@@ -71,17 +74,19 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
     super.finish()
   }
 
-  protected decodeChunk(chunk: Buffer, position: number, sink: DecodeSink<T>): void {
+  protected decodeChunk(chunk: Buffer, position: number, sink: DecodeSink<T>): number {
     const n = chunk.length
     const rest = this.#rest
     let i = 0
     if (rest.active) {
       i = rest.feed(chunk)
-      if (rest.active) return
+      if (rest.active) return n
       const payload = rest.take()
-      if (payload !== undefined) {
-        this.#deliver(payload, 0, payload.length, this.#payloadOffset, true, sink)
-      }
+      if (
+        payload !== undefined &&
+        this.#deliver(payload, 0, payload.length, this.#payloadOffset, true, sink) === false
+      )
+        return i
     }
 
     const limit = this.maxFrameBytes
@@ -97,32 +102,33 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
         if (c === LF) break
         if (c < 0x30 || c > 0x39 || (digits === 1 && length === 0)) {
           this.fail(sink, this.#badLength(chunk, headerStart, i, c, digits))
-          return
+          return n
         }
         length = length * 10 + (c - 0x30)
         digits++
         if (length > limit && (!this.#skipOversize || digits > MAX_SKIP_DIGITS)) {
           // More digits only make it larger: fail now, without waiting for the LF.
           this.fail(sink, this.#tooLarge(length, false, '(at least) '))
-          return
+          return n
         }
         if (++i === n) {
           this.#length = length
           this.#digits = digits
-          return
+          return n
         }
       }
       if (digits === 0) {
         this.fail(sink, this.#badLength(chunk, headerStart, i, LF, 0))
-        return
+        return n
       }
       i++
       const declared = length
       length = 0
       digits = 0
       if (declared > limit) {
-        sink.error(this.#tooLarge(declared, true, ''))
+        const stop = sink.error(this.#tooLarge(declared, true, '')) === false
         i = rest.skip(declared, chunk, i)
+        if (stop && i >= 0) break
       } else {
         const end = i + declared
         if (end > n) {
@@ -130,12 +136,15 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
           this.#payloadOffset = position + i
           i = -1
         } else {
-          if (raw === 0) this.#deliver(chunk, i, end, position + i, false, sink)
+          let stop: boolean
+          if (raw === 0) stop = this.#deliver(chunk, i, end, position + i, false, sink) === false
           else {
             const view = chunk.subarray(i, end)
-            ;(sink as DecodeSink<Buffer>).frame(raw === 2 ? Buffer.from(view) : view)
+            const frame = raw === 2 ? Buffer.from(view) : view
+            stop = (sink as DecodeSink<Buffer>).frame(frame) === false
           }
           i = end
+          if (stop) break
         }
       }
       if (i < 0) break
@@ -143,6 +152,7 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
     // Zero after a whole frame; the saved partial header when the chunk was empty.
     this.#length = length
     this.#digits = digits
+    return i < 0 ? n : i
   }
 
   #deliver(
@@ -152,14 +162,14 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
     offset: number,
     owned: boolean,
     sink: DecodeSink<T>,
-  ): void {
+  ): unknown {
     const slice = this.#slice
     slice.chunk = chunk
     slice.start = start
     slice.end = end
     slice.offset = offset
     slice.owned = owned
-    this.onPayload(slice, sink)
+    return this.onPayload(slice, sink)
   }
 
   #badLength(chunk: Buffer, headerStart: number, at: number, byte: number, digits: number) {
@@ -212,10 +222,10 @@ export class FrameDecoder extends NewlineLengthDecoder<Buffer> {
     this.rawPayloads = this.#copy ? 2 : 1
   }
 
-  protected onPayload(slice: PayloadSlice, sink: DecodeSink<Buffer>): void {
+  protected onPayload(slice: PayloadSlice, sink: DecodeSink<Buffer>): unknown {
     const { chunk, start, end } = slice
-    if (slice.owned) sink.frame(chunk)
-    else if (this.#copy) sink.frame(Buffer.from(chunk.subarray(start, end)))
-    else sink.frame(chunk.subarray(start, end))
+    if (slice.owned) return sink.frame(chunk)
+    if (this.#copy) return sink.frame(Buffer.from(chunk.subarray(start, end)))
+    return sink.frame(chunk.subarray(start, end))
   }
 }
