@@ -48,7 +48,11 @@ const STREAM_KEYS = optionKeys<DecoderStreamOptions<unknown>>({
   readableStrategy: true,
   writableStrategy: true,
 })
-const ATTACH_KEYS = optionKeys<AttachOptions>({ maxPending: true, maxFramesPerTurn: true })
+const ATTACH_KEYS = optionKeys<AttachOptions>({
+  maxPending: true,
+  maxFramesPerTurn: true,
+  budget: true,
+})
 
 /**
  * A codec's adapter set from its decoder's constructor: how json-frames and binary-frames (and
