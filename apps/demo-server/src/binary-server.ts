@@ -139,6 +139,8 @@ export class BinaryServer {
   #mux(socket: TCPSocket, log: Logger): void {
     const { stats } = this.#options
     const { reads } = this.#options
+    // A mux session reads the socket itself (no attachDecoder): its reads are charged here.
+    reads?.add(socket)
     const session = createSession(socket, {
       role: 'acceptor',
       // Past this turn's budget a new stream is refused (REFUSED_STREAM: never processed, safe

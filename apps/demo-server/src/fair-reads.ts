@@ -1,123 +1,66 @@
 import type { TCPSocket } from '@verb-tcp/core'
+import { sharedTurnBudget, type TurnBudget } from '@verb-tcp/core/codec'
 
-/** Bytes handled per event-loop turn, over every connection, before reading pauses. */
-export const DEFAULT_TURN_BUDGET = 64 * 1024
+/** Bytes written or read that cost one unit of the turn's budget (about what a frame costs). */
+export const BYTES_PER_UNIT = 64
 
 /**
- * Bounds the work all connections together can cause in one event-loop turn.
+ * The demo's share of the per-turn work budget that every decoder in the process already
+ * shares (core's `sharedTurnBudget`): the message and binary ports' codecs charge each frame
+ * to it and, once a turn's budget is spent, stop mid-chunk and wait in its line. Here the work
+ * that is not decoding is charged to the same budget, so one rule bounds a turn:
  *
- * libuv reads a ready socket up to 32 times (64 KiB each) before it looks at anything else,
- * every read is decoded at once, and the kernel takes megabytes of our replies before a client
- * that never reads them makes a write wait. So a hundred clients flooding pings kept one turn
- * busy for seconds: no new connection was accepted, no signal handled, no other client served.
+ * - fan-out (`charge`): a broadcast read once is a write to every client;
+ * - setting up a connection, opening a mux stream: `charge`, and `exhausted`/`later` to put it
+ *   off to a later turn;
+ * - the echo port's reads (`add`), which no codec sees: past the budget, that socket stops
+ *   reading and waits in the same line as the codecs.
  *
- * Here, once the bytes read in this turn pass the budget, every connection stops reading (what
- * the kernel delivers meanwhile waits in the socket's buffer, then in the kernel), and on the
- * next turns they are resumed in order, those that waited longest first, until the budget is
- * used again. The chunk being handled is finished (a decoder cannot stop halfway), so a turn
- * costs at most the budget plus one read. Request-and-reply traffic never comes near the budget
- * and pays one counter per read. (The replies to one read leave in one write: the codecs cork the
- * socket while they decode a chunk.)
+ * Each of these costs a counter and a comparison; nothing here walks every connection.
  */
 export class ReadScheduler {
-  readonly #budget: number
-  readonly #sockets = new Set<TCPSocket>()
-  /** Connections paused by us, the longest waiting first. */
-  #waiting = new Set<TCPSocket>()
-  /** Connections resumed in this turn (their buffered data flows on the next tick). */
-  #resumed = new Set<TCPSocket>()
-  #used = 0
-  #turnScheduled = false
-  #deferred: (() => void)[] = []
+  readonly #budget: TurnBudget
 
-  constructor(budget = DEFAULT_TURN_BUDGET) {
+  constructor(budget: TurnBudget = sharedTurnBudget) {
     this.#budget = budget
   }
 
-  /** Puts a connection under the scheduler, for its whole life. */
+  /**
+   * Puts a connection whose bytes no codec sees (echo, a mux session) under the budget, for its
+   * whole life.
+   */
   add(socket: TCPSocket): void {
-    this.#sockets.add(socket)
-    socket.prependListener('data', (chunk: Buffer) => this.#onData(socket, chunk))
-    socket.once('close', () => {
-      this.#sockets.delete(socket)
-      this.#waiting.delete(socket)
-      this.#resumed.delete(socket)
+    const waiter = {
+      run: () => {
+        // One waiting for 'drain' was paused for backpressure too; the echo handler resumes it.
+        if (!socket.destroyed && !socket.writableNeedDrain) socket.resume()
+        return 16
+      },
+    }
+    socket.prependListener('data', (chunk: Buffer) => {
+      this.charge(chunk.length)
+      if (this.#budget.exhausted) {
+        socket.pause()
+        this.#budget.wait(waiter)
+      }
     })
   }
 
-  /**
-   * Counts work that is not a read: a broadcast written to two hundred clients costs two
-   * hundred writes for one message read. Past the budget, every connection stops reading.
-   */
+  /** Counts work that is not decoding, in bytes written (or read, for echo). */
   charge(bytes: number): void {
-    this.#used += bytes
-    this.#scheduleTurn()
-    if (this.#used >= this.#budget) this.#pauseAll(undefined)
+    this.#budget.charge(Math.ceil(bytes / BYTES_PER_UNIT))
   }
 
   /** True once this turn's budget is used: work that can wait should wait for `later`. */
   get exhausted(): boolean {
-    return this.#used >= this.#budget
+    return this.#budget.exhausted
   }
 
-  /** Runs `fn` at the start of a later turn, once the budget is fresh. */
+  /**
+   * Runs `fn` at a later turn, before the connections waiting for their next batch: work held
+   * back once (a greeting, a backlog) goes first, as much as the budget allows.
+   */
   later(fn: () => void): void {
-    this.#deferred.push(fn)
-    this.#scheduleTurn()
-  }
-
-  #onData(socket: TCPSocket, chunk: Buffer): void {
-    this.#resumed.delete(socket)
-    this.#used += chunk.length
-    this.#scheduleTurn()
-    if (this.#used >= this.#budget) this.#pauseAll(socket)
-  }
-
-  /** Everyone stops reading; `current` (just served) goes to the back of the line. */
-  #pauseAll(current: TCPSocket | undefined): void {
-    // Resumed this turn but not served yet: they keep their place at the front.
-    const next = new Set<TCPSocket>([...this.#resumed, ...this.#waiting])
-    this.#resumed.clear()
-    for (const socket of this.#sockets) {
-      if (socket === current || next.has(socket)) continue
-      if (socket.isPaused() || socket.destroyed) continue // paused by someone else: theirs to resume
-      socket.pause()
-      next.add(socket)
-    }
-    if (current && !current.isPaused() && !current.destroyed) {
-      current.pause()
-      next.add(current)
-    }
-    for (const socket of next) socket.pause()
-    this.#waiting = next
-  }
-
-  #scheduleTurn(): void {
-    if (this.#turnScheduled) return
-    this.#turnScheduled = true
-    setImmediate(this.#turn)
-  }
-
-  readonly #turn = (): void => {
-    this.#turnScheduled = false
-    this.#used = 0
-    // Work held back from earlier turns goes first, as much as the budget allows.
-    const deferred = this.#deferred
-    this.#deferred = []
-    let done = 0
-    while (done < deferred.length && !this.exhausted) (deferred[done++] as () => void)()
-    if (done < deferred.length) {
-      this.#deferred = [...deferred.slice(done), ...this.#deferred]
-      this.#scheduleTurn()
-    }
-    if (this.exhausted) return
-    const waiting = this.#waiting
-    this.#waiting = new Set()
-    for (const socket of waiting) {
-      // One waiting for 'drain' was paused for backpressure too; its codec resumes it.
-      if (socket.destroyed || socket.writableNeedDrain) continue
-      this.#resumed.add(socket)
-      socket.resume()
-    }
+    this.#budget.wait({ run: fn }, true)
   }
 }

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream'
 import { ProtocolError } from '@verb-tcp/core'
-import { argError } from '@verb-tcp/core/validate'
+import { argError, knownKeys, optionKeys } from '@verb-tcp/core/validate'
 import {
   COALESCE_MAX_BYTES,
   HEADER_BYTES,
@@ -11,6 +11,8 @@ import {
 import { BinaryFramesErrorCode } from './errors.ts'
 import { checkLimit } from './frame-decoder.ts'
 import type { EncoderOptions } from './types.ts'
+
+const ENCODER_KEYS = optionKeys<EncoderOptions>({ maxFrameBytes: true })
 
 function checkField(value: unknown, name: string, max: number): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
@@ -89,6 +91,7 @@ export function encodeFrame(
   flags = 0,
   options: EncoderOptions = {},
 ): Buffer {
+  knownKeys(options, ENCODER_KEYS, 'encodeFrame')
   checkFrame(type, payload, flags, checkLimit(options.maxFrameBytes))
   return concatFrame(type, payload, flags)
 }
@@ -111,6 +114,7 @@ export function encodeFrameParts(
   flags = 0,
   options: EncoderOptions = {},
 ): [header: Buffer, payload: Uint8Array] {
+  knownKeys(options, ENCODER_KEYS, 'encodeFrameParts')
   checkFrame(type, payload, flags, checkLimit(options.maxFrameBytes))
   return [newHeader(type, payload.byteLength, flags), payload]
 }
@@ -147,6 +151,7 @@ export function writeFrame(
   flags = 0,
   options: EncoderOptions = {},
 ): boolean {
+  knownKeys(options, ENCODER_KEYS, 'writeFrame')
   checkFrame(type, payload, flags, checkLimit(options.maxFrameBytes))
   return writeCheckedFrame(stream, type, payload, flags)
 }

@@ -7,7 +7,7 @@ import {
   hexPreview,
   TruncatedFrameError,
 } from '@verb-tcp/core/codec'
-import { argError, bool, intInRange, oneOf } from '@verb-tcp/core/validate'
+import { argError, bool, intInRange, knownKeys, oneOf, optionKeys } from '@verb-tcp/core/validate'
 import { HEADER_BYTES, MAX_FLAGS, MAX_FRAME_BYTES_LIMIT, MAX_TYPE } from './constants.ts'
 import { BinaryFramesErrorCode } from './errors.ts'
 import type { BinaryFrame, FrameDecoderOptions } from './types.ts'
@@ -18,6 +18,14 @@ export function checkLimit(value: number | undefined, name?: string): number {
 }
 
 const OVERSIZE = ['error', 'skip'] as const
+
+const DECODER_KEYS = optionKeys<FrameDecoderOptions>({
+  maxFrameBytes: true,
+  oversize: true,
+  copy: true,
+  types: true,
+  allowedFlags: true,
+})
 const EMPTY = Buffer.alloc(0)
 
 /**
@@ -78,6 +86,8 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
 
   readonly #scratch = Buffer.alloc(HEADER_BYTES)
   #scratchFilled = 0
+  /** Set by the slow path when the sink returned `false`: stop where it returns. */
+  #stopped = false
   readonly #rest = new FrameRemainder()
   /** Type and flags of the frame whose payload `#rest` collects. */
   #type = 0
@@ -95,6 +105,7 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
   }
 
   constructor(options: FrameDecoderOptions = {}) {
+    knownKeys(options, DECODER_KEYS, 'BinaryFrameDecoder')
     super()
     this.maxFrameBytes = checkLimit(options.maxFrameBytes)
     this.#skipOversize = oneOf(options.oversize, 'oversize', OVERSIZE, 'error') === 'skip'
@@ -137,7 +148,7 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
     super.finish()
   }
 
-  protected decodeChunk(chunk: Buffer, position: number, sink: DecodeSink<BinaryFrame>): void {
+  protected decodeChunk(chunk: Buffer, position: number, sink: DecodeSink<BinaryFrame>): number {
     const n = chunk.length
     const rest = this.#rest
     let i = 0
@@ -147,15 +158,20 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
       const take = Math.min(HEADER_BYTES - this.#scratchFilled, n)
       chunk.copy(s, this.#scratchFilled, 0, take)
       this.#scratchFilled += take
-      if (this.#scratchFilled < HEADER_BYTES) return
+      if (this.#scratchFilled < HEADER_BYTES) return n
       this.#scratchFilled = 0
       i = this.#onHeader(this.#header(u16(s, 0), u32(s, 2), u16(s, 6), s, 0, chunk, take), sink)
-      if (i < 0) return
+      if (i < 0) return this.#stop(n)
+      if (this.#stopped) return this.#stop(i)
     } else if (rest.active) {
       i = rest.feed(chunk)
-      if (rest.active) return
+      if (rest.active) return n
       const payload = rest.take()
-      if (payload !== undefined) sink.frame({ type: this.#type, flags: this.#flags, payload })
+      if (
+        payload !== undefined &&
+        sink.frame({ type: this.#type, flags: this.#flags, payload }) === false
+      )
+        return i
     }
 
     const limit = this.maxFrameBytes
@@ -169,19 +185,27 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
       const end = start + length
       if (length <= limit && end <= n && !strict) {
         const payload = copy ? Buffer.from(chunk.subarray(start, end)) : chunk.subarray(start, end)
-        sink.frame({ type, flags, payload })
         i = end
+        if (sink.frame({ type, flags, payload }) === false) return i
         continue
       }
       this.#headerOffset = position + i
       i = this.#onHeader(this.#header(type, length, flags, chunk, i, chunk, start), sink)
-      if (i < 0) return
+      if (i < 0) return this.#stop(n)
+      if (this.#stopped) return this.#stop(i)
     }
     if (i < n) {
       this.#headerOffset = position + i
       chunk.copy(this.#scratch, 0, i, n)
       this.#scratchFilled = n - i
     }
+    return n
+  }
+
+  /** Returns `i` with the stop request cleared: the sink asked to stop there, or the chunk is used. */
+  #stop(i: number): number {
+    this.#stopped = false
+    return i
   }
 
   /** Fills the reused `HeaderAt` for the slow path (no allocation per header). */
@@ -222,7 +246,7 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
         this.fail(sink, error)
         return -1
       }
-      sink.error(error)
+      this.#stopped = sink.error(error) === false
       return this.#rest.skip(length, chunk, start)
     }
     // Recoverable: the frame is intact, so it is skipped exactly and the stream goes on.
@@ -240,7 +264,7 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
     }
     if (refused !== undefined) {
       const [code, what] = refused
-      sink.error(this.#error(code, what, true, h))
+      this.#stopped = sink.error(this.#error(code, what, true, h)) === false
       return this.#rest.skip(length, chunk, start)
     }
     const n = chunk.length
@@ -249,7 +273,7 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
       const payload = this.#copy
         ? Buffer.from(chunk.subarray(start, end))
         : chunk.subarray(start, end)
-      sink.frame({ type, flags, payload })
+      this.#stopped = sink.frame({ type, flags, payload }) === false
       return end
     }
     this.#rest.collect(length, chunk, start)

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream'
 import type { ProtocolError } from '@verb-tcp/core'
 import { SocketCodecHandler } from '@verb-tcp/core/codec'
-import { bool } from '@verb-tcp/core/validate'
+import { bool, knownKeys, optionKeys } from '@verb-tcp/core/validate'
 import { HEARTBEAT, PONG, PONG_PAYLOAD } from './constants.ts'
 import { checkFrame, encodeFrame, writeCheckedFrame } from './encoder.ts'
 import { BinaryFrameDecoder, checkLimit } from './frame-decoder.ts'
@@ -20,6 +20,16 @@ export interface BinaryProtocolHandlerOptions extends FrameDecoderOptions {
    */
   heartbeat?: boolean
 }
+
+const HANDLER_KEYS = optionKeys<BinaryProtocolHandlerOptions>({
+  maxFrameBytes: true,
+  oversize: true,
+  copy: true,
+  types: true,
+  allowedFlags: true,
+  maxSendBytes: true,
+  heartbeat: true,
+})
 
 /**
  * The handler's events. Besides the named ones, a message type (a number) is an event too:
@@ -73,10 +83,12 @@ export class BinaryProtocolHandler extends SocketCodecHandler<
   #owedPongs = 0
 
   constructor(socket: Duplex, options: BinaryProtocolHandlerOptions = {}) {
-    const maxSendBytes = checkLimit(options.maxSendBytes, 'maxSendBytes')
-    super(socket, new BinaryFrameDecoder(options))
+    knownKeys(options, HANDLER_KEYS, 'BinaryProtocolHandler')
+    const { maxSendBytes: maxSend, heartbeat, ...decoderOptions } = options
+    const maxSendBytes = checkLimit(maxSend, 'maxSendBytes')
+    super(socket, new BinaryFrameDecoder(decoderOptions))
     this.#maxSendBytes = maxSendBytes
-    this.#heartbeat = bool(options.heartbeat, 'heartbeat', true)
+    this.#heartbeat = bool(heartbeat, 'heartbeat', true)
   }
 
   /**

@@ -9,6 +9,7 @@ import {
   listenLoopback,
   turns,
   until,
+  writeUntilPaused,
 } from '@verb-tcp/core/testing'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
@@ -287,14 +288,7 @@ describe('BinaryProtocolHandler over loopback', () => {
     const client = await connectLoopback(port)
     client.pause() // never reads the replies
     const request = encodeFrame(DATA, Buffer.alloc(0))
-    let sent = 0
-    // One request at a time, each answered before the next, until the server stops reading.
-    while (sent < 200 && !serverSocket?.isPaused()) {
-      client.write(request)
-      sent++
-      await until(() => served === sent || serverSocket?.isPaused() === true)
-    }
-    expect(serverSocket?.isPaused()).toBe(true)
+    await writeUntilPaused(client, request, { server: () => serverSocket, answered: () => served })
     // From here every reply must wait for a drain: what is sent now is not read before it.
     drained = false
     serverSocket?.once('drain', () => {

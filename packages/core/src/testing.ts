@@ -224,11 +224,50 @@ export async function until(predicate: () => boolean, options: UntilOptions = {}
   throw new Error(`condition not reached after ${turns} turns and ${waits} waits of ${interval} ms`)
 }
 
+export interface WriteUntilPausedOptions {
+  /** The server's end of the connection, once accepted (it may not be yet on the first write). */
+  server: () => Socket | undefined
+  /** How many requests the server has answered so far. */
+  answered: () => number
+  /** Requests to try before giving up. @default 200 */
+  max?: number
+}
+
+/**
+ * Drives a server into backpressure: writes `request` on `client` one at a time, each once the
+ * previous one is answered, until the server's socket stops reading (`isPaused()`), which a
+ * server does when its replies are not read. Pause `client` first so they are not. Resolves with
+ * the number of requests written; rejects if the server still reads after `max` of them.
+ */
+export async function writeUntilPaused(
+  client: Socket,
+  request: Uint8Array,
+  options: WriteUntilPausedOptions,
+): Promise<number> {
+  const { server, answered, max = 200 } = options
+  const paused = () => server()?.isPaused() === true
+  let sent = 0
+  while (sent < max && !paused()) {
+    client.write(request)
+    sent++
+    await until(() => answered() === sent || paused())
+  }
+  if (!paused()) throw new Error(`the server still reads after ${sent} requests`)
+  return sent
+}
+
 export interface CheckDecoderOptions {
   /** Reads how many bytes the decoder holds, checked after every push. */
   bufferedBytes?: () => number
   /** The most it may hold between pushes. @default Infinity */
   maxBufferedBytes?: number
+  /**
+   * Makes the sink return `false` (stop) after every `stopEvery`-th frame or recoverable error,
+   * and pushes the rest of the chunk again, as `attachDecoder` does when a batch ends mid-chunk:
+   * the frames must come out the same, and a stopped `push` must report a byte count inside the
+   * chunk. 1 stops after every frame. @default never
+   */
+  stopEvery?: number
 }
 
 /**
@@ -243,32 +282,64 @@ export function checkDecoder<T>(
   chunks: Iterable<BinaryInput>,
   options: CheckDecoderOptions = {},
 ): DecodeResult<T> {
-  const { bufferedBytes, maxBufferedBytes = Number.POSITIVE_INFINITY } = options
+  const {
+    bufferedBytes,
+    maxBufferedBytes = Number.POSITIVE_INFINITY,
+    stopEvery = Number.POSITIVE_INFINITY,
+  } = options
   const result: DecodeResult<T> = { frames: [], errors: [] }
   let fatal = false
+  let delivered = 0
+  /** The sink returned false during the current push. */
+  let stopped = false
+  const stop = (): boolean => {
+    stopped = ++delivered % stopEvery === 0
+    return !stopped
+  }
   const sink: DecodeSink<T> = {
     frame(value) {
       if (fatal) throw new Error('a frame was delivered after a fatal error')
+      if (stopped) throw new Error('a frame was delivered after the sink asked to stop')
       result.frames.push(value)
+      return stop()
     },
     error(error) {
       if (fatal) throw new Error(`an error was delivered after a fatal error: ${error?.code}`)
+      if (stopped)
+        throw new Error(`an error was delivered after the sink asked to stop: ${error?.code}`)
       if (error?.name !== 'ProtocolError' || !/^ERR_[A-Z0-9_]+$/.test(String(error.code))) {
         throw new Error(`not a coded ProtocolError: ${String(error)}`)
       }
       result.errors.push(error)
-      if (!error.recoverable) fatal = true
+      if (!error.recoverable) {
+        fatal = true
+        return false
+      }
+      return stop()
     },
+  }
+  const pushAll = (chunk: BinaryInput) => {
+    let rest = toBuffer(chunk)
+    for (;;) {
+      stopped = false
+      const used = decoder.push(rest, sink)
+      if (typeof used !== 'number' || used >= rest.length || fatal) return
+      if (!stopped) throw new Error(`push used ${used} of ${rest.length} bytes unasked`)
+      if (used < 0 || !Number.isInteger(used)) throw new Error(`push returned ${used}`)
+      rest = rest.subarray(used)
+    }
   }
   let at = 0
   for (const chunk of chunks) {
-    decoder.push(chunk, sink)
+    pushAll(chunk)
+    stopped = false
     const held = bufferedBytes?.() ?? 0
     if (held > maxBufferedBytes) {
       throw new Error(`holds ${held} bytes after chunk ${at}, over ${maxBufferedBytes}`)
     }
     at++
   }
+  stopped = false
   decoder.end(sink)
   return result
 }

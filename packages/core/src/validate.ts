@@ -151,6 +151,33 @@ export function object<T extends object | undefined>(value: unknown, name: strin
 }
 
 /**
+ * The keys of an options interface, for `knownKeys`, from a record that names every one of them:
+ * an option added to the interface but not here (or named here but not there) fails the typecheck.
+ *
+ * @example
+ * ```ts
+ * const KEYS = optionKeys<{ maxRooms?: number; ttl?: number }>({ maxRooms: true, ttl: true })
+ * ```
+ */
+export function optionKeys<T extends object>(keys: Record<keyof T, true>): readonly string[] {
+  return Object.keys(keys)
+}
+
+/**
+ * The part of `options` that is not in `taken`: what a wrapper passes on to the component it
+ * wraps once it has read its own options, so that component can reject what it does not know.
+ */
+export function withoutKeys<T extends object>(options: T, taken: readonly string[]): Partial<T> {
+  // Not an object: passed on as it is, for the wrapped component to reject.
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return options
+  const rest: Record<string, unknown> = {}
+  for (const key of Object.keys(options)) {
+    if (!taken.includes(key)) rest[key] = (options as Record<string, unknown>)[key]
+  }
+  return rest as Partial<T>
+}
+
+/**
  * Checks that `options` is `undefined` or an object whose keys are all in `known`: a misspelt
  * option is an error, not a silently ignored default.
  */

@@ -17,6 +17,7 @@ import {
   loopbackPair,
   turns,
   until,
+  writeUntilPaused,
 } from '../src/testing.ts'
 
 afterEach(closeAll)
@@ -170,6 +171,44 @@ describe('chunking and waiting helpers', () => {
     }, 20)
     await until(() => ready, { turns: 1 })
     expect(ready).toBe(true)
+  })
+
+  it('writeUntilPaused writes one request per answer until the server stops reading', async () => {
+    let server: Socket | undefined
+    let answered = 0
+    const port = await listenLoopback((socket) => {
+      server = socket
+      socket.on('data', () => {
+        answered++
+        // What a handler does when its replies are not read: stop reading until they drain.
+        if (!socket.write(Buffer.alloc(256 * 1024))) socket.pause()
+      })
+    })
+    const client = await connectLoopback(port)
+    client.pause()
+    const sent = await writeUntilPaused(client, Buffer.from('q'), {
+      server: () => server,
+      answered: () => answered,
+    })
+    expect(server?.isPaused()).toBe(true)
+    expect(sent).toBeGreaterThan(0)
+    expect(answered).toBe(sent)
+  })
+
+  it('writeUntilPaused rejects when the server still reads after max requests', async () => {
+    let server: Socket | undefined
+    let answered = 0
+    const port = await listenLoopback((socket) => {
+      server = socket
+      socket.on('data', () => void answered++)
+    })
+    const client = await connectLoopback(port)
+    const wrote = writeUntilPaused(client, Buffer.from('q'), {
+      server: () => server,
+      answered: () => answered,
+      max: 3,
+    })
+    await expect(wrote).rejects.toThrow('the server still reads after 3 requests')
   })
 
   it('until rejects after its bounded tries', async () => {

@@ -1,7 +1,10 @@
 import { ProtocolError } from '@verb-tcp/core'
+import { knownKeys, optionKeys } from '@verb-tcp/core/validate'
 import { JsonFramesErrorCode } from './errors.ts'
 import { checkLimit } from './frame-decoder.ts'
 import type { EncoderOptions } from './types.ts'
+
+const ENCODER_KEYS = optionKeys<EncoderOptions>({ maxFrameBytes: true })
 
 function tooLarge(length: number, limit: number): ProtocolError {
   return new ProtocolError(
@@ -16,6 +19,7 @@ function tooLarge(length: number, limit: number): ProtocolError {
  * allocating anything when the payload is over the limit.
  */
 export function encodeFrame(payload: Uint8Array, options: EncoderOptions = {}): Buffer {
+  knownKeys(options, ENCODER_KEYS, 'encodeFrame')
   const limit = checkLimit(options.maxFrameBytes)
   const length = payload.byteLength
   if (length > limit) throw tooLarge(length, limit)
@@ -33,6 +37,7 @@ export function encodeFrame(payload: Uint8Array, options: EncoderOptions = {}): 
  * Lone surrogates cannot corrupt the frame: `JSON.stringify` escapes them.
  */
 export function encodeMessage(message: unknown, options: EncoderOptions = {}): Buffer {
+  knownKeys(options, ENCODER_KEYS, 'encodeMessage')
   const limit = checkLimit(options.maxFrameBytes)
   let json: string | undefined
   try {

@@ -1,10 +1,16 @@
 import { isAscii, isUtf8 } from 'node:buffer'
 import { ProtocolError } from '@verb-tcp/core'
 import type { DecodeSink, PayloadSlice } from '@verb-tcp/core/codec'
-import { bool } from '@verb-tcp/core/validate'
+import { bool, knownKeys, optionKeys } from '@verb-tcp/core/validate'
 import { JsonFramesErrorCode } from './errors.ts'
 import { NewlineLengthDecoder } from './frame-decoder.ts'
 import type { MessageDecoderOptions } from './types.ts'
+
+const MESSAGE_DECODER_KEYS = optionKeys<MessageDecoderOptions>({
+  maxFrameBytes: true,
+  oversize: true,
+  requireType: true,
+})
 
 /**
  * Decodes `<byte length>\n<json>` frames into parsed JSON values. The payload must be strict
@@ -23,6 +29,7 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
   #textStart = 0
 
   constructor(options: MessageDecoderOptions = {}) {
+    knownKeys(options, MESSAGE_DECODER_KEYS, 'MessageDecoder')
     super(options)
     this.#requireType = bool(options.requireType, 'requireType', false)
   }
@@ -33,7 +40,7 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
     this.#text = undefined
   }
 
-  protected onPayload(slice: PayloadSlice, sink: DecodeSink<M>): void {
+  protected onPayload(slice: PayloadSlice, sink: DecodeSink<M>): unknown {
     const { chunk: buf, start, end, offset } = slice
     let text: string | undefined
     if (!slice.owned) {
@@ -52,7 +59,7 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
       if (isAscii(payload)) text = payload.toString('latin1')
       else if (isUtf8(payload)) text = payload.toString('utf8')
       else {
-        sink.error(
+        return sink.error(
           this.#error(
             JsonFramesErrorCode.INVALID_UTF8,
             'payload is not valid UTF-8',
@@ -60,7 +67,6 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
             end - start,
           ),
         )
-        return
       }
     }
     let value: M
@@ -68,7 +74,7 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
       value = JSON.parse(text)
     } catch (cause) {
       const hint = text.charCodeAt(0) === 0xfeff ? ' (it starts with a UTF-8 byte order mark)' : ''
-      sink.error(
+      return sink.error(
         this.#error(
           JsonFramesErrorCode.INVALID_JSON,
           `payload is not JSON${hint}`,
@@ -77,10 +83,9 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
           cause,
         ),
       )
-      return
     }
     if (this.#requireType && !hasType(value)) {
-      sink.error(
+      return sink.error(
         this.#error(
           JsonFramesErrorCode.INVALID_MESSAGE,
           'message is not an object with a string "type"',
@@ -88,9 +93,8 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
           end - start,
         ),
       )
-      return
     }
-    sink.frame(value)
+    return sink.frame(value)
   }
 
   #error(code: string, message: string, offset: number, length: number, cause?: unknown) {

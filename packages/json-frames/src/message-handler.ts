@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream'
 import type { ProtocolError } from '@verb-tcp/core'
 import { SocketCodecHandler } from '@verb-tcp/core/codec'
+import { knownKeys, optionKeys } from '@verb-tcp/core/validate'
 import { encodeMessage } from './encoder.ts'
 import { checkLimit } from './frame-decoder.ts'
 import { MessageDecoder } from './message-decoder.ts'
@@ -10,6 +11,13 @@ export interface MessageHandlerOptions extends MessageDecoderOptions {
   /** Largest payload `sendMessage` will send, in bytes. @default 8 MiB */
   maxSendBytes?: number
 }
+
+const HANDLER_KEYS = optionKeys<MessageHandlerOptions>({
+  maxFrameBytes: true,
+  oversize: true,
+  requireType: true,
+  maxSendBytes: true,
+})
 
 export interface MessageHandlerEvents<M> {
   message: [message: M]
@@ -34,8 +42,10 @@ export class MessageHandler<M = any> extends SocketCodecHandler<M, MessageHandle
   readonly #maxSendBytes: number
 
   constructor(socket: Duplex, options: MessageHandlerOptions = {}) {
-    const maxSendBytes = checkLimit(options.maxSendBytes, 'maxSendBytes')
-    super(socket, new MessageDecoder<M>(options))
+    knownKeys(options, HANDLER_KEYS, 'MessageHandler')
+    const { maxSendBytes: maxSend, ...decoderOptions } = options
+    const maxSendBytes = checkLimit(maxSend, 'maxSendBytes')
+    super(socket, new MessageDecoder<M>(decoderOptions))
     this.#maxSendBytes = maxSendBytes
   }
 

@@ -3,7 +3,14 @@ import type { Socket } from 'node:net'
 import { PassThrough, Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ProtocolError } from '@verb-tcp/core'
-import { closeAll, connectLoopback, listenLoopback, turns, until } from '@verb-tcp/core/testing'
+import {
+  closeAll,
+  connectLoopback,
+  listenLoopback,
+  turns,
+  until,
+  writeUntilPaused,
+} from '@verb-tcp/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   attachMessages,
@@ -155,14 +162,10 @@ describe('MessageHandler over loopback', () => {
     const client = await connectLoopback(port)
     client.pause() // never reads the replies
     const request = encodeMessage({ type: 'q' })
-    let sent = 0
-    // One request at a time, each answered before the next, until the server stops reading.
-    while (sent < 200 && !serverSocket?.isPaused()) {
-      client.write(request)
-      sent++
-      await until(() => answered === sent || serverSocket?.isPaused() === true)
-    }
-    expect(serverSocket?.isPaused()).toBe(true)
+    const sent = await writeUntilPaused(client, request, {
+      server: () => serverSocket,
+      answered: () => answered,
+    })
     // From here every reply must wait for a drain: requests sent now are not read before it.
     drained = false
     serverSocket?.once('drain', () => {

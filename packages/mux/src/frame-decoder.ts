@@ -8,6 +8,7 @@ import {
   PayloadBuffer,
   TruncatedFrameError,
 } from '@verb-tcp/core/codec'
+import { knownKeys, optionKeys } from '@verb-tcp/core/validate'
 import { COMPACT_STREAM_ID, CONTROL_STREAM_ID, DEFAULTS, HEADER_BYTES } from './constants.ts'
 import { MuxErrorCode } from './errors.ts'
 import type { MuxFrame } from './types.ts'
@@ -21,6 +22,10 @@ export interface MuxFrameDecoderOptions {
 
 const U32 = 0xffff_ffff
 
+const DECODER_KEYS = optionKeys<MuxFrameDecoderOptions>({
+  maxFrameSize: true,
+  maxControlBytes: true,
+})
 /**
  * Incremental decoder of the verb docs' 8-byte-header frames. Control frames (stream 0 and the
  * compact stream) come out whole, copied once with core's `PayloadBuffer` if they span chunks.
@@ -42,6 +47,7 @@ export class MuxFrameDecoder extends ChunkDecoder<MuxFrame> {
   #control: PayloadBuffer | undefined
 
   constructor(options: MuxFrameDecoderOptions = {}) {
+    knownKeys(options, DECODER_KEYS, 'MuxFrameDecoder')
     super()
     this.maxFrameSize = checkFrameLimit(
       options.maxFrameSize,

@@ -108,6 +108,12 @@ describe('MuxFrameDecoder', () => {
     expect(errors[0]).toMatchObject({ code: 'ERR_MUX_CONTROL_TOO_LARGE', declaredLength: 11 })
   })
 
+  it('rejects unknown option keys', () => {
+    expect(() => new MuxFrameDecoder({ maxFrameBytes: 10 } as never)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }),
+    )
+  })
+
   it('reports a frame cut off by the end of input', () => {
     const cut = frame(1, 'hello').subarray(0, 10)
     expect(decodeAll(new MuxFrameDecoder(), [cut]).errors[0]).toMatchObject({

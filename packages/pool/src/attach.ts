@@ -1,4 +1,5 @@
 import type { TCPSocket } from '@verb-tcp/core'
+import { knownKeys, optionKeys } from '@verb-tcp/core/validate'
 import type { ConnectionPool } from './connection-pool.ts'
 import type { ConnectionThrottler } from './throttler.ts'
 import type { AdmissionCounters, AdmissionHost, AttachOptions } from './types.ts'
@@ -7,6 +8,13 @@ export interface AttachParts extends AttachOptions {
   pool?: ConnectionPool
   throttler?: ConnectionThrottler
 }
+
+const PART_KEYS = optionKeys<AttachParts>({
+  pool: true,
+  throttler: true,
+  fullNotice: true,
+  throttledNotice: true,
+})
 
 /** What `attach` returns: the server's admission counters, and a way to stop. */
 export interface Attachment {
@@ -34,6 +42,7 @@ export interface Attachment {
  * pass both to one call: the checks then run in that order and nothing has to be undone.
  */
 export function attach(server: AdmissionHost, parts: AttachParts): Attachment {
+  knownKeys(parts, PART_KEYS, 'attach')
   const { pool, throttler, fullNotice, throttledNotice } = parts
   if (!pool && !throttler) throw new TypeError('attach needs a pool, a throttler, or both')
   let detached = false

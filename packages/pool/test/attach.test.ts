@@ -231,4 +231,11 @@ describe('attach: pool and throttler together', () => {
   it('needs at least one of them', () => {
     expect(() => attach({ onAdmit: () => {} }, {})).toThrow(TypeError)
   })
+
+  it('rejects unknown option keys', () => {
+    const unknown = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' })
+    const host = { onAdmit: () => {} }
+    expect(() => attach(host, { pool: newPool(), fullMessage: 'x' } as never)).toThrow(unknown)
+    expect(() => attachPool(host, newPool(), { notice: 'x' } as never)).toThrow(unknown)
+  })
 })

@@ -9,7 +9,7 @@
  * across nodes. Delivery across nodes is at most once.
  */
 
-import { argError } from '@verb-tcp/core/validate'
+import { argError, knownKeys, optionKeys } from '@verb-tcp/core/validate'
 
 /** A member as the manager knows it locally. `metadata` must be JSON-serializable for adapters that cross processes. */
 export interface MemberInfo {
@@ -140,6 +140,8 @@ export interface InProcessAdapterOptions {
   nodeId?: string
 }
 
+const ADAPTER_KEYS = optionKeys<InProcessAdapterOptions>({ bus: true, nodeId: true })
+
 /**
  * The default adapter. Alone (its own bus) it does nothing across nodes: the manager's local
  * delivery is the whole broadcast. Several sharing an `InProcessBus` behave as separate nodes.
@@ -154,6 +156,7 @@ export class InProcessAdapter implements RoomsAdapter {
   #closed = false
 
   constructor(options: InProcessAdapterOptions = {}) {
+    knownKeys(options, ADAPTER_KEYS, 'InProcessAdapter')
     this.#bus = options.bus ?? new InProcessBus()
     this.nodeId = options.nodeId ?? `local-${++nextNode}`
     nodesOf(this.#bus).add(this)

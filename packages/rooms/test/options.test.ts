@@ -33,6 +33,12 @@ it('validates options with Node-style codes', () => {
   expect(() => new TCPRoomManager({ maxRoomsPerClient: Number.POSITIVE_INFINITY })).not.toThrow()
 })
 
+it('InProcessAdapter rejects unknown option keys', () => {
+  expect(() => new InProcessAdapter({ node: 'a' } as never)).toThrow(
+    expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }),
+  )
+})
+
 it('an adapter can be attached to one manager only', () => {
   const adapter = new InProcessAdapter()
   manager({ adapter })

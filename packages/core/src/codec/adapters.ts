@@ -1,4 +1,5 @@
 import type { Duplex, Readable, Transform } from 'node:stream'
+import { optionKeys, withoutKeys } from '../validate.ts'
 import {
   type AttachedDecoder,
   type AttachHandlers,
@@ -36,6 +37,23 @@ export interface CodecAdapters<T, O> {
   ): AttachedDecoder
 }
 
+// Each adapter's own option keys; optionKeys makes the typecheck fail when one is missing.
+const ITERATE_KEYS = optionKeys<IterateOptions>({ batch: true, onRecoverableError: true })
+const TRANSFORM_KEYS = optionKeys<DecoderTransformOptions>({
+  onRecoverableError: true,
+  readableHighWaterMark: true,
+})
+const STREAM_KEYS = optionKeys<DecoderStreamOptions<unknown>>({
+  onRecoverableError: true,
+  readableStrategy: true,
+  writableStrategy: true,
+})
+const ATTACH_KEYS = optionKeys<AttachOptions>({
+  maxPending: true,
+  maxFramesPerTurn: true,
+  budget: true,
+})
+
 /**
  * A codec's adapter set from its decoder's constructor: how json-frames and binary-frames (and
  * your own codec) offer `iterate…`, `create…Transform`, `create…Stream` and `attach…` without
@@ -50,18 +68,21 @@ export interface CodecAdapters<T, O> {
 export function codecAdapters<T, O extends object>(
   create: (options: O) => SyncDecoder<T>,
 ): CodecAdapters<T, O> {
+  // The decoder gets the options minus the adapter's own, so it can reject keys nobody knows.
+  const decoder = (options: O, own: readonly string[]) => create(withoutKeys(options, own) as O)
   return {
     iterate: ((source: ByteSource, options: O & IterateOptions = {} as O) =>
       options.batch === true
-        ? iterateFrames(source, create(options), { ...options, batch: true })
-        : iterateFrames(source, create(options), { ...options, batch: false })) as CodecAdapters<
-      T,
-      O
-    >['iterate'],
-    transform: (options = {} as O) => createDecoderTransform(create(options), options),
+        ? iterateFrames(source, decoder(options, ITERATE_KEYS), { ...options, batch: true })
+        : iterateFrames(source, decoder(options, ITERATE_KEYS), {
+            ...options,
+            batch: false,
+          })) as CodecAdapters<T, O>['iterate'],
+    transform: (options = {} as O) =>
+      createDecoderTransform(decoder(options, TRANSFORM_KEYS), options),
     stream: (options = {} as O & DecoderStreamOptions<T>) =>
-      createDecoderStream(create(options), options),
+      createDecoderStream(decoder(options, STREAM_KEYS), options),
     attach: (source, handlers, options = {} as O & AttachOptions) =>
-      attachDecoder(source, create(options), handlers, options),
+      attachDecoder(source, decoder(options, ATTACH_KEYS), handlers, options),
   }
 }

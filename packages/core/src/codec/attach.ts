@@ -1,8 +1,9 @@
 import type { Duplex, Readable } from 'node:stream'
 import { ErrorCode, ProtocolError } from '../errors.ts'
 import { positiveInt } from '../validate.ts'
-import type { BinaryInput, DecodeSink, SyncDecoder } from './decoder.ts'
+import { type BinaryInput, type DecodeSink, type SyncDecoder, toBuffer } from './decoder.ts'
 import { CodecErrorCode } from './errors.ts'
+import { sharedTurnBudget, type TurnBudget } from './turn-budget.ts'
 
 export interface AttachHandlers<T> {
   /**
@@ -16,8 +17,8 @@ export interface AttachHandlers<T> {
   /** The input ended cleanly, on a frame boundary. */
   end?(): void
   /**
-   * Called after the frames of one chunk were delivered, while the socket is still corked: the
-   * place to write replies that were gathered frame by frame (one write for a chunk's worth).
+   * Called after the frames of one batch were delivered, while the socket is still corked: the
+   * place to write replies that were gathered frame by frame (one write for a batch's worth).
    */
   batchEnd?(): void
 }
@@ -26,16 +27,21 @@ export interface AttachOptions {
   /** Unsettled promises from `frame` before reading pauses. @default 1 */
   maxPending?: number
   /**
-   * Frames delivered before reading pauses until the next event-loop turn. A socket read is up
-   * to 64 KiB, 8,192 eight-byte frames, and Node delivers many reads of one socket in a row, so
-   * without a budget one peer's flood of tiny frames holds the event loop while every other
-   * connection waits. Checked after each chunk. @default 1024
+   * Frames (and recoverable errors) this source delivers in one batch before it lets the others
+   * go first. A socket read is up to 64 KiB, 8,192 eight-byte frames, and Node delivers many
+   * reads of one socket in a row; a decoder that supports it stops mid-chunk, and the rest of
+   * the chunk waits (reading paused) for this source's next turn. @default 256
    */
   maxFramesPerTurn?: number
+  /**
+   * The per-turn work budget this source shares with others: once it is spent, every source
+   * waits in its line for a later turn. @default the process-wide `sharedTurnBudget`
+   */
+  budget?: TurnBudget
 }
 
 export interface AttachedDecoder {
-  /** True while reading is paused for backpressure (not counting pauses made by others). */
+  /** True while reading is paused by this decoder (backpressure, or waiting for its turn). */
   readonly paused: boolean
   /**
    * Pauses reading until the source's writable side drains, if it needs to. Call it when a
@@ -47,17 +53,26 @@ export interface AttachedDecoder {
   detach(): void
 }
 
-/** Frames one attached socket may deliver before it yields the event loop. */
-export const DEFAULT_MAX_FRAMES_PER_TURN = 1024
+/** Frames one attached source delivers in a batch before it lets others go first. */
+export const DEFAULT_MAX_FRAMES_PER_TURN = 256
 
 /**
  * Drives a decoder from a socket (or any `Readable`): decodes each `'data'` chunk and hands
- * frames to `handlers`. Reading pauses while the consumer lags: while `maxPending` handler
- * promises are unsettled, and while the socket's writable side needs a drain (checked after every
- * chunk and on `waitForDrain`). It also pauses until the next event-loop turn after every
- * `maxFramesPerTurn` frames, so one connection's flood cannot hold the loop, and the socket is
- * corked while a chunk is decoded, so the replies to a chunk's frames leave in one write. Socket
- * `'error'` events are not handled here: they belong to whoever owns the socket.
+ * frames to `handlers`.
+ *
+ * Fairness: work is done in batches of at most `maxFramesPerTurn` frames, charged to a
+ * `TurnBudget` shared with every other attached source. When a batch ends mid-chunk (a decoder
+ * that supports it stops on a frame boundary) or the turn's budget is spent, the rest of the
+ * chunk is kept, reading pauses, and the source waits in the budget's line for a later turn,
+ * then goes on exactly where it stopped. So one connection's flood of tiny frames cannot hold
+ * the event loop, and two hundred of them cannot either.
+ *
+ * Backpressure: reading also pauses while `maxPending` handler promises are unsettled, and
+ * while the socket's writable side needs a drain (checked after every frame once a handler's
+ * write returned false and `waitForDrain` was called, and after every batch): a peer that does
+ * not read its replies is paused, not queued for. The socket is corked while a batch is
+ * decoded, so the replies to its frames leave in one write. Socket `'error'` events are not
+ * handled here: they belong to whoever owns the socket.
  */
 export function attachDecoder<T>(
   source: Readable | Duplex,
@@ -71,17 +86,19 @@ export function attachDecoder<T>(
     'maxFramesPerTurn',
     DEFAULT_MAX_FRAMES_PER_TURN,
   )
+  const budget = options.budget ?? sharedTurnBudget
+  let batch = 0
+  let queued = false
   let pending = 0
   let draining = false
-  let yielding = false
-  let framesThisTurn = 0
   let paused = false
   let detached = false
   let failed = false
 
+  const blocked = () => pending >= maxPending || draining
   const update = () => {
     if (detached) return
-    const shouldPause = pending >= maxPending || draining || yielding
+    const shouldPause = queued || blocked()
     if (shouldPause && !paused) {
       paused = true
       source.pause()
@@ -114,31 +131,30 @@ export function attachDecoder<T>(
     handlerFailed(cause)
   }
 
-  const endTurn = () => {
-    yielding = false
-    update()
-  }
-
   const sink: DecodeSink<T> = {
     frame(value) {
-      if (failed) return
-      framesThisTurn++
+      if (failed) return false
       let result: unknown
       try {
         result = handlers.frame(value)
       } catch (cause) {
         handlerFailed(cause)
-        return
+        return false
       }
       if (result !== null && typeof (result as PromiseLike<unknown>)?.then === 'function') {
         pending++
         ;(result as PromiseLike<unknown>).then(settled, rejected)
       }
+      return ++batch < maxFramesPerTurn && ++budget.used < budget.limit && !draining
     },
     error(error) {
-      if (failed) return
-      if (error.recoverable) handlers.error(error)
-      else fail(error)
+      if (failed) return false
+      if (!error.recoverable) {
+        fail(error)
+        return false
+      }
+      handlers.error(error)
+      return ++batch < maxFramesPerTurn && ++budget.used < budget.limit && !draining
     },
   }
 
@@ -149,13 +165,47 @@ export function attachDecoder<T>(
     handlers.error(error)
   }
 
-  // Replies written while one chunk is decoded leave in one write (a writev), not one each.
+  // Our turn came: reading resumes, and the input we gave back comes first.
+  const waiter = {
+    run(): number {
+      queued = false
+      update()
+      return maxFramesPerTurn
+    },
+  }
+
+  /**
+   * Gives input back to the source, to be read again first, and stops reading: the source then
+   * keeps holding it, so its `'end'` waits for it too and nothing is reordered.
+   */
+  const giveBack = (input: BinaryInput) => {
+    // Always: someone else may have resumed the source since we paused it, and unshifting into a
+    // flowing stream would hand the input straight back to us.
+    paused = true
+    source.pause()
+    source.unshift(toBuffer(input))
+  }
+
+  // Replies written while one batch is decoded leave in one write (a writev), not one each.
   const out = source as Partial<Duplex>
   const corkable = typeof out.cork === 'function' && typeof out.uncork === 'function'
+
   const onData = (chunk: BinaryInput) => {
+    if (queued || blocked() || budget.used >= budget.limit) {
+      // Not our turn (someone else resumed the source), or this turn's work is done.
+      giveBack(chunk)
+      if (!queued && !blocked()) {
+        queued = true
+        budget.wait(waiter)
+      }
+      return
+    }
+    batch = 0
+    // biome-ignore lint/suspicious/noConfusingVoidType: what SyncDecoder.push returns
+    let used: number | void
     if (corkable) out.cork?.()
     try {
-      decoder.push(chunk, sink)
+      used = decoder.push(chunk, sink)
       if (!failed) handlers.batchEnd?.()
     } catch (cause) {
       // Only a chunk that is not bytes gets here (a socket with `setEncoding`, say): the sink
@@ -165,13 +215,20 @@ export function attachDecoder<T>(
     } finally {
       if (corkable) out.uncork?.()
     }
-    if (framesThisTurn >= maxFramesPerTurn && !detached) {
-      framesThisTurn = 0
-      yielding = true
-      update()
-      setImmediate(endTurn)
-    } else if (pending >= maxPending) update()
+    if (detached) return
+    const length = (chunk as Uint8Array).byteLength
+    if (typeof used !== 'number' || used > length) used = length
+    // A KiB of input is a unit of work too: a chunk of one big frame is not free.
+    budget.charge(used >> 10)
+    if (used < length) giveBack((toBuffer(chunk) as Buffer).subarray(used))
     waitForDrain()
+    // The batch ended mid-chunk, or it is spent (a decoder that cannot stop overshoots by the
+    // rest of its chunk), or the turn's budget is: the others go first.
+    if ((used < length || batch >= maxFramesPerTurn || budget.used >= budget.limit) && !blocked()) {
+      queued = true
+      budget.wait(waiter)
+    }
+    update()
   }
   const onEnd = () => {
     decoder.end(sink)

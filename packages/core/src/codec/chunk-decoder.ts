@@ -21,11 +21,13 @@ export abstract class ChunkDecoder<T> implements SyncDecoder<T> {
     return this.#finished
   }
 
-  push(input: BinaryInput, sink: DecodeSink<T>): void {
-    if (this.#finished) return
+  push(input: BinaryInput, sink: DecodeSink<T>): number {
     const chunk = toBuffer(input)
+    if (this.#finished) return chunk.length
+    // biome-ignore lint/suspicious/noConfusingVoidType: what decodeChunk returns
+    let used: number | void
     try {
-      this.decodeChunk(chunk, this.#position, sink)
+      used = this.decodeChunk(chunk, this.#position, sink)
     } catch (error) {
       // Only the sink can throw here; the rest of this chunk is unread, so the stream is over.
       this.finish()
@@ -33,7 +35,9 @@ export abstract class ChunkDecoder<T> implements SyncDecoder<T> {
     } finally {
       this.afterChunk()
     }
-    this.#position += chunk.length
+    if (used === undefined || this.#finished) used = chunk.length
+    this.#position += used
+    return used
   }
 
   end(sink: DecodeSink<T>): void {
@@ -43,8 +47,17 @@ export abstract class ChunkDecoder<T> implements SyncDecoder<T> {
     if (error !== undefined) sink.error(error)
   }
 
-  /** Decodes one chunk, whose first byte is at stream offset `position`. */
-  protected abstract decodeChunk(chunk: Buffer, position: number, sink: DecodeSink<T>): void
+  /**
+   * Decodes one chunk, whose first byte is at stream offset `position`. Returns where it stopped
+   * when the sink returned `false` (the end of that frame, a frame boundary); nothing or
+   * `chunk.length` when it used the whole chunk.
+   */
+  protected abstract decodeChunk(
+    chunk: Buffer,
+    position: number,
+    sink: DecodeSink<T>,
+    // biome-ignore lint/suspicious/noConfusingVoidType: subclasses that cannot stop return nothing
+  ): number | void
 
   /**
    * Runs after every `decodeChunk`, also when a sink threw: the place to drop per-chunk state,

@@ -7,9 +7,17 @@ import { argError } from '../validate.ts'
  * and a recoverable error must land between the frames around it, not after all of them.
  */
 export interface DecodeSink<T> {
-  frame(value: T): void
-  /** Called with every error. After one with `recoverable: false` the decoder is finished. */
-  error(error: ProtocolError): void
+  /**
+   * One frame. Returning `false` asks the decoder to stop right after it (the caller's budget for
+   * this turn is spent): `push` then returns how many bytes of the chunk it used, and the caller
+   * pushes the rest later. Anything else, `undefined` included, means go on.
+   */
+  frame(value: T): unknown
+  /**
+   * Called with every error. After one with `recoverable: false` the decoder is finished.
+   * Returning `false` after a recoverable one stops the decoder as `frame` does.
+   */
+  error(error: ProtocolError): unknown
 }
 
 /**
@@ -22,8 +30,14 @@ export interface DecodeSink<T> {
  * that chunk was never looked at.
  */
 export interface SyncDecoder<T> {
-  /** Decodes one chunk. Input after a fatal error or after `end()` is ignored. */
-  push(chunk: BinaryInput, sink: DecodeSink<T>): void
+  /**
+   * Decodes one chunk. Input after a fatal error or after `end()` is ignored. Returns the number
+   * of bytes of the chunk it used: less than its length only when the sink returned `false`, and
+   * then the decoder stopped on a frame boundary and expects the rest of the chunk next (a
+   * decoder that cannot stop returns nothing, which means all of it).
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a decoder that cannot stop returns nothing
+  push(chunk: BinaryInput, sink: DecodeSink<T>): number | void
   /** Marks the end of input: a partial frame is reported as `ERR_TRUNCATED_FRAME`. */
   end(sink: DecodeSink<T>): void
 }

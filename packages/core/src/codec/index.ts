@@ -22,6 +22,7 @@ export {
   type AttachHandlers,
   type AttachOptions,
   attachDecoder,
+  DEFAULT_MAX_FRAMES_PER_TURN,
 } from './attach.ts'
 export { ChunkDecoder } from './chunk-decoder.ts'
 export {
@@ -45,4 +46,10 @@ export {
   type DecoderTransformOptions,
   type RecoverableErrorOption,
 } from './transform.ts'
+export {
+  DEFAULT_UNITS_PER_TURN,
+  sharedTurnBudget,
+  TurnBudget,
+  type TurnWaiter,
+} from './turn-budget.ts'
 export { createDecoderStream, type DecoderStreamOptions } from './web-stream.ts'

@@ -1,0 +1,195 @@
+// attachDecoder stops a batch mid-chunk (with a decoder that can), keeps the rest, and goes on
+// where it stopped at the source's next turn; sources sharing a TurnBudget take turns.
+import { Duplex, PassThrough } from 'node:stream'
+import { afterEach, describe, expect, it } from 'vitest'
+import { attachDecoder } from '../../src/codec/attach.ts'
+import type { SyncDecoder } from '../../src/codec/decoder.ts'
+import { TurnBudget } from '../../src/codec/turn-budget.ts'
+import { checkDecoder, everySplit, until } from '../../src/testing.ts'
+
+/** Every byte is a frame; stops when the sink asks. */
+const bytes = (): SyncDecoder<number> => ({
+  push(chunk, sink) {
+    const b = chunk as Uint8Array
+    for (let i = 0; i < b.length; i++) if (sink.frame(b[i] as number) === false) return i + 1
+    return b.length
+  },
+  end() {},
+})
+
+const turn = () => new Promise((r) => setImmediate(r))
+const sources: PassThrough[] = []
+const cleanup: (() => void)[] = []
+afterEach(() => {
+  for (const s of sources.splice(0)) s.destroy()
+  for (const f of cleanup.splice(0)) f()
+})
+const source = () => {
+  const s = new PassThrough()
+  sources.push(s)
+  return s
+}
+
+describe('a batch that ends mid-chunk', () => {
+  it('stops after maxFramesPerTurn frames and goes on where it stopped', async () => {
+    const s = source()
+    const seen: number[] = []
+    const batches: number[] = []
+    attachDecoder(
+      s,
+      bytes(),
+      {
+        frame: (b) => void seen.push(b),
+        error: () => {},
+        batchEnd: () => batches.push(seen.length),
+      },
+      { maxFramesPerTurn: 3, budget: new TurnBudget(1000) },
+    )
+    s.write(Buffer.from([1, 2, 3, 4, 5, 6, 7]))
+    s.write(Buffer.from([8]))
+    await new Promise((r) => process.nextTick(r))
+    expect(seen).toEqual([1, 2, 3])
+    expect(s.isPaused()).toBe(true)
+    await until(() => seen.length === 8)
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+    // One batch each: 3, then 3, then the chunk's last byte, then the next chunk.
+    expect(batches).toEqual([3, 6, 7, 8])
+  })
+
+  it('delivers every frame exactly once at every split, stopping after every frame', async () => {
+    const wire = Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    for (const chunks of everySplit(wire)) {
+      const s = source()
+      const seen: number[] = []
+      attachDecoder(
+        s,
+        bytes(),
+        { frame: (b) => void seen.push(b), error: () => {} },
+        { maxFramesPerTurn: 1, budget: new TurnBudget(1000) },
+      )
+      for (const c of chunks) s.write(c)
+      await until(() => seen.length >= wire.length)
+      for (let i = 0; i < 3; i++) await turn()
+      expect(seen).toEqual([...wire])
+    }
+  })
+
+  it('handles the end of input after the input it still holds', async () => {
+    const s = source()
+    const seen: number[] = []
+    let ended = false
+    attachDecoder(
+      s,
+      bytes(),
+      {
+        frame: (b) => void seen.push(b),
+        error: () => {},
+        end: () => {
+          ended = true
+          expect(seen).toHaveLength(50)
+        },
+      },
+      { maxFramesPerTurn: 4, budget: new TurnBudget(1000) },
+    )
+    s.end(Buffer.alloc(50, 1))
+    await until(() => ended)
+  })
+
+  it('stops as soon as a reply cannot be written, and goes on after the drain', async () => {
+    // A socket-like duplex whose peer is not reading: writes stay pending until we flush them.
+    let flush: (() => void) | undefined
+    const s = new Duplex({
+      highWaterMark: 4,
+      read() {},
+      write(_chunk, _enc, cb) {
+        flush = cb
+      },
+    })
+    cleanup.push(() => s.destroy())
+    const seen: number[] = []
+    const a = attachDecoder(s, bytes(), {
+      frame: (b) => {
+        seen.push(b)
+        // The second frame's reply fills the writable side.
+        if (seen.length === 2 && !s.write(Buffer.alloc(10))) a.waitForDrain()
+      },
+      error: () => {},
+    })
+    s.push(Buffer.from([1, 2, 3, 4]))
+    await turn()
+    expect(seen).toEqual([1, 2])
+    expect(a.paused).toBe(true)
+    flush?.()
+    await until(() => seen.length === 4)
+    expect(seen).toEqual([1, 2, 3, 4])
+  })
+})
+
+describe('sources sharing a budget', () => {
+  it('take turns: a flood does not keep a small request waiting for all of it', async () => {
+    const budget = new TurnBudget(64)
+    const flood = source()
+    const polite = source()
+    let flooded = 0
+    let floodedWhenServed = -1
+    attachDecoder(flood, bytes(), { frame: () => void flooded++, error: () => {} }, { budget })
+    attachDecoder(
+      polite,
+      bytes(),
+      {
+        frame: () => {
+          floodedWhenServed = flooded
+        },
+        error: () => {},
+      },
+      { budget, maxFramesPerTurn: 16 },
+    )
+    const total = 64 * 1024
+    flood.write(Buffer.alloc(total, 1))
+    await turn()
+    polite.write(Buffer.from([2]))
+    await until(() => flooded === total && floodedWhenServed >= 0)
+    // Served after at most a few turns of the flood's work, not after all of it.
+    expect(floodedWhenServed).toBeLessThan(total / 8)
+  })
+
+  it('never lets one turn deliver more than its budget', async () => {
+    const budget = new TurnBudget(100)
+    let delivered = 0
+    let mostUsed = 0
+    const frame = () => {
+      delivered++
+      mostUsed = Math.max(mostUsed, budget.used)
+    }
+    const srcs = Array.from({ length: 10 }, () => source())
+    for (const s of srcs) attachDecoder(s, bytes(), { frame, error: () => {} }, { budget })
+    for (const s of srcs) s.write(Buffer.alloc(5000, 1))
+    await until(() => delivered === 50_000)
+    // `used` counts the frames (and KiB) of the turn so far; a frame is charged after its handler.
+    expect(mostUsed).toBeLessThan(100)
+  })
+})
+
+describe('checkDecoder with stopEvery', () => {
+  it('pushes the rest again after each stop and finds the same frames', () => {
+    const wire = Buffer.from([1, 2, 3, 4, 5])
+    for (const chunks of everySplit(wire)) {
+      for (const stopEvery of [1, 2, 3]) {
+        expect(checkDecoder(bytes(), chunks, { stopEvery }).frames).toEqual([1, 2, 3, 4, 5])
+      }
+    }
+  })
+
+  it('catches a decoder that goes on after being asked to stop', () => {
+    const eager: SyncDecoder<number> = {
+      push(chunk, sink) {
+        for (const b of chunk as Uint8Array) sink.frame(b)
+        return (chunk as Uint8Array).length
+      },
+      end() {},
+    }
+    expect(() => checkDecoder(eager, [Buffer.from([1, 2])], { stopEvery: 1 })).toThrow(
+      /after the sink asked to stop/,
+    )
+  })
+})
