@@ -32,8 +32,13 @@ export class ReadScheduler {
   add(socket: TCPSocket): void {
     const waiter = {
       run: () => {
-        // One waiting for 'drain' was paused for backpressure too; the echo handler resumes it.
-        if (!socket.destroyed && !socket.writableNeedDrain) socket.resume()
+        if (socket.destroyed) return 16
+        // Its writes wait for the peer too: reading resumes once they drain. The echo handler
+        // would resume it then anyway, but a mux session does not pause reads for its writes, so
+        // without this a session paused here while its socket was full stayed paused for good.
+        if (socket.writableNeedDrain)
+          socket.once('drain', () => socket.destroyed || socket.resume())
+        else socket.resume()
         return 16
       },
     }
