@@ -1,13 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import {
-  chmodSync,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs'
+import { chmodSync, existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { closeAll } from '@verb-tcp/core/testing'
@@ -25,10 +18,12 @@ import {
   cleanup,
   client,
   DocsClient,
+  dataFrame,
   docsServer,
   FastClient,
   fastServer,
   onCleanup,
+  partials,
   receiver,
   sandbox,
   sha256,
@@ -39,17 +34,6 @@ afterEach(async () => {
   await closeAll()
   await cleanup()
 })
-
-const partials = (uploads: string) =>
-  readdirSync(join(uploads, '.partial')).filter((f) => !f.endsWith('.lock'))
-
-function dataFrame(id: string, offset: number, bytes: Buffer): Buffer {
-  const out = Buffer.alloc(24 + bytes.length)
-  out.write(id, 0, 16, 'hex')
-  out.writeUInt32BE(offset >>> 0, 20)
-  bytes.copy(out, 24)
-  return out
-}
 
 describe('disconnect and resume', () => {
   it('killed mid-chunk: the partial is kept, never published, and a reconnect resumes byte-identical', async () => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
@@ -156,6 +156,21 @@ export class FastClient {
     }
     throw new Error('no such frame')
   }
+}
+
+/** The partial files of an upload directory, without their locks. */
+export const partials = (uploads: string): string[] =>
+  readdirSync(join(uploads, '.partial')).filter((f) => !f.endsWith('.lock'))
+
+/** A fast-path data frame: transfer id, 64-bit offset, optional CRC-32, then the bytes. */
+export function dataFrame(id: string, offset: number, bytes: Buffer, crc?: number): Buffer {
+  const out = Buffer.alloc((crc === undefined ? 24 : 28) + bytes.length)
+  out.write(id, 0, 16, 'hex')
+  out.writeUInt32BE(Math.floor(offset / 2 ** 32), 16)
+  out.writeUInt32BE(offset >>> 0, 20)
+  if (crc !== undefined) out.writeUInt32BE(crc, 24)
+  bytes.copy(out, crc === undefined ? 24 : 28)
+  return out
 }
 
 export { once }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { closeAll } from '@verb-tcp/core/testing'
@@ -8,10 +8,12 @@ import {
   cleanup,
   client,
   DocsClient,
+  dataFrame,
   docsServer,
   FastClient,
   fastServer,
   onCleanup,
+  partials,
   receiver,
   sandbox,
   sha256,
@@ -27,19 +29,6 @@ function docs(uploads: string, options = {}) {
   onCleanup(() => s.close())
   return s
 }
-
-function dataFrame(id: string, offset: number, bytes: Buffer, crc?: number): Buffer {
-  const out = Buffer.alloc((crc === undefined ? 24 : 28) + bytes.length)
-  out.write(id, 0, 16, 'hex')
-  out.writeUInt32BE(Math.floor(offset / 2 ** 32), 16)
-  out.writeUInt32BE(offset >>> 0, 20)
-  if (crc !== undefined) out.writeUInt32BE(crc, 24)
-  bytes.copy(out, crc === undefined ? 24 : 28)
-  return out
-}
-
-const partials = (uploads: string) =>
-  readdirSync(join(uploads, '.partial')).filter((f) => !f.endsWith('.lock'))
 
 async function startFast(c: FastClient, name: string, size: number, extra = {}) {
   c.json(Op.START, { ref: name, name, size, ...extra })

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { closeAll } from '@verb-tcp/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -14,10 +14,12 @@ import {
   cleanup,
   client,
   DocsClient,
+  dataFrame,
   docsServer,
   FastClient,
   fastServer,
   onCleanup,
+  partials,
   receiver,
   sandbox,
   sha256,
@@ -28,17 +30,6 @@ afterEach(async () => {
   await closeAll()
   await cleanup()
 })
-
-const partials = (uploads: string) =>
-  readdirSync(join(uploads, '.partial')).filter((f) => !f.endsWith('.lock'))
-
-function dataFrame(id: string, offset: number, bytes: Buffer): Buffer {
-  const out = Buffer.alloc(24 + bytes.length)
-  out.write(id, 0, 16, 'hex')
-  out.writeUInt32BE(offset >>> 0, 20)
-  bytes.copy(out, 24)
-  return out
-}
 
 /** A store whose writes wait until `open()` is called: a disk slower than the idle timeout. */
 class SlowDisk extends LocalDirectoryStorage {
