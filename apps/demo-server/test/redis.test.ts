@@ -25,6 +25,44 @@ async function until(
   throw new Error('never arrived')
 }
 
+/**
+ * Ada and Bob, connected to different processes, join one room (Bob hears Ada's join across
+ * Redis), then a room message and a broadcast from Ada reach Bob and a private message from Bob
+ * reaches Ada.
+ */
+type Joined = Awaited<ReturnType<typeof MessageClient.join>>
+
+async function crossOnce(
+  ada: Joined,
+  bob: Joined,
+  texts: { roomMessage: string; privateMessage: string },
+): Promise<void> {
+  bob.send({ type: 'join_room', room: 'lobby' })
+  await bob.next((m) => m.type === 'joined')
+  ada.send({ type: 'join_room', room: 'lobby' })
+  await ada.next((m) => m.type === 'joined')
+  await bob.next((m) => m.type === 'user_joined' && m.connectionId === ada.id)
+
+  const heard = await until(
+    () => ada.send({ type: 'room_message', room: 'lobby', data: texts.roomMessage }),
+    bob,
+    (m) => m.type === 'room_message',
+  )
+  expect(heard).toMatchObject({ room: 'lobby', from: ada.id, data: texts.roomMessage })
+  const secret = await until(
+    () => bob.send({ type: 'private', target: ada.id, data: texts.privateMessage }),
+    ada,
+    (m) => m.type === 'private',
+  )
+  expect(secret).toMatchObject({ from: bob.id, data: texts.privateMessage })
+  const all = await until(
+    () => ada.send({ type: 'broadcast', data: 'everyone' }),
+    bob,
+    (m) => m.type === 'broadcast',
+  )
+  expect(all).toMatchObject({ from: ada.id, data: 'everyone' })
+}
+
 describe.skipIf(!built)('two servers on one Redis (--redis)', () => {
   it('a room broadcast, a broadcast and a private message cross between them', async () => {
     const redis = await RedisServer.start()
@@ -35,33 +73,10 @@ describe.skipIf(!built)('two servers on one Redis (--redis)', () => {
     const bob = await MessageClient.join(b.ports.message)
     expect(ada.id).not.toBe(bob.id)
 
-    bob.send({ type: 'join_room', room: 'lobby' })
-    await bob.next((m) => m.type === 'joined')
-    ada.send({ type: 'join_room', room: 'lobby' })
-    await ada.next((m) => m.type === 'joined')
-    // The notice crosses too: Bob, on the other server, hears that Ada joined.
-    await bob.next((m) => m.type === 'user_joined' && m.connectionId === ada.id)
-
-    const heard = await until(
-      () => ada.send({ type: 'room_message', room: 'lobby', data: 'hi from server A' }),
-      bob,
-      (m) => m.type === 'room_message',
-    )
-    expect(heard).toMatchObject({ room: 'lobby', from: ada.id, data: 'hi from server A' })
-
-    const secret = await until(
-      () => bob.send({ type: 'private', target: ada.id, data: 'psst from server B' }),
-      ada,
-      (m) => m.type === 'private',
-    )
-    expect(secret).toMatchObject({ from: bob.id, data: 'psst from server B' })
-
-    const all = await until(
-      () => ada.send({ type: 'broadcast', data: 'everyone' }),
-      bob,
-      (m) => m.type === 'broadcast',
-    )
-    expect(all).toMatchObject({ from: ada.id, data: 'everyone' })
+    await crossOnce(ada, bob, {
+      roomMessage: 'hi from server A',
+      privateMessage: 'psst from server B',
+    })
     // Nobody got their own messages back across Redis.
     expect(ada.received.filter((m) => m.from === ada.id)).toEqual([])
   }, 60_000)
@@ -81,30 +96,10 @@ describe.skipIf(!built)('two servers on one Redis (--redis)', () => {
     expect(worker(bob.id)).toBeDefined()
     expect(worker(ada.id)).not.toBe(worker(bob.id))
 
-    bob.send({ type: 'join_room', room: 'lobby' })
-    await bob.next((m) => m.type === 'joined')
-    ada.send({ type: 'join_room', room: 'lobby' })
-    await ada.next((m) => m.type === 'joined')
-    await bob.next((m) => m.type === 'user_joined' && m.connectionId === ada.id)
-
-    const heard = await until(
-      () => ada.send({ type: 'room_message', room: 'lobby', data: 'hi from one worker' }),
-      bob,
-      (m) => m.type === 'room_message',
-    )
-    expect(heard).toMatchObject({ room: 'lobby', from: ada.id, data: 'hi from one worker' })
-    const secret = await until(
-      () => bob.send({ type: 'private', target: ada.id, data: 'psst from the other' }),
-      ada,
-      (m) => m.type === 'private',
-    )
-    expect(secret).toMatchObject({ from: bob.id, data: 'psst from the other' })
-    const all = await until(
-      () => ada.send({ type: 'broadcast', data: 'everyone' }),
-      bob,
-      (m) => m.type === 'broadcast',
-    )
-    expect(all).toMatchObject({ from: ada.id, data: 'everyone' })
+    await crossOnce(ada, bob, {
+      roomMessage: 'hi from one worker',
+      privateMessage: 'psst from the other',
+    })
 
     // Now that the subscriptions are settled: each message exactly once, in order. Messages
     // from one sender reach Redis, and the other worker, in the order they were sent, so once
