@@ -1,4 +1,4 @@
-import { Duplex, PassThrough, Readable, Writable } from 'node:stream'
+import { PassThrough, Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { attachDecoder } from '../../src/codec/attach.ts'
@@ -10,6 +10,7 @@ import { createDecoderTransform } from '../../src/codec/transform.ts'
 import { createDecoderStream } from '../../src/codec/web-stream.ts'
 import type { ProtocolError } from '../../src/errors.ts'
 import { isProtocolError } from '../../src/errors.ts'
+import { stalledDuplex } from './stalled-duplex.ts'
 import { ToyDecoder, toy } from './toy-decoder.ts'
 
 const cleanup: (() => void)[] = []
@@ -415,15 +416,7 @@ describe('socket attach adapter', () => {
   })
 
   it('pauses reading until drain while the writable side needs draining', async () => {
-    // A socket-like duplex whose peer is not reading: writes stay pending until we flush them.
-    let flush: (() => void) | undefined
-    const s = new Duplex({
-      highWaterMark: 4,
-      read() {},
-      write(_chunk, _enc, cb) {
-        flush = cb
-      },
-    })
+    const { stream: s, flush } = stalledDuplex()
     cleanup.push(() => s.destroy())
     const out: string[] = []
     const a = attachDecoder(s, new ToyDecoder(), { frame: (f) => out.push(f), error: () => {} })
@@ -433,7 +426,7 @@ describe('socket attach adapter', () => {
     s.push(toy('a'))
     await new Promise((r) => setImmediate(r))
     expect(out).toEqual([])
-    flush?.()
+    flush()
     await new Promise((r) => setImmediate(r))
     expect(a.paused).toBe(false)
     expect(out).toEqual(['a'])

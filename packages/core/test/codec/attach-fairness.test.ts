@@ -1,11 +1,12 @@
 // attachDecoder stops a batch mid-chunk (with a decoder that can), keeps the rest, and goes on
 // where it stopped at the source's next turn; sources sharing a TurnBudget take turns.
-import { Duplex, PassThrough } from 'node:stream'
+import { PassThrough } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { attachDecoder } from '../../src/codec/attach.ts'
 import type { SyncDecoder } from '../../src/codec/decoder.ts'
 import { TurnBudget } from '../../src/codec/turn-budget.ts'
 import { checkDecoder, everySplit, until } from '../../src/testing.ts'
+import { stalledDuplex } from './stalled-duplex.ts'
 
 /** Every byte is a frame; stops when the sink asks. */
 const bytes = (): SyncDecoder<number> => ({
@@ -96,15 +97,7 @@ describe('a batch that ends mid-chunk', () => {
   })
 
   it('stops as soon as a reply cannot be written, and goes on after the drain', async () => {
-    // A socket-like duplex whose peer is not reading: writes stay pending until we flush them.
-    let flush: (() => void) | undefined
-    const s = new Duplex({
-      highWaterMark: 4,
-      read() {},
-      write(_chunk, _enc, cb) {
-        flush = cb
-      },
-    })
+    const { stream: s, flush } = stalledDuplex()
     cleanup.push(() => s.destroy())
     const seen: number[] = []
     const a = attachDecoder(s, bytes(), {
@@ -119,7 +112,7 @@ describe('a batch that ends mid-chunk', () => {
     await turn()
     expect(seen).toEqual([1, 2])
     expect(a.paused).toBe(true)
-    flush?.()
+    flush()
     await until(() => seen.length === 4)
     expect(seen).toEqual([1, 2, 3, 4])
   })
