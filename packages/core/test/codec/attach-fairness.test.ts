@@ -163,6 +163,28 @@ describe('sources sharing a budget', () => {
   })
 })
 
+describe('the default budget', () => {
+  // libuv accepts one connection per event-loop turn: under a flood, a new connection waits a
+  // turn for every connection queued before it in the listen backlog, so a turn must stay short.
+  // With 4096 units, a connection queued behind 2,000 flooding clients waited 5 s for its accept.
+  it('keeps a flooded turn to at most 1024 frames', async () => {
+    const budget = new TurnBudget()
+    let delivered = 0
+    let mostUsed = 0
+    const frame = () => {
+      delivered++
+      mostUsed = Math.max(mostUsed, budget.used)
+    }
+    const srcs = Array.from({ length: 20 }, () => source())
+    for (const s of srcs) attachDecoder(s, bytes(), { frame, error: () => {} }, { budget })
+    for (const s of srcs) s.write(Buffer.alloc(5000, 1))
+    await until(() => delivered === 100_000)
+    expect(mostUsed).toBeLessThanOrEqual(1024)
+    // The flood did fill turns: the bound above is the budget's, not an idle loop's.
+    expect(mostUsed).toBeGreaterThan(512)
+  })
+})
+
 describe('checkDecoder with stopEvery', () => {
   it('pushes the rest again after each stop and finds the same frames', () => {
     const wire = Buffer.from([1, 2, 3, 4, 5])
