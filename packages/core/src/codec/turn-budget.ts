@@ -4,11 +4,11 @@ import { positiveInt } from '../validate.ts'
  * Work units every source sharing a budget may cause in one event-loop turn.
  *
  * A turn's length is also how long the listen queue waits: libuv accepts one connection per
- * event-loop turn (since libuv 1.45, Node 20), so under a flood that spends the budget every turn
- * a new connection waits one turn for each connection queued before it, up to the listen backlog
- * (511). At 4096 units a turn took about 10 ms under a ping flood, and a connection queued behind
- * 2,000 flooding clients' connects waited 5 s for its accept; at 1024, about 1 s, with the
- * same throughput in the demo server's 100-connection benchmark.
+ * event-loop turn (Node 20's libuv; Node 18's accepted in a loop), so under a flood that spends
+ * the budget every turn, a new connection waits one turn for each connection queued before it,
+ * up to the listen backlog (511). At 4096 units a turn took about 10 ms under a ping flood, and
+ * a connection queued behind 2,000 flooding clients' connects waited 5 s for its accept; at
+ * 1024, about 1 s, with the same throughput in the demo server's 100-connection benchmark.
  */
 export const DEFAULT_UNITS_PER_TURN = 1024
 
