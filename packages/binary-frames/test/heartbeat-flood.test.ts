@@ -1,27 +1,21 @@
 // A heartbeat flood must not starve other clients: the handler yields the event loop after a
 // bounded batch of frames and answers a chunk's heartbeats with one write, and a flooder that
 // does not read its pongs is paused rather than queued for. Progress is asserted, not time.
-import { connect, type Socket } from 'node:net'
 import { createServer, type TCPSocket } from '@verb-tcp/core'
-import { closeAll, createTCPServer, until } from '@verb-tcp/core/testing'
+import {
+  closeAll,
+  connectLoopback,
+  createTCPServer,
+  until,
+  workPerRoundTrip,
+} from '@verb-tcp/core/testing'
 import { afterEach, expect, it } from 'vitest'
 import { BinaryProtocolHandler, DATA, encodeFrame, HEARTBEAT, PONG } from '../src/index.ts'
 
 const FLOOD_FRAMES = 524_288 // 4 MiB of 8-byte heartbeats, written in one go
 const flood = Buffer.alloc(FLOOD_FRAMES * 8, encodeFrame(HEARTBEAT, Buffer.alloc(0)))
 
-const sockets: Socket[] = []
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy()
-  await closeAll()
-})
-
-function dial(port: number): Socket {
-  const socket = connect(port, '127.0.0.1')
-  socket.on('error', () => {})
-  sockets.push(socket)
-  return socket
-}
+afterEach(closeAll)
 
 /** A server answering heartbeats and echoing DATA, counting the heartbeats it has decoded. */
 function heartbeatServer() {
@@ -44,7 +38,7 @@ it('keeps serving a well-behaved client while several clients flood heartbeats',
   const flooders = 4
   const total = flooders * FLOOD_FRAMES
 
-  const good = new BinaryProtocolHandler(dial(port))
+  const good = new BinaryProtocolHandler(await connectLoopback(port))
   const roundTrip = () =>
     new Promise((resolve) => {
       good.once(DATA, resolve)
@@ -53,7 +47,7 @@ it('keeps serving a well-behaved client while several clients flood heartbeats',
   await roundTrip()
 
   for (let i = 0; i < flooders; i++) {
-    const flooder = dial(port)
+    const flooder = await connectLoopback(port)
     flooder.resume() // reads (and drops) its pongs
     flooder.write(flood)
   }
@@ -64,16 +58,13 @@ it('keeps serving a well-behaved client while several clients flood heartbeats',
   // per turn, that is a few 64 KiB reads per flooder; unbounded, Node hands over up to 32 reads
   // (2 MiB, 262,144 heartbeats) of one socket in a row, for each flooder, while every pong is a
   // write of its own.
-  let trips = 0
-  let mostPerTrip = 0
-  while (trips < 20 && counts.heartbeats < total) {
-    const before = counts.heartbeats
-    await roundTrip()
-    trips++
-    mostPerTrip = Math.max(mostPerTrip, counts.heartbeats - before)
-  }
+  const { trips, most } = await workPerRoundTrip({
+    roundTrip,
+    work: () => counts.heartbeats,
+    total,
+  })
   expect(trips).toBe(20)
-  expect(mostPerTrip).toBeLessThanOrEqual(flooders * 3 * 8192)
+  expect(most).toBeLessThanOrEqual(flooders * 3 * 8192)
   // And the flood itself is answered in full.
   await until(() => counts.heartbeats === total, { waits: 3000 })
 }, 60_000)
@@ -81,7 +72,7 @@ it('keeps serving a well-behaved client while several clients flood heartbeats',
 it('answers a chunk of heartbeats with pongs in order, behind nothing else', async () => {
   const { server } = heartbeatServer()
   const { port } = await server.ready
-  const client = new BinaryProtocolHandler(dial(port))
+  const client = new BinaryProtocolHandler(await connectLoopback(port))
   const seen: number[] = []
   client.on('frame', (frame) => seen.push(frame.type))
   const hb = encodeFrame(HEARTBEAT, Buffer.alloc(0))
@@ -101,7 +92,7 @@ it('answers a chunk of heartbeats with pongs in order, behind nothing else', asy
 it('pauses a flooder that does not read its pongs instead of queueing for it', async () => {
   const { server, counts, serverSockets } = heartbeatServer()
   const { port } = await server.ready
-  const flooder = dial(port)
+  const flooder = await connectLoopback(port)
   flooder.write(flood) // and never reads
   await until(() => serverSockets[0]?.writableNeedDrain === true, { waits: 3000 })
   const socket = serverSockets[0] as TCPSocket
@@ -113,7 +104,7 @@ it('pauses a flooder that does not read its pongs instead of queueing for it', a
   expect(counts.heartbeats).toBeLessThan(FLOOD_FRAMES)
   expect(socket.writableLength).toBeLessThanOrEqual(socket.writableHighWaterMark + 8192 * 12)
   // Another client is served meanwhile.
-  const good = new BinaryProtocolHandler(dial(port))
+  const good = new BinaryProtocolHandler(await connectLoopback(port))
   const reply = new Promise((resolve) => good.once(DATA, resolve))
   good.sendBinaryMessage(DATA, Buffer.from('still here'))
   await reply
@@ -124,7 +115,7 @@ it('works the same under core createServer', async () => {
   const app = createServer().onConnection((s) => void new BinaryProtocolHandler(s))
   const { port } = await app.listen()
   try {
-    const client = new BinaryProtocolHandler(dial(port))
+    const client = new BinaryProtocolHandler(await connectLoopback(port))
     const pong = new Promise((resolve) => client.once(PONG, resolve))
     client.sendBinaryMessage(HEARTBEAT, Buffer.alloc(0))
     await pong

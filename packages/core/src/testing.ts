@@ -256,6 +256,48 @@ export async function writeUntilPaused(
   return sent
 }
 
+export interface WorkPerRoundTripOptions {
+  /** One round trip of the well-behaved client: resolves once its answer is back. */
+  roundTrip: () => Promise<unknown>
+  /** The work the server has done so far: frames decoded, requests answered. */
+  work: () => number
+  /** Stops early once `work()` reaches it: the flood is handled, later trips measure nothing. */
+  total?: number
+  /** Round trips to make. @default 20 */
+  trips?: number
+}
+
+export interface WorkPerRoundTrip {
+  /** Round trips made: `trips` unless the flood was handled before. */
+  trips: number
+  /** The most work the server did while one round trip waited. */
+  most: number
+}
+
+/**
+ * Fairness under a flood, measured as work rather than time: makes round trips of a
+ * well-behaved client one after another while other clients flood the server, and returns the
+ * most work the server did while one of them waited. A server that serves its connections in
+ * bounded turns keeps that to a few batches per flooder; one that handles a flooder's whole read
+ * (or its whole paused buffer) first does thousands of frames. Start the flood, wait until some
+ * of it is handled, then call this; assert `trips` too, so a flood that ended early does not
+ * pass for a fair one.
+ */
+export async function workPerRoundTrip(
+  options: WorkPerRoundTripOptions,
+): Promise<WorkPerRoundTrip> {
+  const { roundTrip, work, total = Number.POSITIVE_INFINITY, trips: max = 20 } = options
+  let trips = 0
+  let most = 0
+  while (trips < max && work() < total) {
+    const before = work()
+    await roundTrip()
+    trips++
+    most = Math.max(most, work() - before)
+  }
+  return { trips, most }
+}
+
 export interface CheckDecoderOptions {
   /** Reads how many bytes the decoder holds, checked after every push. */
   bufferedBytes?: () => number

@@ -17,6 +17,7 @@ import {
   loopbackPair,
   turns,
   until,
+  workPerRoundTrip,
   writeUntilPaused,
 } from '../src/testing.ts'
 
@@ -209,6 +210,53 @@ describe('chunking and waiting helpers', () => {
       max: 3,
     })
     await expect(wrote).rejects.toThrow('the server still reads after 3 requests')
+  })
+
+  it('workPerRoundTrip returns the most work done while one round trip waited', async () => {
+    // A fake server: each round trip lets 3, then 7, then 5 units of flood work happen.
+    const perTrip = [3, 7, 5]
+    let done = 0
+    let trip = 0
+    const roundTrip = async () => {
+      done += perTrip[trip++ % perTrip.length] ?? 0
+      await turns(1)
+    }
+    expect(await workPerRoundTrip({ roundTrip, work: () => done, trips: 3 })).toEqual({
+      trips: 3,
+      most: 7,
+    })
+    expect(done).toBe(15)
+  })
+
+  it('workPerRoundTrip stops once the flood is handled, and over a real connection', async () => {
+    let done = 0
+    const stopped = await workPerRoundTrip({
+      roundTrip: async () => {
+        done += 10
+      },
+      work: () => done,
+      total: 25,
+    })
+    expect(stopped).toEqual({ trips: 3, most: 10 })
+    // Echo round trips over loopback, the work counted by the server.
+    let echoed = 0
+    const port = await listenLoopback((socket) =>
+      socket.on('data', (data) => {
+        echoed++
+        socket.write(data)
+      }),
+    )
+    const client = await connectLoopback(port)
+    const real = await workPerRoundTrip({
+      roundTrip: () => {
+        const answer = once(client, 'data')
+        client.write('x')
+        return answer
+      },
+      work: () => echoed,
+      trips: 5,
+    })
+    expect(real).toEqual({ trips: 5, most: 1 })
   })
 
   it('until rejects after its bounded tries', async () => {

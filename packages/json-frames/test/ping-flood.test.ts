@@ -2,9 +2,14 @@
 // messages, then lets the other connections go first (stopping mid-chunk and going on where it
 // stopped), the replies to a batch leave in one write, and a flooder that does not read its pongs
 // is paused rather than queued for. Progress is asserted, not time.
-import { connect, type Socket } from 'node:net'
 import type { TCPSocket } from '@verb-tcp/core'
-import { closeAll, createTCPServer, until } from '@verb-tcp/core/testing'
+import {
+  closeAll,
+  connectLoopback,
+  createTCPServer,
+  until,
+  workPerRoundTrip,
+} from '@verb-tcp/core/testing'
 import { afterEach, expect, it } from 'vitest'
 import { encodeMessage, MessageHandler } from '../src/index.ts'
 
@@ -13,18 +18,7 @@ const PING = encodeMessage({ type: 'ping', id: 'flood-00000' })
 const FLOOD_PINGS = Math.floor((2 * 1024 * 1024) / PING.length)
 const flood = Buffer.alloc(FLOOD_PINGS * PING.length, PING)
 
-const sockets: Socket[] = []
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy()
-  await closeAll()
-})
-
-function dial(port: number): Socket {
-  const socket = connect(port, '127.0.0.1')
-  socket.on('error', () => {})
-  sockets.push(socket)
-  return socket
-}
+afterEach(closeAll)
 
 /** A server answering every ping with a pong, counting the pings it has handled. */
 function pingServer() {
@@ -49,7 +43,7 @@ it('keeps answering a well-behaved client while several clients flood pings', as
   const flooders = 4
   const total = flooders * FLOOD_PINGS
 
-  const good = new MessageHandler(dial(port))
+  const good = new MessageHandler(await connectLoopback(port))
   let n = 0
   const roundTrip = () =>
     new Promise((resolve) => {
@@ -59,7 +53,7 @@ it('keeps answering a well-behaved client while several clients flood pings', as
   await roundTrip()
 
   for (let i = 0; i < flooders; i++) {
-    const flooder = dial(port)
+    const flooder = await connectLoopback(port)
     flooder.resume() // reads (and drops) its pongs
     flooder.write(flood)
   }
@@ -68,16 +62,9 @@ it('keeps answering a well-behaved client while several clients flood pings', as
   // What is measured is work, not time: how many pings the server handled while one round trip
   // of the good client waited. Fair turns make that a few batches per flooder; a whole paused
   // buffer or a whole 64 KiB read handled at once is thousands per flooder.
-  let trips = 0
-  let mostPerTrip = 0
-  while (trips < 20 && counts.pings < total) {
-    const before = counts.pings
-    await roundTrip()
-    trips++
-    mostPerTrip = Math.max(mostPerTrip, counts.pings - before)
-  }
+  const { trips, most } = await workPerRoundTrip({ roundTrip, work: () => counts.pings, total })
   expect(trips).toBe(20)
-  expect(mostPerTrip).toBeLessThanOrEqual(flooders * 4 * 256)
+  expect(most).toBeLessThanOrEqual(flooders * 4 * 256)
   // And the flood itself is answered in full.
   await until(() => counts.pings === total, { waits: 3000 })
 }, 60_000)
@@ -85,7 +72,7 @@ it('keeps answering a well-behaved client while several clients flood pings', as
 it('pauses a flooder that does not read its pongs instead of queueing for it', async () => {
   const { server, counts, serverSockets } = pingServer()
   const { port } = await server.ready
-  const flooder = dial(port)
+  const flooder = await connectLoopback(port)
   // And never reads: 6 MiB of pings, more pongs than loopback's kernel buffers take.
   for (let i = 0; i < 3; i++) flooder.write(flood)
   await until(() => serverSockets[0]?.writableNeedDrain === true, { waits: 3000 })
@@ -98,7 +85,7 @@ it('pauses a flooder that does not read its pongs instead of queueing for it', a
   expect(counts.pings).toBeLessThan(3 * FLOOD_PINGS)
   expect(socket.writableLength).toBeLessThanOrEqual(socket.writableHighWaterMark + 64)
   // Another client is served meanwhile.
-  const good = new MessageHandler(dial(port))
+  const good = new MessageHandler(await connectLoopback(port))
   const reply = new Promise((resolve) => good.once('message', resolve))
   good.sendMessage({ type: 'ping', id: 'still here' })
   expect(await reply).toEqual({ type: 'pong', id: 'still here' })

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream'
 import { ErrorCode, ProtocolError } from '@verb-tcp/core'
 import { CodecErrorCode, type DecodeSink, routeCodecError } from '@verb-tcp/core/codec'
 import { argError, knownKeys, ms } from '@verb-tcp/core/validate'
+import { PeerBudgets } from './budgets.ts'
 import {
   COMPACT_STREAM_ID,
   CONTROL_STREAM_ID,
@@ -21,7 +22,9 @@ import { goAwayCodeFor, MuxErrorCode, muxError, ResetCode, StreamResetError } fr
 import { FlowWindow } from './flow-window.ts'
 import { MuxFrameDecoder } from './frame-decoder.ts'
 import { type ResolvedOptions, resolveOptions } from './options.ts'
-import { RateLimiter } from './rate-limiter.ts'
+import { Pings } from './pings.ts'
+import { SendScheduler } from './scheduler.ts'
+import { StreamSlots } from './slots.ts'
 import { MuxStream, type StreamOwner } from './stream.ts'
 import type {
   GoAwayInfo,
@@ -33,17 +36,8 @@ import type {
 } from './types.ts'
 import { WritePipeline } from './write-pipeline.ts'
 
-/** Window-update records per compact frame: 3,328 bytes, under any allowed `maxControlBytes`. */
-const _COMPACT_BATCH = 256
 /** An RTT floor for auto-tuning, in ms: the event loop is coarser than loopback. */
 const MIN_TUNING_RTT = 1
-
-interface WaitingOpen {
-  frame: Buffer
-  timer: NodeJS.Timeout | undefined
-  signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
-}
 
 /** How `open()` waits when the peer's `maxStreams` is reached. */
 export interface OpenOptions {
@@ -51,13 +45,6 @@ export interface OpenOptions {
   signal?: AbortSignal
   /** Gives up after this many ms without a slot: `ERR_MUX_OPEN_TIMEOUT`. Default: no limit. */
   timeout?: number
-}
-
-interface PendingPing {
-  resolve: (rtt: number) => void
-  reject: (error: Error) => void
-  sent: number
-  timer: NodeJS.Timeout
 }
 
 /** The events of a `MuxSession`. */
@@ -91,32 +78,22 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
   readonly #o: ResolvedOptions
   readonly #acceptStream: MuxSessionOptions['acceptStream']
   readonly #sessionRecv: FlowWindow
-  #sessionSendLimit = MIN_WINDOW
-  #sessionSent = 0
-  #sendFrameSize = MIN_FRAME_SIZE
+  /** Session send credit and the round-robin of streams with data to send. */
+  readonly #sched: SendScheduler
   #nextLocalId: number
   #highestRemoteId = 0
   #lastAcceptedId = 0
-  #remoteOpen = 0
-  /** Our streams the peer counts against its `maxStreams`: created and not yet closed on the wire. */
-  #localOpen = 0
-  /** Our opens waiting for a slot under the peer's `maxStreams`, first come first served. */
-  #waiting: MuxStream[] = []
-  readonly #waitingOpens = new Map<MuxStream, WaitingOpen>()
-  readonly #openLimiter: RateLimiter
-  readonly #overflowLimiter: RateLimiter
-  readonly #resetLimiter: RateLimiter
-  readonly #emptyResetLimiter: RateLimiter
-  readonly #pingLimiter: RateLimiter
-  readonly #smallFrameLimiter: RateLimiter
+  /** Streams counted against `maxStreams` either way, and our opens waiting for a slot. */
+  readonly #slots = new StreamSlots()
+  /** What the peer may cost us beyond what flow control bounds. */
+  readonly #budgets: PeerBudgets
 
-  #ready: MuxStream[] = []
-  #readyHead = 0
   /** Cork, flush, drain and window-update batching: everything the session writes. */
   readonly #out: WritePipeline
+  /** How every stream writes its frames: into the (corked) socket. */
+  readonly #sendFrame: (chunk: Buffer) => void
 
-  readonly #pings = new Map<number, PendingPing>()
-  #nextPingId = 1
+  readonly #pings: Pings
   #keepAlive: NodeJS.Timeout | undefined
   #helloTimer: NodeJS.Timeout | undefined
   /** The peer was taken for a legacy peer because it stayed silent, not because of a frame. */
@@ -144,7 +121,13 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     this.#acceptStream = this.#o.acceptStream
     this.#nextLocalId = this.role === 'dialler' ? 1 : 2
     this.#socket = socket
-    this.#out = new WritePipeline(socket, this.#o.maxSocketBuffer, () => this.#writeData())
+    this.#out = new WritePipeline(socket, this.#o.maxSocketBuffer, () => {
+      if (!this.#failed) this.#sched.run()
+    })
+    this.#sched = new SendScheduler(MIN_WINDOW, MIN_FRAME_SIZE, () => this.#out.full())
+    this.#sendFrame = (chunk) => {
+      socket.write(chunk)
+    }
     this.#decoder = new MuxFrameDecoder({
       maxFrameSize: Math.max(this.#o.maxLegacyFrameSize, this.#o.maxFrameSize),
       maxControlBytes: this.#o.maxControlBytes,
@@ -154,12 +137,14 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
       this.#o.maxSessionWindow,
       performance.now(),
     )
-    this.#openLimiter = new RateLimiter(this.#o.maxOpensPerSecond)
-    this.#overflowLimiter = new RateLimiter(this.#o.maxOpensPerSecond)
-    this.#resetLimiter = new RateLimiter(this.#o.maxResetsPerSecond)
-    this.#emptyResetLimiter = new RateLimiter(this.#o.maxEmptyResets / 10, this.#o.maxEmptyResets)
-    this.#pingLimiter = new RateLimiter(this.#o.maxPingsPerSecond)
-    this.#smallFrameLimiter = new RateLimiter(this.#o.maxSmallFramesPerSecond)
+    this.#budgets = new PeerBudgets(this.#o, (error) => this.#fatal(error))
+    this.#pings = new Pings(this.#o.pingTimeout, () =>
+      this.#fatal(
+        muxError(MuxErrorCode.PING_TIMEOUT, `no pong within ${this.#o.pingTimeout} ms`, {
+          limit: this.#o.pingTimeout,
+        }),
+      ),
+    )
     this.#closedPromise = new Promise((resolve) => {
       this.#resolveClosed = resolve
     })
@@ -221,33 +206,23 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     }
     this.#nextLocalId += 2
     const stream = this.#newStream({ id, type, metadata }, true)
-    if (this.#waiting.length === 0 && this.#localOpen < this.#peerMaxStreams()) {
-      this.#admit(stream, frame)
+    if (this.#slots.waitingCount === 0 && this.#slots.local < this.#peerMaxStreams()) {
+      this.#admit(stream, frame, false)
       return stream
     }
     if (signal?.aborted) {
       stream.destroy(abortError(signal))
       return stream
     }
-    stream.waiting = true
-    const entry: WaitingOpen = { frame, timer: undefined, signal, onAbort: undefined }
-    if (timeout !== undefined) {
-      entry.timer = setTimeout(() => {
-        stream.abort(
-          muxError(MuxErrorCode.OPEN_TIMEOUT, `no stream slot at the peer within ${timeout} ms`, {
-            limit: timeout,
-            streamId: id,
-          }),
-        )
-      }, timeout)
-      entry.timer.unref?.()
-    }
-    if (signal !== undefined) {
-      entry.onAbort = () => stream.destroy(abortError(signal))
-      signal.addEventListener('abort', entry.onAbort, { once: true })
-    }
-    this.#waiting.push(stream)
-    this.#waitingOpens.set(stream, entry)
+    const onTimeout = () =>
+      stream.abort(
+        muxError(MuxErrorCode.OPEN_TIMEOUT, `no stream slot at the peer within ${timeout} ms`, {
+          limit: timeout as number,
+          streamId: id,
+        }),
+      )
+    const onAbort = () => stream.destroy(abortError(signal as AbortSignal))
+    this.#slots.wait(stream, frame, timeout, signal, onTimeout, onAbort)
     return stream
   }
 
@@ -258,62 +233,27 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
   }
 
   /** Our stream takes a slot at the peer: its `stream_create` goes out, then what was written. */
-  #admit(stream: MuxStream, frame: Buffer): void {
-    stream.waiting = false
-    stream.slot = true
-    this.#localOpen++
+  #admit(stream: MuxStream, frame: Buffer, finDeferred: boolean): void {
+    this.#slots.take(stream)
     this.#out.control(frame)
-    if (stream.finDeferred) {
-      stream.finDeferred = false
-      this.#out.control(encodeControl({ type: 'stream_close', streamId: stream.id }))
-    }
-    if (stream.queued > 0) this.#schedule(stream)
+    if (finDeferred) this.#out.control(encodeControl({ type: 'stream_close', streamId: stream.id }))
+    this.#schedule(stream)
     this.#out.schedule()
   }
 
   /** Admits waiting opens while the peer has slots, oldest first. */
   #admitWaiting(): void {
     const limit = this.#peerMaxStreams()
-    while (this.#waiting.length > 0 && this.#localOpen < limit) {
-      const stream = this.#waiting.shift() as MuxStream
-      const entry = this.#forgetWaiting(stream)
-      if (entry === undefined || stream.destroyed) continue
-      this.#admit(stream, entry.frame)
+    while (this.#slots.local < limit) {
+      const next = this.#slots.next()
+      if (next === undefined) return
+      this.#admit(next.stream, next.entry.frame, next.entry.finDeferred)
     }
   }
 
-  #forgetWaiting(stream: MuxStream): WaitingOpen | undefined {
-    const entry = this.#waitingOpens.get(stream)
-    if (entry === undefined) return undefined
-    this.#waitingOpens.delete(stream)
-    if (entry.timer !== undefined) clearTimeout(entry.timer)
-    if (entry.onAbort !== undefined) entry.signal?.removeEventListener('abort', entry.onAbort)
-    return entry
-  }
-
-  /**
-   * A stream stops counting against `maxStreams` once it is closed on the wire: both
-   * `stream_close`s, or a `stream_reset` either way. Both ends see those frames in the same
-   * order relative to new `stream_create`s, so both count the same and a waiting open is never
-   * refused for a slot its peer has not freed yet.
-   */
+  /** A stream closed on the wire gives its slot back; a waiting open may take it. */
   #releaseSlot(stream: MuxStream): void {
-    if (!stream.slot) return
-    if (
-      !(stream.finSent && stream.finReceived) &&
-      !stream.resetSent &&
-      !stream.resetReceived &&
-      !stream.detached
-    ) {
-      return
-    }
-    stream.slot = false
-    if (stream.local) {
-      this.#localOpen--
-      if (this.#waiting.length > 0) this.#admitWaiting()
-    } else {
-      this.#remoteOpen--
-    }
+    if (this.#slots.release(stream) && this.#slots.waitingCount > 0) this.#admitWaiting()
   }
 
   /** Verb docs API: opens a stream and returns its id. */
@@ -348,20 +288,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
       return Promise.reject(muxError(MuxErrorCode.SESSION_CLOSED, 'the session is closed'))
     }
     if (this.peer?.hello === false) return Promise.reject(pingUnsupported())
-    const id = this.#nextPingId
-    this.#nextPingId = id === 0xffff_ffff ? 1 : id + 1
-    return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#fatal(
-          muxError(MuxErrorCode.PING_TIMEOUT, `no pong within ${this.#o.pingTimeout} ms`, {
-            limit: this.#o.pingTimeout,
-          }),
-        )
-      }, this.#o.pingTimeout)
-      timer.unref?.()
-      this.#pings.set(id, { resolve, reject, sent: performance.now(), timer })
-      this.#queueControl({ type: 'ping', id })
-    })
+    return this.#pings.start((id) => this.#queueControl({ type: 'ping', id }))
   }
 
   /**
@@ -440,52 +367,35 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
   }
 
   #schedule(stream: MuxStream): void {
-    if (stream.waiting) return
-    if (!stream.inReady && stream.sendLimit > stream.sent) {
-      stream.inReady = true
-      this.#ready.push(stream)
-    }
+    if (this.#slots.isWaiting(stream)) return
+    this.#sched.add(stream)
     this.#out.schedule()
   }
 
   #sendFin(stream: MuxStream): void {
-    if (stream.waiting) {
-      stream.finDeferred = true
-      return
-    }
+    if (this.#slots.deferFin(stream)) return
     this.#queueControl({ type: 'stream_close', streamId: stream.id })
     this.#releaseSlot(stream)
   }
 
   #sendReset(stream: MuxStream, code: number): void {
     // A stream still waiting for a slot was never announced: nothing to reset on the wire.
-    if (stream.waiting) {
-      this.#forgetWaiting(stream)
-      return
-    }
+    if (this.#slots.forget(stream) !== undefined) return
     this.#queueControl({ type: 'stream_reset', streamId: stream.id, code })
     this.#releaseSlot(stream)
   }
 
   #onRead(stream: MuxStream): void {
-    const consumed = stream.pushed - stream.readableLength
-    const delta = consumed - stream.recv.consumed
-    if (delta > 0) {
-      stream.recv.consumed = consumed
-      this.#sessionRecv.consumed += delta
-    }
+    this.#sessionRecv.consumed += stream.takeConsumed()
     if (this.#legacyBlocked.size > 0 && this.#legacyBlocked.delete(stream)) {
       if (this.#legacyBlocked.size === 0) this.#socket.resume()
     }
     if (this.peer?.hello !== true) return
-    if (!stream.finReceived && !stream.detached) {
-      const recv = stream.recv
-      if (recv.limit - recv.consumed <= recv.window / 2) {
-        const before = recv.window
-        const limit = recv.update(performance.now(), this.#tuningRtt(), this.#sessionRecv.max)
-        if (limit >= 0) this.#queueWindow(stream.id, limit)
-        if (recv.window > before) this.#sessionRecv.ensure(recv.window * 1.5)
-      }
+    const limit = stream.creditUpdate(performance.now(), this.#tuningRtt(), this.#sessionRecv.max)
+    if (limit >= 0) {
+      this.#queueWindow(stream.id, limit)
+      // The session window follows the largest stream window, so it never holds one back.
+      this.#sessionRecv.ensure(stream.recv.window * 1.5)
     }
     this.#maybeSessionUpdate()
   }
@@ -499,16 +409,13 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
 
   #detach(stream: MuxStream): void {
     if (stream.detached) return
-    stream.detached = true
-    stream.inReady = false
-    if (stream.pushed > 0 || stream.sent > 0) this.#emptyResetLimiter.refund()
-    this.#streams.delete(stream.id)
-    if (stream.waiting) this.#forgetWaiting(stream)
-    this.#releaseSlot(stream)
     // Bytes nobody will read any more give their session credit back.
-    const unread = stream.recv.received - stream.recv.consumed
+    const unread = stream.detach()
+    if (stream.pushed > 0 || stream.sent > 0) this.#budgets.refundEmptyReset()
+    this.#streams.delete(stream.id)
+    this.#slots.forget(stream)
+    this.#releaseSlot(stream)
     if (unread > 0) {
-      stream.recv.consumed += unread
       this.#sessionRecv.consumed += unread
       if (this.peer?.hello === true) this.#maybeSessionUpdate()
     }
@@ -522,15 +429,16 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     const peer = this.peer
     const sendLimit =
       peer === undefined ? MIN_WINDOW : peer.hello ? peer.initialWindow : Number.POSITIVE_INFINITY
-    const recv = new FlowWindow(this.#o.initialWindow, this.#o.maxWindow, performance.now())
-    const stream = new MuxStream(
-      this.#owner,
+    const stream = new MuxStream({
       info,
       local,
-      recv,
+      owner: this.#owner,
+      sendFrame: this.#sendFrame,
       sendLimit,
-      this.#o.streamHighWaterMark,
-    )
+      initialWindow: this.#o.initialWindow,
+      maxWindow: this.#o.maxWindow,
+      highWaterMark: this.#o.streamHighWaterMark,
+    })
     this.#streams.set(info.id, stream)
     return stream
   }
@@ -555,48 +463,6 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
   #queueWindow(streamId: number, limit: number): void {
     if (this.#failed || this.#closed) return
     this.#out.window(streamId, limit)
-  }
-
-  /** The scheduler: data frames of streams with data and credit, round-robin. */
-  #writeData(): void {
-    if (this.#failed) return
-    const socket = this.#socket
-    const out = this.#out
-    const ready = this.#ready
-    const frameMax = this.#sendFrameSize
-    while (this.#readyHead < ready.length) {
-      if (out.full()) break
-      const sessionCredit = this.#sessionSendLimit - this.#sessionSent
-      if (sessionCredit <= 0) break
-      const s = ready[this.#readyHead++] as MuxStream
-      if (s.detached || s.queued === 0) {
-        s.inReady = false
-        continue
-      }
-      const sendable = s.sendable
-      if (sendable <= 0) {
-        s.inReady = false
-        continue
-      }
-      const n = Math.min(sendable, frameMax, sessionCredit)
-      s.writeFrame(socket, n)
-      this.#sessionSent += n
-      if (s.queued === 0) {
-        s.inReady = false
-        s.writeDone()
-      } else if (s.sendLimit > s.sent) {
-        ready.push(s)
-      } else {
-        s.inReady = false
-      }
-    }
-    if (this.#readyHead === ready.length) {
-      ready.length = 0
-      this.#readyHead = 0
-    } else if (this.#readyHead > 1024) {
-      this.#ready = ready.slice(this.#readyHead)
-      this.#readyHead = 0
-    }
   }
 
   // --------------------------------------------------------------- receive path
@@ -640,11 +506,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     if (this.#helloTimer !== undefined) clearTimeout(this.#helloTimer)
     const error = this.#error
     const closedError = error ?? muxError(MuxErrorCode.SESSION_CLOSED, 'the session closed')
-    for (const p of this.#pings.values()) {
-      clearTimeout(p.timer)
-      p.reject(closedError)
-    }
-    this.#pings.clear()
+    this.#pings.failAll(closedError)
     this.#abortStreams(closedError)
     this.#socket.off('data', this.#onData)
     this.emit('close', error)
@@ -713,18 +575,11 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
       maxFrameSize: this.#o.maxFrameSize,
       features: [],
     }
-    this.#sessionSendLimit = Number.POSITIVE_INFINITY
-    this.#sendFrameSize = this.#o.maxFrameSize
-    for (const s of this.#streams.values()) {
-      s.sendLimit = Number.POSITIVE_INFINITY
-      if (s.queued > 0) this.#schedule(s)
-    }
+    this.#sched.setLimit(Number.POSITIVE_INFINITY)
+    this.#sched.frameSize = this.#o.maxFrameSize
+    for (const s of this.#streams.values()) s.setSendLimit(Number.POSITIVE_INFINITY)
     // It cannot answer: pings waiting for a pong fail now instead of timing out the session.
-    for (const p of this.#pings.values()) {
-      clearTimeout(p.timer)
-      p.reject(pingUnsupported())
-    }
-    this.#pings.clear()
+    this.#pings.failAll(pingUnsupported())
     this.emit('settings', this.peer)
     this.#out.schedule()
   }
@@ -734,19 +589,12 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     const id = f.streamId
     if (id === CONTROL_STREAM_ID) this.#onControl(f.payload)
     else if (id === COMPACT_STREAM_ID) {
-      if (this.#takeSmallFrame()) this.#onCompact(f.payload)
+      if (this.#budgets.small()) this.#onCompact(f.payload)
     } else {
       // Frames that carry (almost) no credit cost work that flow control does not bound.
-      if (f.start && f.length < SMALL_FRAME_BYTES && !this.#takeSmallFrame()) return
+      if (f.start && f.length < SMALL_FRAME_BYTES && !this.#budgets.small()) return
       this.#onStreamData(f)
     }
-  }
-
-  /** One frame from the small-frame budget; false (and the session closed) when it is spent. */
-  #takeSmallFrame(): boolean {
-    if (this.#smallFrameLimiter.take()) return true
-    this.#rateLimited('small frames', this.#o.maxSmallFramesPerSecond)
-    return false
   }
 
   #isPastId(id: number): boolean {
@@ -796,7 +644,7 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
         )
         return
       }
-      if (!s.recv.receive(length) && flow) {
+      if (!s.receive(length) && flow) {
         this.#fatal(
           muxError(MuxErrorCode.FLOW_CONTROL, `peer sent past the window of stream ${id}`, {
             limit: s.recv.limit,
@@ -825,17 +673,10 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
   #onWindow(id: number, limit: number): void {
     if (this.peer?.hello !== true) return
     if (id === CONTROL_STREAM_ID) {
-      if (limit > this.#sessionSendLimit) {
-        this.#sessionSendLimit = limit
-        if (this.#readyHead < this.#ready.length) this.#out.schedule()
-      }
+      if (this.#sched.grant(limit)) this.#out.schedule()
       return
     }
-    const s = this.#streams.get(id)
-    if (s !== undefined && limit > s.sendLimit) {
-      s.sendLimit = limit
-      if (s.queued > 0) this.#schedule(s)
-    }
+    this.#streams.get(id)?.grant(limit)
   }
 
   #onControl(payload: Buffer): void {
@@ -853,50 +694,35 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
         this.#onCreate(m.streamId, m.streamType, m.metadata)
         return
       case 'stream_close':
-        if (!this.#takeSmallFrame()) return
+        if (!this.#budgets.small()) return
         this.#onRemoteFin(m.streamId)
         return
       case 'stream_reset':
-        if (!this.#resetLimiter.take()) {
-          this.#rateLimited('resets', this.#o.maxResetsPerSecond)
-          return
-        }
-        if (this.#isEmptyReset(m.streamId) && !this.#emptyResetLimiter.take()) {
-          this.#rateLimited('resets of streams that carried no data', this.#o.maxEmptyResets)
-          return
-        }
+        if (!this.#budgets.reset(this.#isEmptyReset(m.streamId))) return
         this.#onRemoteReset(m.streamId, m.code)
         return
       case 'window_update':
-        if (!this.#takeSmallFrame()) return
+        if (!this.#budgets.small()) return
         this.#onWindow(m.streamId, m.limit)
         return
       case 'ping':
-        if (!this.#pingLimiter.take()) {
-          this.#rateLimited('pings', this.#o.maxPingsPerSecond)
-          return
-        }
+        if (!this.#budgets.ping()) return
         this.#queueControl({ type: 'pong', id: m.id })
         return
       case 'pong':
-        if (!this.#takeSmallFrame()) return
-        this.#onPong(m.id)
+        if (!this.#budgets.small()) return
+        this.#pings.pong(m.id)
+        this.rtt = this.#pings.rtt
         return
       case 'goaway':
-        if (!this.#takeSmallFrame()) return
+        if (!this.#budgets.small()) return
         this.#onGoAway({ lastStreamId: m.lastStreamId, code: m.code, reason: m.reason })
         return
       default:
         // Unknown types are ignored (forward compatibility), but not for free.
-        this.#takeSmallFrame()
+        this.#budgets.small()
         return
     }
-  }
-
-  #rateLimited(what: string, limit: number): void {
-    this.#fatal(
-      muxError(MuxErrorCode.RATE_LIMITED, `peer exceeded ${limit} ${what} per second`, { limit }),
-    )
   }
 
   #onHello(m: Extract<ControlMessage, { type: 'hello' }>): void {
@@ -934,22 +760,19 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
       features: m.features,
     }
     this.#out.compact = this.#o.compact && m.features.includes(FEATURE_COMPACT)
-    this.#sendFrameSize = Math.min(this.#o.maxFrameSize, m.maxFrameSize)
+    this.#sched.frameSize = Math.min(this.#o.maxFrameSize, m.maxFrameSize)
     this.#decoder.maxFrameSize = this.#o.maxFrameSize
     if (this.#legacyBySilence) {
       // A late hello: back from no flow control to the credit it advertises.
       this.#legacyBySilence = false
-      this.#sessionSendLimit = m.sessionWindow
-      for (const s of this.#streams.values()) s.sendLimit = m.initialWindow
+      this.#sched.setLimit(m.sessionWindow)
+      for (const s of this.#streams.values()) s.setSendLimit(m.initialWindow)
       if (this.#legacyBlocked.size > 0) {
         this.#legacyBlocked.clear()
         this.#socket.resume()
       }
-    } else if (m.sessionWindow > this.#sessionSendLimit) this.#sessionSendLimit = m.sessionWindow
-    for (const s of this.#streams.values()) {
-      if (m.initialWindow > s.sendLimit) s.sendLimit = m.initialWindow
-      if (s.queued > 0) this.#schedule(s)
-    }
+    } else this.#sched.grant(m.sessionWindow)
+    for (const s of this.#streams.values()) s.grant(m.initialWindow)
     this.emit('settings', this.peer)
     // One ping now gives an RTT for window auto-tuning; then keepalive, if enabled.
     this.ping().catch(() => {})
@@ -968,19 +791,15 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
    */
   #lateHelloFits(m: Extract<ControlMessage, { type: 'hello' }>): boolean {
     if (!this.#legacyBySilence) return false
-    if (this.#sessionSent > m.sessionWindow) return false
+    if (this.#sched.sent > m.sessionWindow) return false
     for (const s of this.#streams.values()) if (s.sent > m.initialWindow) return false
     return true
   }
 
   #onCreate(id: number, type: string, metadata: StreamMetadata): void {
-    // Over the open budget a stream is refused (safe to retry), so a burst does not kill the
-    // session; only a peer that keeps going at twice the budget is cut off.
-    const overBudget = !this.#openLimiter.take()
-    if (overBudget && !this.#overflowLimiter.take()) {
-      this.#rateLimited('stream opens', this.#o.maxOpensPerSecond)
-      return
-    }
+    const budget = this.#budgets.open()
+    if (budget === 'fail') return
+    const overBudget = budget === 'refuse'
     const hello = this.peer?.hello === true
     if (id === CONTROL_STREAM_ID || id === COMPACT_STREAM_ID) {
       this.#fatal(
@@ -1011,7 +830,12 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     if (id > this.#highestRemoteId) this.#highestRemoteId = id
     const refuse = () =>
       this.#queueControl({ type: 'stream_reset', streamId: id, code: ResetCode.REFUSED_STREAM })
-    if (overBudget || this.#goAwaySent || this.#closing || this.#remoteOpen >= this.#o.maxStreams) {
+    if (
+      overBudget ||
+      this.#goAwaySent ||
+      this.#closing ||
+      this.#slots.remote >= this.#o.maxStreams
+    ) {
       refuse()
       return
     }
@@ -1028,9 +852,8 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
       return
     }
     this.#lastAcceptedId = id
-    this.#remoteOpen++
     const stream = this.#newStream(info, false)
-    stream.slot = true
+    this.#slots.take(stream)
     try {
       this.emit('stream', stream)
     } catch (cause) {
@@ -1067,16 +890,6 @@ export class MuxSession extends EventEmitter<MuxSessionEvents> {
     if (s === undefined) return
     s.remoteReset(code)
     this.#releaseSlot(s)
-  }
-
-  #onPong(id: number): void {
-    const p = this.#pings.get(id)
-    if (p === undefined) return
-    this.#pings.delete(id)
-    clearTimeout(p.timer)
-    const rtt = performance.now() - p.sent
-    this.rtt = this.rtt === 0 ? rtt : this.rtt * 0.875 + rtt * 0.125
-    p.resolve(rtt)
   }
 
   #onGoAway(info: GoAwayInfo): void {

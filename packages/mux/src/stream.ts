@@ -1,13 +1,14 @@
+import { performance } from 'node:perf_hooks'
 import { Duplex } from 'node:stream'
 import type { ProtocolError } from '@verb-tcp/core'
-import { HEADER_BYTES } from './constants.ts'
 import { ResetCode, StreamResetError } from './errors.ts'
-import type { FlowWindow } from './flow-window.ts'
+import { FlowWindow } from './flow-window.ts'
+import { type SendFrame, SendQueue } from './send-queue.ts'
 import type { StreamInfo, StreamMetadata } from './types.ts'
 
 /** What a stream may ask of its session, given to it at construction. Internal. */
 export interface StreamOwner {
-  /** The stream has bytes queued to send. */
+  /** The stream has bytes queued and credit to send them: put it in the send rotation. */
   schedule(stream: MuxStream): void
   /** All data is written: send `stream_close` (half-close). */
   sendFin(stream: MuxStream): void
@@ -23,14 +24,22 @@ export interface StreamOwner {
   writeError(): ProtocolError | undefined
 }
 
-const EMPTY: Buffer[] = []
-/** Payloads up to this size are copied next to their header: one buffer, one writev entry. */
-const COALESCE_BYTES = 1024
-
-/** Where a stream's frames go: the session's (corked) socket. */
-export interface FrameSink {
-  write(chunk: Buffer): unknown
+/** What the session gives a stream it makes. Internal. */
+export interface StreamInit {
+  info: StreamInfo
+  /** True for streams we opened. */
+  local: boolean
+  owner: StreamOwner
+  /** Where the stream's frames go (the session's corked socket). */
+  sendFrame: SendFrame
+  /** Credit the peer grants each new stream (its initial window), as an absolute limit. */
+  sendLimit: number
+  /** Our receive window: initial size and auto-tuning cap. */
+  initialWindow: number
+  maxWindow: number
+  highWaterMark: number
 }
+
 const ignoreError = (): void => {}
 
 /**
@@ -41,6 +50,10 @@ const ignoreError = (): void => {}
  * A reset by the peer, or the session closing, destroys the stream with a `ProtocolError`
  * (kept in `resetError`). The stream never throws an unhandled `'error'`: it listens itself, so
  * a peer cannot crash a process whatever the application listens to.
+ *
+ * Each stream owns its flow-control state: the credit the peer granted it and the queue of its
+ * write in progress (framed through the callback the session gave it), and its receive window.
+ * The session only tells it what arrived and asks it for frames when its turn comes.
  */
 export class MuxStream extends Duplex {
   readonly id: number
@@ -53,22 +66,8 @@ export class MuxStream extends Duplex {
 
   /** @internal receive credit */
   readonly recv: FlowWindow
-  /** @internal absolute send limit granted by the peer */
-  sendLimit: number
-  /** @internal bytes sent */
-  sent = 0
   /** @internal bytes pushed to the readable side */
   pushed = 0
-  /** @internal chunks handed to _write/_writev, not yet framed */
-  queue: Buffer[] = EMPTY
-  /** @internal index of the first unsent chunk in `queue` */
-  queueIndex = 0
-  /** @internal bytes of `queue[queueIndex]` already sent */
-  queueOffset = 0
-  /** @internal unsent bytes in `queue` */
-  queued = 0
-  /** @internal in the session's round-robin list */
-  inReady = false
   /** @internal */
   finSent = false
   /** @internal */
@@ -79,37 +78,24 @@ export class MuxStream extends Duplex {
   resetReceived = false
   /** @internal removed from the session */
   detached = false
-  /** @internal opened by us and waiting for a slot under the peer's `maxStreams` */
-  waiting = false
-  /** @internal `end()` came while waiting: `stream_close` follows the `stream_create` */
-  finDeferred = false
-  /** @internal counted against `maxStreams` (ours at the peer, or the peer's here) */
-  slot = false
-  #owner: StreamOwner
-  #writeCallback: ((error?: Error | null) => void) | undefined
+  readonly #send: SendQueue
+  readonly #owner: StreamOwner
   #resetCode: number | undefined
 
   /** @internal streams are made by `MuxSession.open` and by the session for the peer's opens. */
-  constructor(
-    owner: StreamOwner,
-    info: StreamInfo,
-    local: boolean,
-    recv: FlowWindow,
-    sendLimit: number,
-    highWaterMark: number,
-  ) {
+  constructor(init: StreamInit) {
     super({
       allowHalfOpen: true,
-      readableHighWaterMark: highWaterMark,
-      writableHighWaterMark: highWaterMark,
+      readableHighWaterMark: init.highWaterMark,
+      writableHighWaterMark: init.highWaterMark,
     })
-    this.#owner = owner
-    this.id = info.id
-    this.type = info.type
-    this.metadata = info.metadata
-    this.local = local
-    this.recv = recv
-    this.sendLimit = sendLimit
+    this.#owner = init.owner
+    this.id = init.info.id
+    this.type = init.info.type
+    this.metadata = init.info.metadata
+    this.local = init.local
+    this.recv = new FlowWindow(init.initialWindow, init.maxWindow, performance.now())
+    this.#send = new SendQueue(init.info.id, init.sendLimit, init.sendFrame)
     // A peer's reset or disconnect must not crash a server written as `stream.pipe(stream)`:
     // `pipe` rethrows an 'error' when its own listener is the only one. With this one always
     // present, errors still reach the application's listeners, `pipeline`, `finished` and
@@ -129,18 +115,40 @@ export class MuxStream extends Duplex {
     this.reset(ResetCode.REFUSED_STREAM)
   }
 
-  override _read(): void {
-    this.#owner.onRead(this)
+  // ------------------------------------------------------------------ sending
+
+  /** @internal bytes sent */
+  get sent(): number {
+    return this.#send.sent
+  }
+
+  /** @internal bytes written by the application and not yet framed */
+  get queued(): number {
+    return this.#send.queued
+  }
+
+  /** @internal queued bytes the peer's credit lets this stream send now */
+  get sendable(): number {
+    return this.#send.sendable
+  }
+
+  /** @internal the peer raised our send limit (a window update, or its hello) */
+  grant(limit: number): void {
+    if (this.#send.grant(limit)) this.#owner.schedule(this)
   }
 
   /**
-   * Every consumption goes through `read()` (flowing mode, `pipe`, async iteration), so this is
-   * where credit is given back. `_read` alone misses data that was buffered when it was called.
+   * @internal sets the send limit even below what it was (a legacy peer: no limit; a late
+   * hello: back to what it advertises)
    */
-  override read(size?: number): unknown {
-    const chunk: unknown = super.read(size)
-    if (this.pushed - this.readableLength !== this.recv.consumed) this.#owner.onRead(this)
-    return chunk
+  setSendLimit(limit: number): void {
+    this.#send.setLimit(limit)
+    if (this.#send.sendable > 0) this.#owner.schedule(this)
+  }
+
+  /** @internal frames the next `n` queued bytes (n ≤ `sendable`) through the session's callback */
+  sendFrame(n: number): void {
+    this.#send.send(n)
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (e?: Error | null) => void) {
@@ -169,85 +177,8 @@ export class MuxStream extends Duplex {
       callback(error)
       return
     }
-    if (total === 0) {
-      callback()
-      return
-    }
-    this.queue = list
-    this.queueIndex = 0
-    this.queueOffset = 0
-    this.queued = total
-    this.#writeCallback = callback
-    this.#owner.schedule(this)
-  }
-
-  /** @internal queued bytes the peer's credit lets this stream send now */
-  get sendable(): number {
-    const credit = this.sendLimit - this.sent
-    return Math.min(credit, this.queued)
-  }
-
-  /**
-   * @internal frames the next `n` queued bytes (n ≤ `sendable`) into `sink`: small payloads
-   * copied next to their header, larger ones as the header and views of the written chunks.
-   */
-  writeFrame(sink: FrameSink, n: number): void {
-    const queue = this.queue
-    let index = this.queueIndex
-    let chunk = queue[index] as Buffer
-    let offset = this.queueOffset
-    if (n <= COALESCE_BYTES) {
-      const frame = Buffer.allocUnsafe(HEADER_BYTES + n)
-      frame.writeUInt32BE(this.id, 0)
-      frame.writeUInt32BE(n, 4)
-      let at = HEADER_BYTES
-      let left = n
-      while (left > 0) {
-        const take = Math.min(chunk.length - offset, left)
-        chunk.copy(frame, at, offset, offset + take)
-        at += take
-        left -= take
-        offset += take
-        if (offset === chunk.length) {
-          offset = 0
-          chunk = queue[++index] as Buffer
-        }
-      }
-      sink.write(frame)
-    } else {
-      const header = Buffer.allocUnsafe(HEADER_BYTES)
-      header.writeUInt32BE(this.id, 0)
-      header.writeUInt32BE(n, 4)
-      sink.write(header)
-      let left = n
-      while (left > 0) {
-        const avail = chunk.length - offset
-        if (avail <= left) {
-          sink.write(offset === 0 ? chunk : chunk.subarray(offset))
-          left -= avail
-          offset = 0
-          chunk = queue[++index] as Buffer
-        } else {
-          sink.write(chunk.subarray(offset, offset + left))
-          offset += left
-          left = 0
-        }
-      }
-    }
-    this.queueIndex = index
-    this.queueOffset = offset
-    this.queued -= n
-    this.sent += n
-  }
-
-  /** @internal every queued byte has been handed to the socket */
-  writeDone(): void {
-    const callback = this.#writeCallback
-    this.#writeCallback = undefined
-    this.queue = EMPTY
-    this.queueIndex = 0
-    this.queueOffset = 0
-    callback?.()
+    this.#send.enqueue(list, total, callback)
+    if (this.#send.queued > 0) this.#owner.schedule(this)
   }
 
   override _final(callback: (e?: Error | null) => void): void {
@@ -271,16 +202,32 @@ export class MuxStream extends Duplex {
       }
       this.#owner.detach(this)
     }
-    const pending = this.#writeCallback
-    this.#writeCallback = undefined
-    this.queue = EMPTY
-    this.queued = 0
+    const pending = this.#send.clear()
     if (pending !== undefined) {
-      const reason =
-        error ?? this.resetError ?? new StreamResetError(this.id, ResetCode.CANCEL, false)
-      pending(reason)
+      pending(error ?? this.resetError ?? new StreamResetError(this.id, ResetCode.CANCEL, false))
     }
     callback(error)
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  override _read(): void {
+    this.#owner.onRead(this)
+  }
+
+  /**
+   * Every consumption goes through `read()` (flowing mode, `pipe`, async iteration), so this is
+   * where credit is given back. `_read` alone misses data that was buffered when it was called.
+   */
+  override read(size?: number): unknown {
+    const chunk: unknown = super.read(size)
+    if (this.pushed - this.readableLength !== this.recv.consumed) this.#owner.onRead(this)
+    return chunk
+  }
+
+  /** @internal counts `n` bytes from the peer against our window; false past it */
+  receive(n: number): boolean {
+    return this.recv.receive(n)
   }
 
   /** @internal payload bytes from the peer */
@@ -288,6 +235,35 @@ export class MuxStream extends Duplex {
     if (this.destroyed) return
     this.pushed += payload.length
     if (!this.push(payload)) this.#owner.onFull(this)
+  }
+
+  /** @internal bytes the application consumed since the last call (credit to give back) */
+  takeConsumed(): number {
+    const consumed = this.pushed - this.readableLength
+    const delta = consumed - this.recv.consumed
+    if (delta <= 0) return 0
+    this.recv.consumed = consumed
+    return delta
+  }
+
+  /**
+   * @internal when half our window is consumed: the new absolute limit to advertise (the
+   * window auto-tuned, at most `cap`), or -1 when no update is due or the peer sends no more
+   */
+  creditUpdate(now: number, rtt: number, cap: number): number {
+    if (this.finReceived || this.detached) return -1
+    const recv = this.recv
+    if (recv.limit - recv.consumed > recv.window / 2) return -1
+    return recv.update(now, rtt, cap)
+  }
+
+  /** @internal the stream is gone from the session: its unread bytes count as consumed */
+  detach(): number {
+    this.detached = true
+    const unread = this.recv.received - this.recv.consumed
+    if (unread <= 0) return 0
+    this.recv.consumed += unread
+    return unread
   }
 
   /** @internal the peer half-closed */

@@ -26,6 +26,13 @@ export interface RedisAdapterOptions {
   nodeTimeoutMs?: number
   /** How long `members()` waits for other nodes when the caller does not say, in ms. @default 5000 */
   membersTimeoutMs?: number
+  /**
+   * How long `close()` waits for Redis to take the goodbye (leaves published, keys deleted, QUIT
+   * answered), in ms. A Redis that is frozen but keeps its connections open never answers; past
+   * this the connections are dropped and the other nodes see this node's members leave after
+   * `nodeTimeoutMs` instead. @default 5000
+   */
+  closeTimeoutMs?: number
 }
 
 export interface ResolvedOptions {
@@ -36,6 +43,7 @@ export interface ResolvedOptions {
   heartbeatIntervalMs: number
   nodeTimeoutMs: number
   membersTimeoutMs: number
+  closeTimeoutMs: number
 }
 
 const KNOWN = [
@@ -46,6 +54,7 @@ const KNOWN = [
   'heartbeatIntervalMs',
   'nodeTimeoutMs',
   'membersTimeoutMs',
+  'closeTimeoutMs',
 ] as const
 
 export function resolveOptions(options: RedisAdapterOptions = {}): ResolvedOptions {
@@ -81,5 +90,6 @@ export function resolveOptions(options: RedisAdapterOptions = {}): ResolvedOptio
     heartbeatIntervalMs,
     nodeTimeoutMs,
     membersTimeoutMs: ms(options.membersTimeoutMs, 'membersTimeoutMs', 5000),
+    closeTimeoutMs: ms(options.closeTimeoutMs, 'closeTimeoutMs', 5000),
   }
 }

@@ -314,7 +314,22 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     }
     this.#members.clear()
     this.#rooms.clear()
-    // The goodbye must be published (and answered) before QUIT closes the connection.
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(resolve, this.#options.closeTimeoutMs, false)
+    })
+    const orderly = await Promise.race([this.#goodbye().then(() => true as const), late])
+    clearTimeout(timer)
+    if (!orderly) {
+      this.#pub.disconnect()
+      this.#sub.disconnect()
+    }
+    this.#host = undefined
+    this.#stats.connected = false
+  }
+
+  /** Publishes the leaves, deletes this node's keys, then QUITs: in that order, or they are lost. */
+  async #goodbye(): Promise<void> {
     await this.settled()
     if (this.#pub.status === 'ready') {
       const id = this.nodeId

@@ -111,6 +111,33 @@ it('settled() and close() do not wait for commands a Redis that died never answe
   }
 }, 20_000)
 
+it('close() gives up on a Redis that is frozen with its connections open, after closeTimeoutMs', async () => {
+  const own = await RedisServer.start()
+  try {
+    const a = await node(own.url, { closeTimeoutMs: 200 })
+    joinAs(a.adapter, a.host, 'r', member('a1'))
+    await a.adapter.settled()
+    own.freeze()
+    // No RST and no answer: only the timeout can end the goodbye. Without it this never resolves
+    // and the test fails on vitest's own timeout.
+    await a.adapter.close()
+    expect(a.adapter.stats.connected).toBe(false)
+    await a.adapter.close() // idempotent
+    own.thaw()
+    // Nothing left open: once Redis runs again it sees neither of the adapter's connections.
+    const look = client(own.url)
+    let left = -1
+    for (let i = 0; i < 100 && left !== 0; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 20))
+      left = String(await look.client('LIST')).match(/name=verb-tcp-rooms:/g)?.length ?? 0
+    }
+    expect(left).toBe(0)
+  } finally {
+    own.thaw()
+    await own.crash()
+  }
+}, 20_000)
+
 it('while a broadcast is unanswered, the next ones wait and go out together in one envelope', async () => {
   const a = await node(redis.url)
   const b = await node(redis.url)

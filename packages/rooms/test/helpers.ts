@@ -20,8 +20,18 @@ export interface Peer {
   id: string
 }
 
+/**
+ * `N` peers as a tuple when `N` is a literal, so `list[0]` is a `Peer` (not `Peer | undefined`
+ * under `noUncheckedIndexedAccess`) and a test needs no non-null assertion.
+ */
+export type Peers<N extends number, Acc extends Peer[] = []> = number extends N
+  ? Peer[]
+  : Acc['length'] extends N
+    ? Acc
+    : Peers<N, [...Acc, Peer]>
+
 /** A loopback server and `count` connected clients, each paired with its server-side socket. */
-export async function peers(count: number): Promise<Peer[]> {
+export async function peers<N extends number>(count: N): Promise<Peers<N>> {
   const accepted: TCPSocket[] = []
   const server = createTCPServer({ onConnection: (socket) => void accepted.push(socket) })
   const { port } = await server.ready
@@ -45,7 +55,7 @@ export async function peers(count: number): Promise<Peer[]> {
     socket.on('data', (chunk: Buffer) => decoder.push(chunk, sink))
     out.push(peer)
   }
-  return out
+  return out as Peers<N>
 }
 
 /** The messages of `type` a peer has received. */
@@ -71,12 +81,12 @@ export async function closeEverything(): Promise<void> {
 }
 
 /** `count` peers added to `rooms` as `c0`, `c1`, ... */
-export async function added(rooms: TCPRoomManager, count: number): Promise<Peer[]> {
+export async function added<N extends number>(rooms: TCPRoomManager, count: N): Promise<Peers<N>> {
   const list = await peers(count)
-  list.forEach((peer, i) => {
+  for (const [i, peer] of (list as Peer[]).entries()) {
     peer.id = `c${i}`
     rooms.addClient(peer.id, peer.server, { n: i })
-  })
+  }
   return list
 }
 

@@ -11,10 +11,10 @@ async function twoNodes() {
   const a = manager({ adapter: new InProcessAdapter({ bus, nodeId: 'A' }) })
   const b = manager({ adapter: new InProcessAdapter({ bus, nodeId: 'B' }) })
   const [a1, a2, b1] = await peers(3)
-  a.addClient('a1', a1!.server)
-  a.addClient('a2', a2!.server)
-  b.addClient('b1', b1!.server)
-  return { a, b, a1: a1!, a2: a2!, b1: b1! }
+  a.addClient('a1', a1.server)
+  a.addClient('a2', a2.server)
+  b.addClient('b1', b1.server)
+  return { a, b, a1: a1, a2: a2, b1: b1 }
 }
 
 it("a broadcast reaches the other node's members once, never the sender; notices cross nodes", async () => {
@@ -69,15 +69,15 @@ it('the adapter subscribes at a room’s first local member and unsubscribes at 
   }
   const rooms = manager({ adapter: new Recording() })
   const [x, y] = await peers(2)
-  rooms.addClient('x', x!.server)
-  rooms.addClient('y', y!.server)
+  rooms.addClient('x', x.server)
+  rooms.addClient('y', y.server)
   rooms.joinRoom('x', 'a')
   rooms.joinRoom('y', 'a')
   rooms.joinRoom('x', 'b')
   rooms.joinRoom('x', 'c')
   rooms.leaveRoom('x', 'c')
   expect(calls).toEqual(['+a', '+b', '+c', '-c'])
-  x!.socket.destroy()
+  x.socket.destroy()
   await until(() => rooms.stats.clients === 1)
   expect(calls).toEqual(['+a', '+b', '+c', '-c', '-b'])
   rooms.removeClient('y')

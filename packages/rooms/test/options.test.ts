@@ -60,8 +60,8 @@ it('binary-frames works as the encoder, and the encoder runs once per broadcast'
   for (let i = 0; i < 4; i++) rooms.joinRoom(`c${i}`, 'r')
   const frames: unknown[] = []
   const decoder = new BinaryFrameDecoder()
-  list[1]!.socket.removeAllListeners('data')
-  list[1]!.socket.on('data', (chunk: Buffer) =>
+  list[1].socket.removeAllListeners('data')
+  list[1].socket.on('data', (chunk: Buffer) =>
     decoder.push(chunk, {
       frame: (frame) => frames.push(JSON.parse(String(frame.payload))),
       error: (error) => frames.push(error),

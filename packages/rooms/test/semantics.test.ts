@@ -4,7 +4,7 @@ import { isProtocolError } from '@verb-tcp/core'
 import { until } from '@verb-tcp/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RoomsErrorCode } from '../src/index.ts'
-import { added, closeEverything, manager, ofType, settle } from './helpers.ts'
+import { added, closeEverything, manager, ofType, peers, settle } from './helpers.ts'
 
 afterEach(closeEverything)
 
@@ -34,8 +34,8 @@ describe('room names', () => {
       const { error } = refused[0] as { error: Error & { code: string } }
       expect(isProtocolError(error)).toBe(true)
       expect(error.code).toBe(code)
-      await until(() => ofType(a!, 'error').length === 1)
-      expect(ofType(a!, 'error')[0]).toMatchObject({ type: 'error', code })
+      await until(() => ofType(a, 'error').length === 1)
+      expect(ofType(a, 'error')[0]).toMatchObject({ type: 'error', code })
     })
   }
 
@@ -65,14 +65,14 @@ describe('join and leave', () => {
     expect(rooms.joinRoom('c1', 'r')).toBe(true)
     expect(await rooms.join('c1', 'r')).toBe(true)
     await settle(rooms, list)
-    expect(ofType(list[0]!, 'user_joined')).toHaveLength(1)
-    expect(ofType(list[0]!, 'user_joined')[0]).toEqual({
+    expect(ofType(list[0], 'user_joined')).toHaveLength(1)
+    expect(ofType(list[0], 'user_joined')[0]).toEqual({
       type: 'user_joined',
       connectionId: 'c1',
       room: 'r',
       timestamp: expect.any(Number),
     })
-    expect(ofType(list[1]!, 'user_joined')).toHaveLength(0)
+    expect(ofType(list[1], 'user_joined')).toHaveLength(0)
     expect(rooms.getRoomMembers('r').map((m) => m.connectionId)).toEqual(['c0', 'c1'])
     expect(rooms.stats.members).toBe(2)
   })
@@ -85,7 +85,7 @@ describe('join and leave', () => {
     expect(rooms.leaveRoom('c1', 'nowhere')).toBe(false)
     expect(rooms.leaveRoom('nobody', 'r')).toBe(false)
     await settle(rooms, list)
-    expect(ofType(list[0]!, 'user_left')).toHaveLength(0)
+    expect(ofType(list[0], 'user_left')).toHaveLength(0)
     expect(rooms.stats).toMatchObject({ rooms: 1, members: 1 })
   })
 
@@ -97,7 +97,7 @@ describe('join and leave', () => {
     expect(rooms.leaveRoom('c1', 'r')).toBe(true)
     expect(rooms.leaveRoom('c1', 'r')).toBe(false)
     await settle(rooms, list)
-    expect(ofType(list[0]!, 'user_left')).toEqual([
+    expect(ofType(list[0], 'user_left')).toEqual([
       { type: 'user_left', connectionId: 'c1', room: 'r', timestamp: expect.any(Number) },
     ])
     expect(rooms.leaveRoom('c0', 'r')).toBe(true)
@@ -110,7 +110,7 @@ describe('join and leave', () => {
     const [a] = await added(rooms, 1)
     expect(rooms.joinRoom('ghost', 'r')).toBe(false)
     expect(await rooms.join('ghost', 'r')).toBe(false)
-    expect(rooms.addClient('c0', a!.server)).toBe(false)
+    expect(rooms.addClient('c0', a.server)).toBe(false)
     expect(rooms.stats.rooms).toBe(0)
   })
 })
@@ -122,11 +122,11 @@ describe('disconnect', () => {
     for (const room of ['a', 'b', 'c']) rooms.joinRoom('c0', room)
     rooms.joinRoom('c1', 'a')
     rooms.joinRoom('c2', 'b')
-    list[0]!.socket.destroy()
+    list[0].socket.destroy()
     await until(() => rooms.stats.clients === 2)
     await settle(rooms, list.slice(1))
-    expect(ofType(list[1]!, 'user_left')).toMatchObject([{ connectionId: 'c0', room: 'a' }])
-    expect(ofType(list[2]!, 'user_left')).toMatchObject([{ connectionId: 'c0', room: 'b' }])
+    expect(ofType(list[1], 'user_left')).toMatchObject([{ connectionId: 'c0', room: 'a' }])
+    expect(ofType(list[2], 'user_left')).toMatchObject([{ connectionId: 'c0', room: 'b' }])
     expect(rooms.stats).toMatchObject({ rooms: 2, members: 2 })
     expect(rooms.getRoomMembers('c')).toEqual([])
     expect(rooms.getClientRooms('c0')).toEqual([])
@@ -139,9 +139,9 @@ describe('disconnect', () => {
     rooms.joinRoom('c1', 'r')
     expect(rooms.removeClient('c1')).toBe(true)
     expect(rooms.removeClient('c1')).toBe(false)
-    list[1]!.socket.destroy()
-    await settle(rooms, [list[0]!])
-    expect(ofType(list[0]!, 'user_left')).toHaveLength(1)
+    list[1].socket.destroy()
+    await settle(rooms, [list[0]])
+    expect(ofType(list[0], 'user_left')).toHaveLength(1)
   })
 
   it('a join whose authorization resolves after the socket closed leaves no ghost', async () => {
@@ -161,17 +161,12 @@ describe('disconnect', () => {
 
   it('a client whose socket is already destroyed is not added', async () => {
     const rooms = manager()
-    const [a] = await peers1()
+    const [a] = await peers(1)
     a.server.destroy()
     expect(rooms.addClient('x', a.server)).toBe(false)
     expect(rooms.joinRoom('x', 'r')).toBe(false)
   })
 })
-
-async function peers1() {
-  const { peers } = await import('./helpers.ts')
-  return (await peers(1)) as [Awaited<ReturnType<typeof peers>>[number]]
-}
 
 describe('authorize', () => {
   it('a false answer, a throw or a rejection refuses with ERR_JOIN_REFUSED', async () => {
@@ -240,8 +235,8 @@ describe('limits', () => {
     expect(rooms.joinRoom('c2', 'r')).toBe(false)
     await settle(rooms, list)
     expect(codes).toEqual([RoomsErrorCode.ROOM_FULL])
-    expect(ofType(list[0]!, 'user_joined')).toHaveLength(1)
-    expect(ofType(list[2]!, 'error')).toMatchObject([{ code: RoomsErrorCode.ROOM_FULL, room: 'r' }])
+    expect(ofType(list[0], 'user_joined')).toHaveLength(1)
+    expect(ofType(list[2], 'error')).toMatchObject([{ code: RoomsErrorCode.ROOM_FULL, room: 'r' }])
     rooms.leaveRoom('c1', 'r')
     expect(rooms.joinRoom('c2', 'r')).toBe(true)
   })
@@ -259,8 +254,8 @@ describe('limits', () => {
     expect(codes).toEqual([RoomsErrorCode.MESSAGE_REFUSED])
     expect(rooms.broadcastToRoom('r', { text: 'short' }, 'c0')).toBe(1)
     await settle(rooms, list)
-    expect(list[1]!.messages.filter((m) => 'text' in m)).toEqual([{ text: 'short' }])
-    expect(ofType(list[0]!, 'error')).toMatchObject([{ code: RoomsErrorCode.MESSAGE_REFUSED }])
+    expect(list[1].messages.filter((m) => 'text' in m)).toEqual([{ text: 'short' }])
+    expect(ofType(list[0], 'error')).toMatchObject([{ code: RoomsErrorCode.MESSAGE_REFUSED }])
   })
 
   it('a message the encoder refuses (a BigInt) is ERR_MESSAGE_REFUSED with the cause', async () => {
@@ -298,7 +293,7 @@ describe('broadcast', () => {
     expect(rooms.broadcastToRoom('gone', { type: 'say' })).toBe(0)
     await settle(rooms, list)
     expect(rooms.stats.rooms).toBe(0)
-    expect(list[0]!.messages).toEqual([])
+    expect(list[0].messages).toEqual([])
   })
 
   it("from a client not in the room: delivered by default (the verb docs' behaviour)", async () => {
@@ -307,7 +302,7 @@ describe('broadcast', () => {
     rooms.joinRoom('c0', 'r')
     expect(rooms.broadcastToRoom('r', { type: 'say' }, 'c1')).toBe(1)
     await settle(rooms, list)
-    expect(ofType(list[0]!, 'say')).toHaveLength(1)
+    expect(ofType(list[0], 'say')).toHaveLength(1)
   })
 
   it("from a client not in the room with nonMemberBroadcast: 'refuse': ERR_NOT_IN_ROOM, nothing delivered", async () => {
@@ -318,9 +313,9 @@ describe('broadcast', () => {
     // A server broadcast (no sender) is still allowed.
     expect(rooms.broadcastToRoom('r', { type: 'announce' })).toBe(1)
     await settle(rooms, list)
-    expect(ofType(list[0]!, 'say')).toHaveLength(0)
-    expect(ofType(list[0]!, 'announce')).toHaveLength(1)
-    expect(ofType(list[1]!, 'error')).toMatchObject([
+    expect(ofType(list[0], 'say')).toHaveLength(0)
+    expect(ofType(list[0], 'announce')).toHaveLength(1)
+    expect(ofType(list[1], 'error')).toMatchObject([
       { code: RoomsErrorCode.NOT_IN_ROOM, room: 'r' },
     ])
   })
@@ -330,7 +325,7 @@ describe('broadcast', () => {
     const list = await added(rooms, 1)
     expect(rooms.joinRoom('c0', '')).toBe(false)
     await settle(rooms, list)
-    expect(list[0]!.messages).toEqual([])
+    expect(list[0].messages).toEqual([])
     expect(rooms.stats.refused).toBe(1)
   })
 
@@ -347,8 +342,8 @@ describe('broadcast', () => {
       if (i % 250 === 0) await new Promise((resolve) => setImmediate(resolve))
     }
     await settle(rooms, list)
-    expect(ofType(list[2]!, 'n').map((m) => m.i)).toEqual(Array.from({ length: 1000 }, (_, i) => i))
-    const c1 = ofType(list[1]!, 'n')
+    expect(ofType(list[2], 'n').map((m) => m.i)).toEqual(Array.from({ length: 1000 }, (_, i) => i))
+    const c1 = ofType(list[1], 'n')
     expect(c1).toHaveLength(1010)
     expect(c1.map((m) => m.i)).toEqual(
       [...c1.map((m) => m.i)].sort((x, y) => (x as number) - (y as number)),
@@ -364,15 +359,15 @@ describe('broadcast', () => {
     list.forEach((peer, i) => {
       const write = peer.server.write.bind(peer.server)
       peer.server.write = ((...args: Parameters<typeof write>) => {
-        writes[i]!++
+        writes[i] = (writes[i] ?? 0) + 1
         return write(...args)
       }) as typeof peer.server.write
     })
     for (let i = 0; i < 50; i++)
       rooms.broadcastToRoom('r', { type: 'n', i, from: i % 3 }, `c${i % 3}`)
-    await until(() => ofType(list[0]!, 'n').length === 33)
+    await until(() => ofType(list[0], 'n').length === 33)
     expect(writes).toEqual([1, 1, 1])
-    expect(ofType(list[0]!, 'n').map((m) => m.i)).toEqual(
+    expect(ofType(list[0], 'n').map((m) => m.i)).toEqual(
       Array.from({ length: 50 }, (_, i) => i).filter((i) => i % 3 !== 0),
     )
     expect(rooms.stats.deliveries).toBeGreaterThanOrEqual(100)

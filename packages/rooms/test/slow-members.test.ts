@@ -28,13 +28,13 @@ it("'drop': the member that never reads is skipped at the cap; the others get ev
   })
   const list = await added(rooms, 3)
   for (let i = 0; i < 3; i++) rooms.joinRoom(`c${i}`, 'r')
-  list[0]!.socket.pause()
+  list[0].socket.pause()
   const sent = await floodUntilSlow(rooms)
   expect(rooms.stats.drops).toBeGreaterThan(0)
   // A few more after the first drop: still dropped for c0, still delivered to the others.
   for (let i = 0; i < 20; i++) {
     rooms.broadcastToRoom('r', { type: 'big', i: sent + i, payload: PAYLOAD })
-    expect(list[0]!.server.writableLength).toBeLessThanOrEqual(CAP)
+    expect(list[0].server.writableLength).toBeLessThanOrEqual(CAP)
     await new Promise((resolve) => setImmediate(resolve))
   }
   for (const peer of list.slice(1)) {
@@ -52,10 +52,10 @@ it("'close': the member that never reads is destroyed at the cap and the others 
   const rooms = manager({ maxBufferedBytes: CAP, slowMember: 'close' })
   const list = await added(rooms, 3)
   for (let i = 0; i < 3; i++) rooms.joinRoom(`c${i}`, 'r')
-  list[0]!.socket.pause()
+  list[0].socket.pause()
   const sent = await floodUntilSlow(rooms)
   expect(rooms.stats.slowClosed).toBe(1)
-  expect(list[0]!.server.destroyed).toBe(true)
+  expect(list[0].server.destroyed).toBe(true)
   expect(rooms.getRoomMembers('r').map((m) => m.connectionId)).toEqual(['c1', 'c2'])
   for (const peer of list.slice(1)) {
     await until(() => ofType(peer, 'user_left').length === 1)
@@ -69,12 +69,12 @@ it('the cap also counts what is queued in this turn: a burst past it is cut, in 
   const list = await added(rooms, 2)
   rooms.joinRoom('c0', 'r')
   rooms.joinRoom('c1', 'r')
-  await until(() => ofType(list[0]!, 'user_joined').length === 1)
+  await until(() => ofType(list[0], 'user_joined').length === 1)
   const message = { type: 'burst', pad: 'x'.repeat(70) } // 100 bytes framed
   let queued = 0
   for (let i = 0; i < 20; i++) queued += rooms.broadcastToRoom('r', { ...message, i }, 'c1')
   expect(queued).toBe(9)
   expect(rooms.stats.drops).toBe(11)
-  await until(() => ofType(list[0]!, 'burst').length === 9)
-  expect(ofType(list[0]!, 'burst').map((m) => m.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8])
+  await until(() => ofType(list[0], 'burst').length === 9)
+  expect(ofType(list[0], 'burst').map((m) => m.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8])
 })
