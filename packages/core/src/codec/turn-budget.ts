@@ -67,8 +67,9 @@ export class TurnBudget {
   /**
    * Puts `waiter` at the back of the line: its `run` is called at a later turn. With `first`, it
    * goes before every connection waiting for its next batch (behind other `first` work): for
-   * work that was put off once and is small, such as greeting a new connection, which should
-   * not wait for a whole round of a flood's batches.
+   * work that was put off once and is small, such as greeting a new connection or a request
+   * from a connection that is not flooding, which should not wait for a whole round of a
+   * flood's batches. The units `first` work promises count against the turn's budget too.
    */
   wait(waiter: TurnWaiter, first = false): void {
     if (first) this.#first.push(waiter)
@@ -90,7 +91,7 @@ export class TurnBudget {
       const first = this.#first
       this.#first = []
       let i = 0
-      while (i < first.length && this.used < this.limit) {
+      while (i < first.length && this.used + promised < this.limit) {
         promised += units((first[i++] as TurnWaiter).run())
       }
       if (i < first.length) this.#first = [...first.slice(i), ...this.#first]

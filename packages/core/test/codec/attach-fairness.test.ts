@@ -146,6 +146,45 @@ describe('sources sharing a budget', () => {
     expect(floodedWhenServed).toBeLessThan(total / 8)
   })
 
+  it("serves a source that is not flooding before the flooders' next round", async () => {
+    // 16 flooders of 16-frame batches against 40 units a turn: a round of them is 6 turns.
+    const budget = new TurnBudget(40)
+    const polite = source()
+    let flooded = 0
+    let sentAt = -1
+    const handlers = {
+      frame: () => void flooded++,
+      error: () => {},
+      // The request comes in once a turn's budget is spent, as it does under a flood.
+      batchEnd: () => {
+        if (sentAt < 0 && flooded > 512 && budget.exhausted) {
+          sentAt = flooded
+          polite.write(Buffer.from([2]))
+        }
+      },
+    }
+    for (let i = 0; i < 16; i++) {
+      const s = source()
+      attachDecoder(s, bytes(), handlers, { budget, maxFramesPerTurn: 16 })
+      s.write(Buffer.alloc(4096, 1))
+    }
+    let waited = -1
+    attachDecoder(
+      polite,
+      bytes(),
+      {
+        frame: () => {
+          waited = flooded - sentAt
+        },
+        error: () => {},
+      },
+      { budget, maxFramesPerTurn: 16 },
+    )
+    await until(() => waited >= 0)
+    // In the next turn's first batch, not after a whole round of the 16 flooders (240 frames).
+    expect(waited).toBeLessThan(40)
+  })
+
   it('never lets one turn deliver more than its budget', async () => {
     const budget = new TurnBudget(100)
     let delivered = 0
