@@ -4,10 +4,21 @@
 // frames it as json-frames. `joinRoom` is called by the docs but never defined: it is written
 // here the plainest way, with a `rooms` map, and `room_message` (absent from the docs) does
 // what the docs' `broadcast` does, for one room. Everything else is the docs' code.
+//
+// For the benchmark's cross-check, `send` counts what it sends by type, and the counts are
+// printed as one JSON line whenever a line comes in on stdin.
+import { createInterface } from 'node:readline'
 import { createServer } from '@verb-tcp/core'
 import { encodeMessage, MessageHandler } from '@verb-tcp/json-frames'
 
-const send = (socket, message) => socket.write(encodeMessage(message))
+const sent = {}
+createInterface({ input: process.stdin }).on('line', () => {
+  process.stdout.write(`${JSON.stringify({ counts: sent })}\n`)
+})
+const send = (socket, message) => {
+  sent[message.type] = (sent[message.type] ?? 0) + 1
+  return socket.write(encodeMessage(message))
+}
 
 class TCPMessageServer {
   clients = new Map()

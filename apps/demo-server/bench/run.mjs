@@ -11,10 +11,16 @@
 // trivial` runs the generator against bench/trivial-server.mjs, which does next to nothing per
 // message, to know the generator's ceiling.
 //
-//   node bench/run.mjs [--rounds N] [--duration S] [--connections N] [--targets verb,docs,...]
+// Cross-check: every server counts what it sends (this server in its /metrics, the others on
+// a line of stdin), and each run compares the server's count with the generator's, over the
+// measured seconds (a rate) and over the whole run (exact, once what was in flight arrived).
+//
+//   node bench/run.mjs [--rounds N] [--duration S] [--connections N] [--processes N]
+//                      [--targets verb,docs,...]
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
+import { get } from 'node:http'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -27,6 +33,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '100' },
     rooms: { type: 'string', default: '1' },
     window: { type: 'string', default: '10' },
+    processes: { type: 'string' },
     targets: { type: 'string', default: 'verb,docs,socketio' },
     modes: { type: 'string', default: 'pingpong,fanout' },
   },
@@ -80,16 +87,52 @@ async function start(target) {
           'info',
         ]
       : [here(SERVERS[target]), '0']
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout })
+  const counted = [] // resolvers waiting for a `counts` line
   for await (const line of lines) {
     if (!line.includes('"listening"')) continue
     const parsed = JSON.parse(line)
     // Keep reading the server's log, as a terminal or a log shipper would.
-    lines.on('line', () => {})
-    return { child, port: target === 'verb' ? parsed.ports.message : parsed.port }
+    lines.on('line', (l) => {
+      if (l.startsWith('{"counts"')) counted.shift()?.(JSON.parse(l).counts)
+    })
+    if (target === 'verb') {
+      const http = parsed.ports.http
+      return { child, port: parsed.ports.message, counts: () => metricsCounts(http) }
+    }
+    return {
+      child,
+      port: parsed.port,
+      counts: () =>
+        new Promise((resolve) => {
+          counted.push(resolve)
+          child.stdin.write('count\n')
+        }),
+    }
   }
   throw new Error(`${target} server did not start`)
+}
+
+/** What this server counts it sent, by type, from its Prometheus metrics. */
+function metricsCounts(port) {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (d) => {
+        text += d
+      })
+      res.on('end', () => {
+        const counts = {}
+        for (const m of text.matchAll(
+          /^verb_tcp_messages_sent_total\{port="message",type="([^"]+)"\} (\d+)$/gm,
+        ))
+          counts[m[1]] = Number(m[2])
+        resolve(counts)
+      })
+    }).on('error', reject)
+  })
 }
 
 async function bench(target, mode, server) {
@@ -116,6 +159,7 @@ async function bench(target, mode, server) {
       values.rooms,
       '--window',
       values.window,
+      ...(values.processes ? ['--processes', values.processes] : []),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
@@ -125,30 +169,42 @@ async function bench(target, mode, server) {
   let machineAtStart
   let machine = { busy: Number.NaN, softirq: Number.NaN }
   let startedAt = 0
+  let seconds = 0
+  // The type whose sends the server counts, one per message the generator counts.
+  const type = mode === 'pingpong' ? 'pong' : 'room_message'
+  let countedAtStart
+  let countedAtEnd
   createInterface({ input: child.stdout }).on('line', (line) => {
     const parsed = JSON.parse(line)
     if (parsed.phase === 'measuring') {
       cpuAtStart = cpuSeconds(server.child.pid)
       machineAtStart = machineCpu()
       startedAt = performance.now()
+      countedAtStart = server.counts()
     } else if (parsed.phase === 'done') {
-      const seconds = (performance.now() - startedAt) / 1000
+      seconds = (performance.now() - startedAt) / 1000
       serverCpu = (cpuSeconds(server.child.pid) - cpuAtStart) / seconds
       const now = machineCpu()
       machine = {
         busy: (now.busy - machineAtStart.busy) / seconds,
         softirq: (now.softirq - machineAtStart.softirq) / seconds,
       }
+      countedAtEnd = server.counts()
     } else result = parsed
   })
   const [code] = await once(child, 'close')
   if (code !== 0 || !result) throw new Error(`bench ${target} ${mode} exited with ${code}`)
+  const serverRate =
+    (((await countedAtEnd)[type] ?? 0) - ((await countedAtStart)[type] ?? 0)) / seconds
+  const serverTotal = (await server.counts())[type] ?? 0
   return {
     ...result,
     target,
     serverCpu,
     machineBusy: machine.busy,
     machineSoftirq: machine.softirq,
+    serverRate,
+    serverTotal,
   }
 }
 
@@ -165,7 +221,8 @@ for (let round = 1; round <= Number(values.rounds); round++) {
         const r = await bench(target, mode, server)
         results.push({ round, ...r })
         process.stderr.write(
-          `round ${round} ${mode} ${target}: ${Math.round(r.messagesPerSecond)} msg/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p999 ${r.p999.toFixed(2)} ms, cpu server ${r.serverCpu.toFixed(2)} client ${r.clientCpu.toFixed(2)}, machine busy ${r.machineBusy.toFixed(2)} (softirq ${r.machineSoftirq.toFixed(2)})\n`,
+          `round ${round} ${mode} ${target}: ${Math.round(r.messagesPerSecond)} msg/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p999 ${r.p999.toFixed(2)} ms, cpu server ${r.serverCpu.toFixed(2)} client ${r.clientCpu.toFixed(2)} (${r.clientCpuPerMessage.toFixed(2)} µs/msg in ${r.processes} processes), machine busy ${r.machineBusy.toFixed(2)} (softirq ${r.machineSoftirq.toFixed(2)})\n` +
+            `  cross-check: server counted ${Math.round(r.serverRate)} msg/s (${((r.serverRate / r.messagesPerSecond - 1) * 100).toFixed(2)}%), whole run ${r.serverTotal} sent, generator ${r.totalReceived} received${r.serverTotal === r.totalReceived ? ' (equal)' : ' (DIFFERENT)'}\n`,
         )
         // What neither process nor the kernel's packet work accounts for: someone else's load,
         // which makes the run worth less.
@@ -191,31 +248,44 @@ const of = (round, mode, target) =>
   results.find((r) => r.round === round && r.mode === mode && r.target === target)
 const rounds = [...new Set(results.map((r) => r.round))]
 console.log(
-  `\n| mode | server | msgs/s | p50 ms | p99 ms | p999 ms | server cpu | client cpu |\n|---|---|---:|---:|---:|---:|---:|---:|`,
+  `\n| mode | server | msgs/s | p50 ms | p99 ms | p999 ms | server cpu | client cpu | client µs/msg | server-counted msgs/s |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
 )
 for (const mode of modes) {
   for (const target of targets) {
     const rs = results.filter((r) => r.mode === mode && r.target === target)
     const m = (k) => median(rs.map((r) => r[k]))
     console.log(
-      `| ${mode} | ${target} | ${Math.round(m('messagesPerSecond')).toLocaleString('en-US')} | ${m('p50').toFixed(2)} | ${m('p99').toFixed(2)} | ${m('p999').toFixed(2)} | ${m('serverCpu').toFixed(2)} | ${m('clientCpu').toFixed(2)} |`,
+      `| ${mode} | ${target} | ${Math.round(m('messagesPerSecond')).toLocaleString('en-US')} | ${m('p50').toFixed(2)} | ${m('p99').toFixed(2)} | ${m('p999').toFixed(2)} | ${m('serverCpu').toFixed(2)} | ${m('clientCpu').toFixed(2)} | ${m('clientCpuPerMessage').toFixed(2)} | ${Math.round(m('serverRate')).toLocaleString('en-US')} |`,
     )
   }
 }
-console.log(`\n| mode | ratio | median of per-round ratios | floor |\n|---|---|---:|---|`)
+console.log(
+  `\n| mode | ratio | median of per-round ratios | per-round range | floor |\n|---|---|---:|---:|---|`,
+)
+const ratio = (mode, a, b, k, floor) => {
+  const xs = rounds.map((n) => of(n, mode, a)[k] / of(n, mode, b)[k])
+  const what = k === 'p99' ? 'p99' : 'msgs/s'
+  console.log(
+    `| ${mode} | ${what} ${a} / ${b} | ${median(xs).toFixed(2)}× | ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}× | ${floor} |`,
+  )
+}
 for (const mode of modes) {
-  if (!targets.includes('verb')) break
-  for (const peer of targets.filter((t) => t !== 'verb')) {
-    const tput = median(
-      rounds.map(
-        (k) => of(k, mode, 'verb').messagesPerSecond / of(k, mode, peer).messagesPerSecond,
-      ),
-    )
-    const p99 = median(rounds.map((k) => of(k, mode, 'verb').p99 / of(k, mode, peer).p99))
-    const floor = peer === 'socketio' ? (mode === 'pingpong' ? '≥ 2.5×' : '≥ 6×') : ''
-    console.log(`| ${mode} | msgs/s verb / ${peer} | ${tput.toFixed(2)}× | ${floor} |`)
-    console.log(
-      `| ${mode} | p99 verb / ${peer} | ${p99.toFixed(2)}× | ${peer === 'socketio' ? '≤ 0.5×' : ''} |`,
-    )
+  if (targets.includes('verb')) {
+    for (const peer of targets.filter((t) => t !== 'verb')) {
+      const sio = peer === 'socketio'
+      ratio(
+        mode,
+        'verb',
+        peer,
+        'messagesPerSecond',
+        sio ? (mode === 'pingpong' ? '≥ 2.5×' : '≥ 6×') : '',
+      )
+      ratio(mode, 'verb', peer, 'p99', sio ? '≤ 0.5×' : '')
+    }
+  }
+  // What the generator can show at all: the server that does nothing against socket.io.
+  if (targets.includes('trivial') && targets.includes('socketio')) {
+    ratio(mode, 'trivial', 'socketio', 'messagesPerSecond', 'the ceiling')
+    ratio(mode, 'trivial', 'socketio', 'p99', 'the ceiling')
   }
 }

@@ -3,7 +3,16 @@
 // is parsed or written), and a room message's frame is written as it came to every other member
 // of the room. Writes are corked per turn, so a member receiving many messages in one turn gets
 // one write. What the generator measures against this server is what it can measure at all.
+//
+// For the benchmark's cross-check, it counts what it sends by type, and prints the counts as one
+// JSON line whenever a line comes in on stdin.
 import { createServer } from 'node:net'
+import { createInterface } from 'node:readline'
+
+const sent = { pong: 0, room_message: 0 }
+createInterface({ input: process.stdin }).on('line', () => {
+  process.stdout.write(`${JSON.stringify({ counts: sent })}\n`)
+})
 
 const NL = 0x0a
 const rooms = new Map() // room -> Set<socket>
@@ -48,6 +57,7 @@ const server = createServer((socket) => {
       if (payload.subarray(0, PING.length).equals(PING)) {
         const reply = Buffer.from(frame)
         reply[nl + 1 - at + I_AT] = 'o'.charCodeAt(0)
+        sent.pong++
         write(socket, reply)
       } else {
         const m = JSON.parse(payload.latin1Slice(0, payload.length))
@@ -57,7 +67,11 @@ const server = createServer((socket) => {
           joined.add(m.room)
         } else if (m.type === 'room_message') {
           const copy = Buffer.from(frame)
-          for (const member of rooms.get(m.room) ?? []) if (member !== socket) write(member, copy)
+          for (const member of rooms.get(m.room) ?? []) {
+            if (member === socket) continue
+            sent.room_message++
+            write(member, copy)
+          }
         }
       }
       at = end

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { runBench } from './client/bench.ts'
+import { runBenchWorker } from './client/bench-worker.ts'
 import { runChat } from './client/chat.ts'
 import { runPing } from './client/ping.ts'
 
@@ -26,6 +27,8 @@ Options:
   --duration <s>           bench: seconds measured (default 10), after --warmup seconds (default 1)
   --rooms <n>              bench fanout: rooms, each with one sender (default 1)
   --window <n>             bench fanout: room messages in flight per sender (default 10)
+  --processes <n>          bench: generator processes sharing the connections (default 2 for
+                           pingpong, 1 for fanout, whose senders must hear every delivery)
   --target <kind>          bench: verb (this server, default), docs, socketio
   --json                   bench: print the result as one JSON line
   -h, --help               print this help
@@ -46,6 +49,7 @@ const { values, positionals } = (() => {
         warmup: { type: 'string', default: '1' },
         rooms: { type: 'string', default: '1' },
         window: { type: 'string', default: '10' },
+        processes: { type: 'string' },
         target: { type: 'string', default: 'verb' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -107,10 +111,18 @@ switch (command) {
       warmup: number('warmup', 0),
       rooms: number('rooms', 1),
       window: number('window', 1),
+      // Fan-out's window is refilled from every receiver's progress, which another process
+      // would relay through this one (two hops): measured slower than one process.
+      processes:
+        values.processes === undefined ? (mode === 'fanout' ? 1 : 2) : number('processes', 1),
       json: values.json as boolean,
     })
     break
   }
+  case 'bench-worker':
+    // One of `bench`'s generator processes, started by it (not for people).
+    runBenchWorker()
+    break
   case 'send':
   case 'resume': {
     const { runTransfer } = await import('./client/transfer.ts')

@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { MessageClient } from './message-client.ts'
-import { CLI, CLIENT, runClient, startServer, tempDir } from './process.ts'
+import { CLI, CLIENT, runClient, spawnRun, startServer, tempDir } from './process.ts'
 
 const built = existsSync(CLI) && existsSync(CLIENT)
+const BENCH = fileURLToPath(new URL('../bench', import.meta.url))
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 
 async function scrape(port: number): Promise<string> {
@@ -70,9 +72,18 @@ describe.skipIf(!built)('demo-client binary (dist/client.js)', () => {
     expect(stdout).toMatch(/binary 127\.0\.0\.1:\d+: 3 round trips, min\/avg\/max = /)
   })
 
-  it('bench: messages per second and percentiles, for ping-pong and room fan-out', async () => {
+  it('bench: messages per second and percentiles, for ping-pong and room fan-out, each message counted by the server too', async () => {
     const { ports } = await startServer()
+    const sent = async (type: string) =>
+      Number(
+        new RegExp(
+          `^verb_tcp_messages_sent_total\\{port="message",type="${type}"\\} (\\d+)$`,
+          'm',
+        ).exec(await scrape(ports.http))?.[1] ?? 0,
+      )
     for (const mode of ['pingpong', 'fanout']) {
+      const type = mode === 'pingpong' ? 'pong' : 'room_message'
+      const before = await sent(type)
       const run = runClient([
         'bench',
         '--json',
@@ -96,8 +107,61 @@ describe.skipIf(!built)('demo-client binary (dist/client.js)', () => {
       expect(result.messagesPerSecond).toBeGreaterThan(0)
       expect(result.p50).toBeGreaterThan(0)
       expect(result.p999).toBeGreaterThanOrEqual(result.p99)
+      // Pings are counted from their pongs; a room message from its deliveries (two rooms of
+      // three: two each).
+      expect(result.totalReceived).toBe((await sent(type)) - before)
+      expect(result.totalReceived).toBe(
+        mode === 'pingpong' ? result.totalSent : result.totalSent * 2,
+      )
     }
   })
+
+  for (const server of ['socketio', 'docs', 'trivial']) {
+    it(`bench against the benchmark's ${server} server: what it counts it sent, the generator received`, async () => {
+      const run = spawnRun(process.execPath, [join(BENCH, `${server}-server.mjs`), '0'], {
+        stdin: true,
+      })
+      const { port } = JSON.parse(await run.textLine((l) => l.includes('"listening"')))
+      for (const mode of ['pingpong', 'fanout']) {
+        const bench = runClient([
+          'bench',
+          '--json',
+          '--target',
+          server === 'trivial' ? 'docs' : server,
+          '--mode',
+          mode,
+          '--connections',
+          '5',
+          '--processes',
+          '2',
+          '--duration',
+          '0.3',
+          '--warmup',
+          '0.1',
+          '--message-port',
+          String(port),
+        ])
+        const { code, stdout } = await bench.exited
+        expect(code).toBe(0)
+        const result = JSON.parse(stdout.trim().split('\n').at(-1) as string)
+        expect(result.messagesPerSecond).toBeGreaterThan(0)
+        run.child.stdin?.write('count\n')
+        const counted = run.text.length
+        const line = await run.textLine(
+          (l) => l.startsWith('{"counts"') && run.text.indexOf(l) >= counted,
+        )
+        const counts = JSON.parse(line).counts
+        if (mode === 'pingpong') {
+          // The fan-out's joins are confirmed by pings too: only the ping-pong run is compared.
+          expect(counts.pong).toBe(result.totalReceived)
+          expect(result.totalSent).toBe(result.totalReceived)
+        } else {
+          expect(counts.room_message).toBe(result.totalReceived)
+          expect(result.totalReceived).toBe(result.totalSent * 4)
+        }
+      }
+    })
+  }
 
   for (const workers of [1, 2]) {
     it(`send and resume: an upload cut off by a killed client resumes and is verified${workers > 1 ? ', on another worker' : ''}`, async () => {

@@ -23,6 +23,7 @@ const DECODER_KEYS = optionKeys<FrameDecoderOptions>({
   maxFrameBytes: true,
   oversize: true,
   copy: true,
+  slices: true,
   types: true,
   allowedFlags: true,
 })
@@ -41,6 +42,26 @@ interface HeaderAt {
   at: number
   chunk: Buffer
   start: number
+}
+
+/**
+ * A frame whose payload spanned chunks, in `slices` mode: the pieces as they arrived, joined
+ * into `payload` only if someone reads it.
+ */
+function slicedFrame(type: number, flags: number, slices: Buffer[]): BinaryFrame {
+  let joined: Buffer | undefined
+  return {
+    type,
+    flags,
+    slices,
+    get payload(): Buffer {
+      joined ??= slices.length === 1 ? (slices[0] as Buffer) : Buffer.concat(slices)
+      return joined
+    },
+    set payload(value: Buffer) {
+      joined = value
+    },
+  }
 }
 
 /** Big-endian u16 at `i`. */
@@ -69,7 +90,8 @@ function checkU16Option(value: unknown, name: string): number {
  *
  * It parses in place: a frame inside one input chunk comes out as a view of it (or one copy with
  * `copy: true`); a frame that spans chunks is collected once into a buffer of exactly its size,
- * which grows with the bytes received rather than with the length the peer declared. A header
+ * which grows with the bytes received rather than with the length the peer declared, or, with
+ * `slices: true`, handed out as the views of the chunks it lies in (`frame.slices`), not copied. A header
  * split across chunks is kept in an 8-byte scratch. The length is read unsigned and checked
  * against the limit at the header, before any payload is buffered.
  */
@@ -77,6 +99,8 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
   readonly maxFrameBytes: number
   readonly #skipOversize: boolean
   readonly #copy: boolean
+  /** Spanning payloads are handed out as their pieces (`slices` option). */
+  readonly #slices: boolean
   /** 1 for each accepted type, when there is an allow-list. */
   readonly #typeAllowed: Uint8Array | undefined
   /** Flag bits that are refused. */
@@ -110,6 +134,13 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
     this.maxFrameBytes = checkLimit(options.maxFrameBytes)
     this.#skipOversize = oneOf(options.oversize, 'oversize', OVERSIZE, 'error') === 'skip'
     this.#copy = bool(options.copy, 'copy', false)
+    this.#slices = bool(options.slices, 'slices', false)
+    if (this.#copy && this.#slices) {
+      throw argError(
+        'ERR_INVALID_ARG_VALUE',
+        'copy and slices cannot both be true: slices are views of the input chunks',
+      )
+    }
     if (options.types !== undefined) {
       const types = options.types as unknown
       if (typeof (types as Iterable<unknown> | null)?.[Symbol.iterator] !== 'function') {
@@ -166,12 +197,21 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
     } else if (rest.active) {
       i = rest.feed(chunk)
       if (rest.active) return n
-      const payload = rest.take()
-      if (
-        payload !== undefined &&
-        sink.frame({ type: this.#type, flags: this.#flags, payload }) === false
-      )
-        return i
+      if (this.#slices) {
+        const slices = rest.takeSlices()
+        if (
+          slices !== undefined &&
+          sink.frame(slicedFrame(this.#type, this.#flags, slices)) === false
+        )
+          return i
+      } else {
+        const payload = rest.take()
+        if (
+          payload !== undefined &&
+          sink.frame({ type: this.#type, flags: this.#flags, payload }) === false
+        )
+          return i
+      }
     }
 
     const limit = this.maxFrameBytes
@@ -276,7 +316,7 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
       this.#stopped = sink.frame({ type, flags, payload }) === false
       return end
     }
-    this.#rest.collect(length, chunk, start)
+    this.#rest.collect(length, chunk, start, this.#slices)
     this.#type = type
     this.#flags = flags
     return -1

@@ -25,6 +25,7 @@ const HANDLER_KEYS = optionKeys<BinaryProtocolHandlerOptions>({
   maxFrameBytes: true,
   oversize: true,
   copy: true,
+  slices: true,
   types: true,
   allowedFlags: true,
   maxSendBytes: true,

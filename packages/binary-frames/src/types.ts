@@ -6,9 +6,17 @@ export interface BinaryFrame {
   flags: number
   /**
    * The payload. A view into the input chunk when the frame lay inside one chunk (unless
-   * `copy: true`); a buffer of its own, exactly `length` bytes, when it spanned chunks.
+   * `copy: true`); a buffer of its own, exactly `length` bytes, when it spanned chunks. With
+   * `slices: true`, a payload that spanned chunks is joined only when this is read.
    */
   payload: Buffer
+  /**
+   * Only with `slices: true`, and only when the payload spanned input chunks: the pieces it lies
+   * in, in order, views of those chunks (pieces under 4 KiB are copied), never empty. Write them
+   * with `writev` or feed them to a hash one by one, and the payload is never copied whole.
+   * `frame.slices ?? [frame.payload]` covers both cases.
+   */
+  slices?: readonly Buffer[]
 }
 
 export interface FrameDecoderOptions {
@@ -27,6 +35,14 @@ export interface FrameDecoderOptions {
    * @default false
    */
   copy?: boolean
+  /**
+   * Hand a payload that spans input chunks out as the list of pieces it lies in
+   * (`frame.slices`) instead of joining it into one buffer: for large payloads that go straight
+   * to a file or a hash (`writev`, `hash.update` per piece), the copy of every byte is saved.
+   * The pieces are views of the input chunks, so, like `copy: false`, only for sources that do
+   * not reuse their buffers; `copy: true` with `slices: true` is refused. @default false
+   */
+  slices?: boolean
   /**
    * The message types accepted. A frame of any other type is a recoverable `ERR_UNKNOWN_TYPE`
    * and its payload is skipped exactly, without buffering it. @default every type

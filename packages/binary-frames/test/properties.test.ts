@@ -17,15 +17,15 @@ const fractions = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLeng
 const plain = (f: BinaryFrame) => ({ type: f.type, flags: f.flags, payload: [...f.payload] })
 
 describe('properties', () => {
-  it('random frames x random chunkings decode to the same frames, with views or copies', () => {
+  it('random frames x random chunkings decode to the same frames, with views, copies or slices', () => {
     fc.assert(
       fc.property(
         fc.array(frameArb, { maxLength: 20 }),
         fractions,
-        fc.boolean(),
-        (list, points, copy) => {
+        fc.constantFrom('view', 'copy', 'slices'),
+        (list, points, mode) => {
           const wire = Buffer.concat(list.map((f) => encodeFrame(f.type, f.payload, f.flags)))
-          const d = new BinaryFrameDecoder({ copy })
+          const d = new BinaryFrameDecoder({ copy: mode === 'copy', slices: mode === 'slices' })
           const frames: BinaryFrame[] = []
           const errors: ProtocolError[] = []
           const sink: DecodeSink<BinaryFrame> = {

@@ -16,7 +16,7 @@
 // it). The source and received files live in a temp directory under --dir (same disk) and are
 // deleted at the end. For experiments, FT_CHUNK and FT_WINDOW set the fast sender's chunkBytes
 // and windowBytes, and FT_TIMELINE=1 prints its start, data and publish phases.
-import { fork } from 'node:child_process'
+import { execFileSync, fork } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
 import { once } from 'node:events'
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
@@ -59,6 +59,11 @@ const source = join(root, 'source.bin')
   closeSync(fd)
 }
 
+// Every run starts with nothing dirty in the page cache, so no run pays for writing back the
+// source file or an earlier run's output.
+const settle = () => execFileSync('sync')
+settle()
+
 async function once1(impl, round) {
   const dir = join(root, `${impl}-${round}`)
   const execArgv = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []
@@ -71,13 +76,18 @@ async function once1(impl, round) {
   })
   const [result] = await once(sender, 'message')
   receiver.send('rss')
-  const [{ maxRssKiB, cpuMs: receiverCpuMs }] = await once(receiver, 'message')
+  const [{ maxRssKiB, cpuMs: receiverCpuMs, sysMs: receiverSysMs }] = await once(
+    receiver,
+    'message',
+  )
   receiver.send('exit')
   await once(receiver, 'exit')
   rmSync(dir, { recursive: true, force: true })
+  settle()
   return {
     ...result,
     receiverCpuMs,
+    receiverSysMs,
     mbps: size / 1e6 / (result.ms / 1000),
     rssMiB: maxRssKiB / 1024,
   }
@@ -99,7 +109,7 @@ for (let round = 0; round < runs; round++) {
     const r = await once1(impl, round)
     results[impl][round] = r
     console.log(
-      `run ${round + 1} ${impl.padEnd(6)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.ms.toFixed(0).padStart(6)} ms  CPU ms sender ${r.cpuMs.toFixed(0).padStart(5)} receiver ${r.receiverCpuMs.toFixed(0).padStart(5)}  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB`,
+      `run ${round + 1} ${impl.padEnd(6)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.ms.toFixed(0).padStart(6)} ms  CPU ms (of it system) sender ${r.cpuMs.toFixed(0).padStart(5)} (${r.sysMs.toFixed(0).padStart(4)}) receiver ${r.receiverCpuMs.toFixed(0).padStart(5)} (${r.receiverSysMs.toFixed(0).padStart(4)})  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB`,
     )
   }
 }

@@ -1,9 +1,9 @@
 import type { Duplex } from 'node:stream'
-import { BinaryProtocolHandler, FILE_TRANSFER } from '@verb-tcp/binary-frames'
+import { type BinaryFrame, BinaryProtocolHandler, FILE_TRANSFER } from '@verb-tcp/binary-frames'
 import { isProtocolError } from '@verb-tcp/core'
 import { CHUNK_CRC, DATA_PREFIX_BYTES, DATA_PREFIX_CRC_BYTES, Op } from './constants.ts'
 import { refuse, type TransferError, WireCode } from './errors.ts'
-import { decodeJson, encodeAck, encodeJson, readId, readOffset } from './fast-wire.ts'
+import { decodeJson, encodeAck, encodeJson, readId, readOffset, splitPrefix } from './fast-wire.ts'
 import type { FileReceiver } from './receiver.ts'
 
 const ID = /^[0-9a-f]{32}$/
@@ -33,6 +33,9 @@ export function receiveFiles(
             receiver.options.maxChunkBytes + DATA_PREFIX_CRC_BYTES,
             64 * 1024,
           ),
+          // A chunk that spans socket reads comes as those reads, written with one writev and
+          // hashed piece by piece: its bytes are never joined into one buffer.
+          slices: true,
         })
   const socket = handler.socket
   const connection = receiver.connection()
@@ -63,16 +66,20 @@ export function receiveFiles(
     void connection.close()
   })
 
-  const onData = (payload: Uint8Array, flags: number) => {
+  const onData = (frame: BinaryFrame) => {
+    const flags = frame.flags
     const prefix = flags & CHUNK_CRC ? DATA_PREFIX_CRC_BYTES : DATA_PREFIX_BYTES
-    if (payload.byteLength < prefix) throw refuse(WireCode.BAD_REQUEST, 'DATA frame too short')
-    const id = readId(payload)
-    const offset = readOffset(payload, 16)
-    const crc =
-      flags & CHUNK_CRC
-        ? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).readUInt32BE(24)
-        : undefined
-    const written = connection.write(id, offset, payload.subarray(prefix), crc)
+    const [head, data] = splitPrefix(frame.slices ?? [frame.payload], prefix)
+    if (head === undefined) throw refuse(WireCode.BAD_REQUEST, 'DATA frame too short')
+    const id = readId(head)
+    const offset = readOffset(head, 16)
+    const crc = flags & CHUNK_CRC ? head.readUInt32BE(24) : undefined
+    const written = connection.write(
+      id,
+      offset,
+      data.length === 1 ? (data[0] as Buffer) : data,
+      crc,
+    )
     if (connection.congested) {
       handler.pause()
       connection.whenDrained(() => handler.resume())
@@ -86,7 +93,7 @@ export function receiveFiles(
   handler.on(FILE_TRANSFER, (frame) => {
     const op = frame.flags & 0xff
     try {
-      if (op === Op.DATA) return onData(frame.payload, frame.flags)
+      if (op === Op.DATA) return onData(frame)
       const body = decodeJson(frame.payload)
       if (!body) throw refuse(WireCode.BAD_REQUEST, 'control payload must be a JSON object')
       const ref =

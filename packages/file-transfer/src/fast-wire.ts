@@ -47,3 +47,35 @@ export function decodeJson(payload: Uint8Array): Record<string, any> | undefined
     return undefined
   }
 }
+
+/**
+ * The first `bytes` of a payload that came as `pieces`, and the pieces of the rest (empty ones
+ * left out). The prefix is a view when the first piece holds it, a copy of those few bytes
+ * otherwise; `head` is undefined when the payload is shorter than `bytes`.
+ */
+export function splitPrefix(
+  pieces: readonly Buffer[],
+  bytes: number,
+): [head: Buffer | undefined, rest: Buffer[]] {
+  const first = pieces[0]
+  if (first !== undefined && first.length >= bytes) {
+    const rest = first.length > bytes ? [first.subarray(bytes)] : []
+    for (let i = 1; i < pieces.length; i++) {
+      const piece = pieces[i] as Buffer
+      if (piece.length > 0) rest.push(piece)
+    }
+    return [first.subarray(0, bytes), rest]
+  }
+  const head = Buffer.allocUnsafe(bytes)
+  let filled = 0
+  const rest: Buffer[] = []
+  for (const piece of pieces) {
+    const n = Math.min(bytes - filled, piece.length)
+    if (n > 0) {
+      piece.copy(head, filled, 0, n)
+      filled += n
+    }
+    if (n < piece.length) rest.push(piece.subarray(n))
+  }
+  return [filled === bytes ? head : undefined, rest]
+}

@@ -2,11 +2,12 @@ import { createHash, type Hash } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
 
 /**
- * A SHA-256 that is fed chunk by chunk and read once. `update` resolves when the chunk has been
- * hashed (its buffer may then be reused); `digest` after every earlier update.
+ * A SHA-256 that is fed chunk by chunk and read once. `update` resolves when the chunk (one
+ * buffer, or the pieces it arrived in, hashed in order) has been hashed (its buffers may then be
+ * reused); `digest` after every earlier update.
  */
 export interface StreamHash {
-  update(data: Uint8Array): Promise<void>
+  update(data: Uint8Array | readonly Uint8Array[]): Promise<void>
   digest(): Promise<string>
   /** Forgets the state without a digest (a failed or detached transfer). */
   discard(): void
@@ -44,9 +45,10 @@ parentPort.on('message', ([op, key, seq, start, length]) => {
 interface Pending {
   key: number
   /** Undefined for a digest or a discard. */
-  data: Uint8Array | undefined
+  data: readonly Uint8Array[] | undefined
   op: number
-  /** Bytes of `data` already copied into the ring. */
+  /** The piece of `data` being copied into the ring, and how many of its bytes already are. */
+  piece: number
   copied: number
   resolve: (digest: string) => void
   reject: (error: Error) => void
@@ -93,7 +95,8 @@ class HashThread {
   open(): StreamHash {
     const key = this.#nextKey++
     return {
-      update: (data) => this.#push(key, UPDATE, data).then(() => {}),
+      update: (data) =>
+        this.#push(key, UPDATE, ArrayBuffer.isView(data) ? [data] : data).then(() => {}),
       digest: () => this.#push(key, DIGEST, undefined),
       discard: () => {
         this.#push(key, DISCARD, undefined).catch(() => {})
@@ -101,10 +104,10 @@ class HashThread {
     }
   }
 
-  #push(key: number, op: number, data: Uint8Array | undefined): Promise<string> {
+  #push(key: number, op: number, data: readonly Uint8Array[] | undefined): Promise<string> {
     if (this.#broken) return Promise.reject(this.#broken)
     return new Promise<string>((resolve, reject) => {
-      this.#queue.push({ key, data, op, copied: 0, resolve, reject })
+      this.#queue.push({ key, data, op, piece: 0, copied: 0, resolve, reject })
       this.#pump()
     })
   }
@@ -121,19 +124,32 @@ class HashThread {
         queue.shift()
         continue
       }
-      const left = p.data.byteLength - p.copied
-      // Contiguous room: a chunk that meets the ring's end goes in two pieces, which the
-      // stream hashes as one.
-      const room = Math.min(RING_BYTES - this.#used, RING_BYTES - this.#head)
-      if (room === 0 && left > 0) break
+      // Contiguous room: a chunk that meets the ring's end goes in two parts, which the stream
+      // hashes as one. The pieces of a chunk are packed one after another: one message for all.
+      const start = this.#head
+      const room = Math.min(RING_BYTES - this.#used, RING_BYTES - start)
+      const pieces = p.data
+      let length = 0
+      while (p.piece < pieces.length && length < room) {
+        const piece = pieces[p.piece] as Uint8Array
+        const n = Math.min(piece.byteLength - p.copied, room - length)
+        this.#bytes.set(
+          n === piece.byteLength ? piece : piece.subarray(p.copied, p.copied + n),
+          start + length,
+        )
+        length += n
+        p.copied += n
+        if (p.copied === piece.byteLength) {
+          p.piece++
+          p.copied = 0
+        }
+      }
+      const last = p.piece === pieces.length
+      if (length === 0 && !last) break
       const seq = this.#seq++
-      const length = Math.min(left, room)
-      this.#bytes.set(p.data.subarray(p.copied, p.copied + length), this.#head)
-      p.copied += length
-      const last = p.copied === p.data.byteLength
       this.#posted.set(seq, last ? { length, done: p } : { length })
-      this.#worker.postMessage([UPDATE, p.key, seq, this.#head, length])
-      this.#head = (this.#head + length) % RING_BYTES
+      this.#worker.postMessage([UPDATE, p.key, seq, start, length])
+      this.#head = (start + length) % RING_BYTES
       this.#used += length
       if (last) queue.shift()
     }
@@ -165,7 +181,9 @@ export function inlineHash(): StreamHash {
   let hash: Hash | undefined = createHash('sha256')
   return {
     update(data) {
-      hash?.update(data)
+      if (hash === undefined) return Promise.resolve()
+      if (ArrayBuffer.isView(data)) hash.update(data)
+      else for (const piece of data) hash.update(piece)
       return Promise.resolve()
     },
     digest() {

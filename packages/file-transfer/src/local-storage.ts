@@ -22,6 +22,20 @@ function ioError(message: string, cause?: unknown): Error {
   return new Error(message, cause === undefined ? undefined : { cause })
 }
 
+/** What is left of `pieces` once their first `bytes` were written (a short `writev`). */
+function after(pieces: readonly Uint8Array[], bytes: number): readonly Uint8Array[] {
+  let skip = bytes
+  let i = 0
+  while (i < pieces.length && skip >= (pieces[i] as Uint8Array).byteLength) {
+    skip -= (pieces[i] as Uint8Array).byteLength
+    i++
+  }
+  if (i === pieces.length) return []
+  const rest = pieces.slice(i)
+  if (skip > 0) rest[0] = (rest[0] as Uint8Array).subarray(skip)
+  return rest
+}
+
 class LocalPartialFile implements PartialFile {
   constructor(
     readonly handle: fs.FileHandle,
@@ -38,6 +52,17 @@ class LocalPartialFile implements PartialFile {
         position + done,
       )
       done += bytesWritten
+    }
+  }
+
+  async writev(pieces: readonly Uint8Array[], position: number): Promise<void> {
+    let rest = pieces
+    let at = position
+    while (rest.length > 0) {
+      const { bytesWritten } = await this.handle.writev(rest as Uint8Array[], at)
+      if (bytesWritten === 0) throw new Error('writev wrote nothing')
+      at += bytesWritten
+      rest = after(rest, bytesWritten)
     }
   }
 

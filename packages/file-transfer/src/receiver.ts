@@ -131,6 +131,32 @@ export interface FileReceiverEvents {
   timeout: [transferId: string, error: TransferError]
 }
 
+function crcOf(data: Uint8Array | readonly Uint8Array[]): number {
+  if (ArrayBuffer.isView(data)) return crc32(data)
+  let crc = 0
+  for (const piece of data) crc = crc32(piece, crc)
+  return crc
+}
+
+/** One write for a chunk, whether it came as one buffer or as the pieces it arrived in. */
+function writeAt(
+  file: PartialFile,
+  data: Uint8Array | readonly Uint8Array[],
+  offset: number,
+): Promise<void> {
+  if (ArrayBuffer.isView(data)) return file.write(data, offset)
+  if (data.length === 1) return file.write(data[0] as Uint8Array, offset)
+  if (file.writev) return file.writev(data, offset)
+  // A store without writev: the pieces one after another.
+  return (async () => {
+    let at = offset
+    for (const piece of data) {
+      await file.write(piece, at)
+      at += piece.byteLength
+    }
+  })()
+}
+
 function ioFailure(id: string, cause: unknown): TransferError {
   const code = (cause as NodeJS.ErrnoException)?.code
   return refuse(WireCode.IO_ERROR, `the upload could not be written${code ? ` (${code})` : ''}`, {
@@ -425,12 +451,15 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
     }
   }
 
-  /** @internal Accepts one chunk synchronously; the promise settles after it is written. */
+  /**
+   * @internal Accepts one chunk (a buffer, or the pieces it arrived in) synchronously; the
+   * promise settles after it is written.
+   */
   write(
     owner: ReceiverConnection,
     id: string,
     offset: number,
-    data: Uint8Array,
+    data: Uint8Array | readonly Uint8Array[],
     crc?: number,
   ): Promise<number> {
     const t = this.#owned(owner, id)
@@ -445,7 +474,10 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
         recoverable: true,
       })
     }
-    const length = data.byteLength
+    const pieces = ArrayBuffer.isView(data) ? undefined : data
+    let length = 0
+    if (pieces === undefined) length = (data as Uint8Array).byteLength
+    else for (const piece of pieces) length += piece.byteLength
     if (length > this.#settings.maxChunkBytes || t.received + length > t.meta.size) {
       const error = refuse(
         WireCode.TOO_LARGE,
@@ -457,7 +489,7 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
       void this.#fail(t, error)
       throw error
     }
-    if (crc !== undefined && crc32(data) !== crc) {
+    if (crc !== undefined && crcOf(data) !== crc) {
       throw refuse(WireCode.CHECKSUM_MISMATCH, `chunk at ${offset} failed its CRC-32`, {
         transferId: id,
         expected: t.received,
@@ -472,7 +504,7 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
     // writes at distinct offsets may run at once, and are acknowledged in order.
     let submitted: Promise<void>
     try {
-      submitted = t.file.write(data, offset)
+      submitted = writeAt(t.file, data, offset)
     } catch (cause) {
       submitted = Promise.reject(cause)
     }
@@ -754,11 +786,17 @@ export class ReceiverConnection {
   }
 
   /**
-   * Accepts a chunk at `offset` (a coded `TransferError` is thrown at once if it cannot be:
-   * unknown transfer, wrong offset, too large, bad CRC-32). The promise resolves to the bytes on
-   * disk after this chunk's write callback.
+   * Accepts a chunk at `offset`, as one buffer or as the pieces it arrived in, in order (a coded
+   * `TransferError` is thrown at once if it cannot be: unknown transfer, wrong offset, too large,
+   * bad CRC-32). The promise resolves to the bytes on disk after this chunk's write callback.
+   * The buffers must not be reused until then.
    */
-  write(id: string, offset: number, data: Uint8Array, crc?: number): Promise<number> {
+  write(
+    id: string,
+    offset: number,
+    data: Uint8Array | readonly Uint8Array[],
+    crc?: number,
+  ): Promise<number> {
     return this.receiver.write(this, id, offset, data, crc)
   }
 

@@ -53,6 +53,11 @@ export interface PartialFile {
   readonly size: number
   /** Writes all of `data` at `position`. */
   write(data: Uint8Array, position: number): Promise<void>
+  /**
+   * Writes all of `pieces`, one after another, from `position` (a chunk that arrived in several
+   * socket reads, not joined). Optional: without it, each piece goes through `write`.
+   */
+  writev?(pieces: readonly Uint8Array[], position: number): Promise<void>
   sync(): Promise<void>
   close(): Promise<void>
 }

@@ -197,12 +197,22 @@ class FullDisk extends LocalDirectoryStorage {
   override async create(id: string, meta: PartialMeta): Promise<PartialFile> {
     const file = await super.create(id, meta)
     const write = file.write.bind(file)
-    file.write = async (data, position) => {
-      if (this.budget < data.byteLength) {
+    const writev = file.writev?.bind(file)
+    const spend = (bytes: number) => {
+      if (this.budget < bytes) {
         throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
       }
-      this.budget -= data.byteLength
+      this.budget -= bytes
+    }
+    file.write = async (data, position) => {
+      spend(data.byteLength)
       return write(data, position)
+    }
+    if (writev) {
+      file.writev = async (pieces, position) => {
+        spend(pieces.reduce((sum, piece) => sum + piece.byteLength, 0))
+        return writev(pieces, position)
+      }
     }
     return file
   }

@@ -43,10 +43,20 @@ class SlowDisk extends LocalDirectoryStorage {
   override async create(id: string, meta: PartialMeta): Promise<PartialFile> {
     const file = await super.create(id, meta)
     const write = file.write.bind(file)
-    file.write = async (data, position) => {
+    const writev = file.writev?.bind(file)
+    const held = async () => {
       this.writes++
       if (!this.#open) await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    }
+    file.write = async (data, position) => {
+      await held()
       return write(data, position)
+    }
+    if (writev) {
+      file.writev = async (pieces, position) => {
+        await held()
+        return writev(pieces, position)
+      }
     }
     return file
   }

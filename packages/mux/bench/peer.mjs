@@ -23,6 +23,8 @@ function arg(name, dflt) {
 const ROLE = String(arg('role', 'receiver'))
 const IMPLS = String(arg('impl', 'verb')).split(',')
 const CHUNK = Number(arg('chunk', 64 * 1024))
+// What the "CPU" figures count: user + system ms (default), one of them, or minor page faults.
+const CPU_KIND = String(arg('cpu-kind', 'total'))
 const BASE_DIR = arg('base', undefined)
 
 // ------------------------------------------------------------- implementations
@@ -59,7 +61,8 @@ const libp2p = usesLibp2p
 
 // 'verb' is the defaults; 'verb-1m' raises the stream high-water mark and the socket buffer to
 // 1 MiB, 'verb-sock1m' only the socket buffer, 'verb-f256' the frame size to 256 KiB on both sides,
-// 'verb-bigwin' starts at 16 MiB stream and 64 MiB session windows (no auto-tuning ramp);
+// 'verb-bigwin' starts at 16 MiB stream and 64 MiB session windows (no auto-tuning ramp),
+// 'verb-maxwin' lets them grow to 64 and 256 MiB (fewer window updates);
 // 'verb-base' is another build (--base DIR).
 const VERB_OPTIONS = {
   verb: {},
@@ -67,6 +70,10 @@ const VERB_OPTIONS = {
   'verb-sock1m': { maxSocketBuffer: 1 << 20 },
   'verb-f256': { maxFrameSize: 256 * 1024 },
   'verb-bigwin': { initialWindow: 16 << 20, initialSessionWindow: 64 << 20 },
+  'verb-maxwin': { maxWindow: 64 << 20, maxSessionWindow: 256 << 20 },
+  // Identical to 'verb' under other names: each gets processes of its own, to compare processes.
+  'verb-a': {},
+  'verb-b': {},
   'verb-base': {},
 }
 
@@ -126,7 +133,10 @@ function makeLibp2p(impl, socket, direction) {
 }
 
 function cpuMs() {
+  if (CPU_KIND === 'faults') return process.resourceUsage().minorPageFault
   const u = process.cpuUsage()
+  if (CPU_KIND === 'user') return u.user / 1000
+  if (CPU_KIND === 'system') return u.system / 1000
   return (u.user + u.system) / 1000
 }
 

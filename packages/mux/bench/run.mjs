@@ -18,7 +18,8 @@
 // Usage (from packages/mux, after the build; `npm test` at the root builds it):
 //   node bench/run.mjs [--runs 15] [--warmup 6] [--impl verb,yamux,mplex,raw,raw-batched]
 //                      [--scenario single,multi,stalled] [--scale 1] [--quick]
-//                      [--shared] [--base DIR] [--profile verb,mplex]
+//                      [--shared] [--base DIR] [--profile verb,mplex] [--receiver-args FLAGS]
+//                      [--cpu-kind total|user|system|faults]
 // --scale N multiplies the bytes each stream sends. --quick is --runs 5 --warmup 1 --scale 0.25.
 // --shared hosts every implementation in ONE sender and ONE receiver process, the setup this
 // benchmark used to have, kept to show how it misleads (see the README).
@@ -51,6 +52,16 @@ const STALL_CAP = Number(arg('stall-cap', 2 * 1024 * 1024))
 // --profile verb,mplex writes a V8 CPU profile of those implementations' receivers to --profile-dir.
 const PROFILE = String(arg('profile', '')).split(',').filter(Boolean)
 const PROFILE_DIR = String(arg('profile-dir', 'bench-profiles'))
+// --cpu-kind user|system|faults: the "CPU ms/GiB" columns count only user or system time, or
+// (faults) minor page faults per GiB instead.
+const CPU_KIND = String(arg('cpu-kind', 'total'))
+// --receiver-args "--trace-gc --trace-deopt" passes Node/V8 flags to every receiver process.
+// (Its value starts with '--', so it is read as it is, not through arg().)
+const RECEIVER_ARGS = (
+  argv.includes('--receiver-args') ? (argv[argv.indexOf('--receiver-args') + 1] ?? '') : ''
+)
+  .split(' ')
+  .filter(Boolean)
 
 const SCENARIO_DEFS = {
   single: { streams: 1, bytes: Math.round(SCALE * 256 * 1024 * 1024) },
@@ -60,6 +71,7 @@ const PEER = fileURLToPath(new URL('./peer.mjs', import.meta.url))
 
 function spawnPeer(role, impls) {
   const args = ['--role', role, '--impl', impls.join(','), '--chunk', String(CHUNK)]
+  args.push('--cpu-kind', CPU_KIND)
   if (typeof BASE === 'string') args.push('--base', BASE)
   const profile =
     role === 'receiver' && impls.some((i) => PROFILE.includes(i))
@@ -71,7 +83,7 @@ function spawnPeer(role, impls) {
       : []
   const child = fork(PEER, args, {
     stdio: 'inherit',
-    execArgv: role === 'receiver' ? ['--expose-gc', ...profile] : [],
+    execArgv: role === 'receiver' ? ['--expose-gc', ...RECEIVER_ARGS, ...profile] : [],
   })
   return child
 }

@@ -1,5 +1,9 @@
-import { connectMessages, explain, type Msg } from './message-connection.ts'
-import { fmt, latencyHistogram, percentiles } from './stats.ts'
+import { type ChildProcess, fork } from 'node:child_process'
+import { once } from 'node:events'
+import { LatencyHistogram } from './bench-histogram.ts'
+import { type FromWorker, ownerOf, type ToWorker, type WorkerConfig } from './bench-worker.ts'
+import { explain } from './message-connection.ts'
+import { fmt } from './stats.ts'
 
 export interface BenchOptions {
   host: string
@@ -14,52 +18,9 @@ export interface BenchOptions {
   warmup: number
   rooms: number
   window: number
+  /** Generator processes, each with a share of the connections. */
+  processes: number
   json: boolean
-}
-
-/** One client connection, whatever the server speaks. */
-interface Conn {
-  send(message: Msg): void
-  onMessage(listener: (message: Msg) => void): void
-  close(): void
-}
-
-async function openJson(host: string, port: number): Promise<Conn> {
-  const c = await connectMessages(host, port)
-  return {
-    send: (m) => c.send(m),
-    onMessage: (listener) => c.handler.on('message', listener),
-    close: () => c.socket.destroy(),
-  }
-}
-
-async function openSocketIo(host: string, port: number): Promise<Conn> {
-  // socket.io-client is a dev dependency, only loaded for this comparison.
-  const { io } = await import('socket.io-client')
-  const socket = io(`http://${host}:${port}`, {
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-  })
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve)
-    socket.once('connect_error', reject)
-  })
-  return {
-    send: (m) => socket.send(m),
-    onMessage: (listener) => socket.on('message', listener),
-    close: () => socket.disconnect(),
-  }
-}
-
-/** A request and its answer, to know the server has handled everything sent before it. */
-function roundTrip(conn: Conn, id: string): Promise<void> {
-  return new Promise((resolve) => {
-    conn.onMessage((m) => {
-      if (m.type === 'pong' && m.id === id) resolve()
-    })
-    conn.send({ type: 'ping', id })
-  })
 }
 
 export interface BenchResult {
@@ -75,6 +36,16 @@ export interface BenchResult {
   p999: number
   /** The generator's own CPU time over the measured seconds, in cores (1 = one core busy). */
   clientCpu: number
+  /** The generator's CPU time per message counted, in microseconds. */
+  clientCpuPerMessage: number
+  processes: number
+  /**
+   * Everything the generator sent (pings, room messages) and received (pongs, room
+   * deliveries) over the whole run, warm-up included, counted once what was in flight has
+   * arrived: what the server counts it sent must be the same.
+   */
+  totalSent: number
+  totalReceived: number
 }
 
 /**
@@ -83,116 +54,130 @@ export interface BenchResult {
  * connections are spread over rooms; one member of each room sends room messages, at most
  * `window` not yet delivered to every other member, and each delivery is one message, timed
  * from the send. Nothing is counted during the warm-up.
+ *
+ * The generator is built to cost less per message than any server it measures: the
+ * connections are shared among `processes` processes; every ping is the same bytes, encoded
+ * once; a reply is recognised by its first bytes (`{"type":"pong"`), not parsed; a room
+ * message's send time travels in it (fixed width, read back without parsing the rest), its
+ * sequence number is its rank on the connection (one sender per room, delivered in order); the
+ * sender refills its window once per turn, in one write. socket.io is spoken the same way
+ * (engine.io packets in WebSocket frames, encoded once), not through socket.io-client.
  */
 export async function runBench(options: BenchOptions): Promise<BenchResult | undefined> {
   const { host, port, mode, connections, target } = options
-  const open = target === 'socketio' ? openSocketIo : openJson
-  let conns: Conn[]
-  try {
-    conns = []
-    // A few at a time: a thousand connects at once would only measure the listen backlog.
-    for (let i = 0; i < connections; i += 50) {
-      const batch = Math.min(50, connections - i)
-      conns.push(...(await Promise.all(Array.from({ length: batch }, () => open(host, port)))))
+  const processes = Math.min(options.processes, connections)
+  const rooms = Math.min(options.rooms, connections)
+  const epochUs = Math.round((performance.timeOrigin + performance.now()) * 1000)
+  const workers: ChildProcess[] = []
+  const inbox: FromWorker[][] = []
+  const waiters: (() => void)[] = []
+  const tell = (w: number, m: ToWorker) => {
+    workers[w]?.send(m)
+  }
+  const all = (m: ToWorker) => {
+    for (const child of workers) child.send(m)
+  }
+  /** The next message of `ev` from every worker. */
+  const collect = async <E extends FromWorker['ev']>(ev: E) => {
+    const out: Extract<FromWorker, { ev: E }>[] = []
+    for (const box of inbox) {
+      for (;;) {
+        const at = box.findIndex((m) => m.ev === ev || m.ev === 'failed')
+        if (at >= 0) {
+          const [m] = box.splice(at, 1) as [FromWorker]
+          if (m.ev === 'failed') throw Object.assign(new Error(m.message), { code: m.code })
+          out.push(m as Extract<FromWorker, { ev: E }>)
+          break
+        }
+        await new Promise<void>((resolve) => waiters.push(resolve))
+      }
     }
+    return out
+  }
+  for (let w = 0; w < processes; w++) {
+    const child = fork(process.argv[1] as string, ['bench-worker'], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    inbox.push([])
+    child.on('message', (m: FromWorker) => {
+      // Fan-out progress goes on to the process that holds the room's sender (connection
+      // number `room`).
+      if (m.ev === 'progress') {
+        tell(ownerOf(m.room, processes), { cmd: 'progress', ...m })
+        return
+      }
+      inbox[w]?.push(m)
+      for (const wake of waiters.splice(0)) wake()
+    })
+    child.on('exit', (code) => {
+      if (code !== 0)
+        inbox[w]?.push({ ev: 'failed', message: `generator process exited with ${code}` })
+      for (const wake of waiters.splice(0)) wake()
+    })
+    workers.push(child)
+  }
+  const config = (worker: number): WorkerConfig => ({
+    host,
+    port,
+    target,
+    mode,
+    connections,
+    processes,
+    worker,
+    rooms,
+    window: options.window,
+    epochUs,
+  })
+  try {
+    for (let w = 0; w < workers.length; w++) tell(w, { cmd: 'setup', config: config(w) })
+    await collect('ready')
   } catch (error) {
-    process.stderr.write(`demo-client: ${explain(error, host, port)}\n`)
+    for (const child of workers) child.kill()
+    const code = (error as NodeJS.ErrnoException).code
+    process.stderr.write(
+      `demo-client: ${code ? explain(error, host, port) : (error as Error).message}\n`,
+    )
     process.exitCode = 1
     return undefined
   }
 
-  const histogram = latencyHistogram()
-  let measuring = false
-  let running = true
-  let count = 0
-  const record = (sentAt: number) => {
-    if (!measuring) return
-    count++
-    histogram.record(Math.max(1, Math.round((performance.now() - sentAt) * 1000)))
-  }
-
-  const rooms = Math.min(options.rooms, conns.length)
-  if (mode === 'pingpong') {
-    for (const [i, conn] of conns.entries()) {
-      let sentAt = 0
-      let seq = 0
-      const next = () => {
-        if (!running) return
-        sentAt = performance.now()
-        conn.send({ type: 'ping', id: ++seq, c: i })
-      }
-      conn.onMessage((m) => {
-        if (m.type !== 'pong' || m.id !== seq) return
-        record(sentAt)
-        next()
-      })
-      next()
-    }
-  } else {
-    // Everyone joins first; a round trip after the join proves the server has it.
-    await Promise.all(
-      conns.map(async (conn, i) => {
-        conn.send({ type: 'join_room', room: `bench-${i % rooms}` })
-        await roundTrip(conn, `joined-${i}`)
-      }),
-    )
-    for (let r = 0; r < rooms; r++) {
-      const members = conns.filter((_, i) => i % rooms === r)
-      const [sender, ...receivers] = members
-      if (!sender || receivers.length === 0) continue
-      const room = `bench-${r}`
-      const pending = new Map<number, number>() // seq -> deliveries still to come
-      let seq = 0
-      const send = () => {
-        while (running && pending.size < options.window) {
-          pending.set(++seq, receivers.length)
-          sender.send({ type: 'room_message', room, data: { s: seq, t: performance.now() } })
-        }
-      }
-      for (const receiver of receivers) {
-        receiver.onMessage((m) => {
-          if (m.type !== 'room_message' || m.room !== room) return
-          const { s, t } = m.data as { s: number; t: number }
-          record(t)
-          const left = (pending.get(s) ?? 1) - 1
-          if (left > 0) pending.set(s, left)
-          else {
-            pending.delete(s)
-            send()
-          }
-        })
-      }
-      send()
-    }
-  }
-
-  await new Promise((resolve) => setTimeout(resolve, options.warmup * 1000))
-  // With --json, the measured window is announced, so a driver can sample the server's CPU over
-  // the same seconds (is the server or this generator the bottleneck?).
+  const sleep = (s: number) => new Promise((resolve) => setTimeout(resolve, s * 1000))
+  all({ cmd: 'go' })
+  await sleep(options.warmup)
+  // With --json, the measured window is announced, so a driver can sample the server's CPU
+  // and counters over the same seconds.
   if (options.json) process.stdout.write(`${JSON.stringify({ phase: 'measuring' })}\n`)
-  measuring = true
-  const start = performance.now()
-  const cpuAtStart = process.cpuUsage()
-  await new Promise((resolve) => setTimeout(resolve, options.duration * 1000))
-  measuring = false
-  const seconds = (performance.now() - start) / 1000
-  const cpu = process.cpuUsage(cpuAtStart)
+  const ownCpu = process.cpuUsage()
+  all({ cmd: 'measure' })
+  await sleep(options.duration)
+  all({ cmd: 'measured' })
+  const measured = await collect('measured')
   if (options.json) process.stdout.write(`${JSON.stringify({ phase: 'done' })}\n`)
-  running = false
-  for (const conn of conns) conn.close()
+  const own = process.cpuUsage(ownCpu)
+  all({ cmd: 'stop' })
+  const totals = await collect('totals')
+  await Promise.all(workers.map((child) => (child.exitCode === null ? once(child, 'exit') : null)))
 
-  const { p50, p99, p999 } = percentiles(histogram)
+  const histogram = new LatencyHistogram()
+  for (const m of measured) histogram.add(m.histogram)
+  const seconds = Math.max(...measured.map((m) => m.seconds))
+  const messagesPerSecond = measured.reduce((n, m) => n + m.count / m.seconds, 0)
+  const cpuSeconds = measured.reduce((n, m) => n + m.cpuSeconds, 0) + (own.user + own.system) / 1e6
   const result: BenchResult = {
     target,
     mode,
     connections,
     rooms: mode === 'fanout' ? rooms : 0,
     seconds,
-    messagesPerSecond: count / seconds,
-    p50,
-    p99,
-    p999,
-    clientCpu: (cpu.user + cpu.system) / 1e6 / seconds,
+    messagesPerSecond,
+    p50: histogram.percentile(50),
+    p99: histogram.percentile(99),
+    p999: histogram.percentile(99.9),
+    clientCpu: cpuSeconds / seconds,
+    clientCpuPerMessage: (cpuSeconds * 1e6) / (messagesPerSecond * seconds),
+    processes,
+    totalSent: totals.reduce((n, m) => n + m.sent, 0),
+    totalReceived: totals.reduce((n, m) => n + m.received, 0),
   }
   if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`)
   else {
@@ -201,8 +186,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult | und
     process.stdout.write(
       `${target} ${mode}: ${connections} connections, ${fmt(seconds, 1)} s\n` +
         `  ${fmt(result.messagesPerSecond, 0)} ${what}/s\n` +
-        `  latency p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms, p999 ${fmt(p999)} ms\n` +
-        `  this client used ${fmt(result.clientCpu * 100, 0)}% of a core\n`,
+        `  latency p50 ${fmt(result.p50)} ms, p99 ${fmt(result.p99)} ms, p999 ${fmt(result.p999)} ms\n` +
+        `  this client used ${fmt(result.clientCpu * 100, 0)}% of a core in ${processes} process${processes > 1 ? 'es' : ''}, ${fmt(result.clientCpuPerMessage)} µs a message\n`,
     )
   }
   return result

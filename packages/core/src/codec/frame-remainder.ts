@@ -1,15 +1,16 @@
 import { TruncatedFrameError } from './errors.ts'
 import { PayloadBuffer } from './payload-buffer.ts'
+import { PayloadSlices } from './payload-slices.ts'
 
 /**
  * The rest of a frame whose header has been read but whose payload goes past the chunk: either
- * collected (one exact-size copy, see `PayloadBuffer`) or, for an oversize frame a decoder
- * chose to skip, discarded as it arrives. One of these is the whole cross-chunk state of a
+ * collected (one exact-size copy, see `PayloadBuffer`, or the list of pieces it lies in, see
+ * `PayloadSlices`) or, for an oversize frame a decoder chose to skip, discarded as it arrives. One of these is the whole cross-chunk state of a
  * length-prefixed decoder besides its partial header.
  */
 export class FrameRemainder {
-  #payload: PayloadBuffer | undefined
-  #done: Buffer | undefined
+  #payload: PayloadBuffer | PayloadSlices | undefined
+  #done: Buffer | Buffer[] | undefined
   #skipLength = 0
   #skipLeft = 0
 
@@ -23,9 +24,12 @@ export class FrameRemainder {
     return this.#payload?.capacity ?? 0
   }
 
-  /** A payload of `length` bytes starts at `chunk[start]` and ends past the chunk: keep it. */
-  collect(length: number, chunk: Buffer, start: number): void {
-    const p = new PayloadBuffer(length, chunk.length - start)
+  /**
+   * A payload of `length` bytes starts at `chunk[start]` and ends past the chunk: keep it, joined
+   * into one buffer, or with `slices` as the pieces it lies in (`takeSlices`).
+   */
+  collect(length: number, chunk: Buffer, start: number, slices = false): void {
+    const p = slices ? new PayloadSlices(length) : new PayloadBuffer(length, chunk.length - start)
     p.append(chunk, start, chunk.length)
     this.#payload = p
   }
@@ -65,7 +69,14 @@ export class FrameRemainder {
   take(): Buffer | undefined {
     const done = this.#done
     this.#done = undefined
-    return done
+    return Array.isArray(done) ? Buffer.concat(done) : done
+  }
+
+  /** `take()` as the pieces the payload was collected in (one when it was joined). */
+  takeSlices(): Buffer[] | undefined {
+    const done = this.#done
+    this.#done = undefined
+    return done === undefined || Array.isArray(done) ? done : [done]
   }
 
   /** The error for input ending at `offset` while `active`; undefined otherwise. */

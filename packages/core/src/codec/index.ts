@@ -40,6 +40,7 @@ export { type ByteSource, type IterateOptions, iterateFrames } from './iterate.t
 export { checkFrameLimit, DEFAULT_MAX_FRAME_BYTES } from './limits.ts'
 export { PayloadBuffer, PRESIZE_LIMIT } from './payload-buffer.ts'
 export { type PayloadSlice, payloadSlice } from './payload-slice.ts'
+export { MIN_SLICE_BYTES, PayloadSlices } from './payload-slices.ts'
 export { SocketCodecHandler, type SocketCodecHandlerEvents } from './socket-handler.ts'
 export {
   createDecoderTransform,
