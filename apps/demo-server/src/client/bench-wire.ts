@@ -1,5 +1,5 @@
-import { once } from 'node:events'
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
+import { dial } from './dial.ts'
 
 /**
  * What the load generator needs of a wire protocol, kept cheap on purpose: frames are encoded
@@ -30,17 +30,6 @@ export interface Wire {
   open(host: string, port: number): Promise<Socket>
 }
 
-async function tcp(host: string, port: number): Promise<Socket> {
-  const socket = connect(port, host)
-  socket.setNoDelay(true)
-  await Promise.race([
-    once(socket, 'connect'),
-    once(socket, 'error').then(([error]) => Promise.reject(error)),
-  ])
-  socket.on('error', () => {}) // a reset is seen as 'close'
-  return socket
-}
-
 /** json-frames: `<byte length>\n<json>`. */
 export const jsonFrames: Wire = {
   frame(json) {
@@ -69,7 +58,7 @@ export const jsonFrames: Wire = {
     // A copy, so an incomplete frame does not keep a whole read buffer alive.
     return at < n ? Buffer.from(buf.subarray(at)) : undefined
   },
-  open: tcp,
+  open: (host, port) => dial(host, port),
 }
 
 /** A masked WebSocket text frame; the mask key is zero, so the payload bytes go as they are. */
@@ -130,7 +119,7 @@ export const socketIo: Wire = {
     return at < n ? Buffer.from(buf.subarray(at)) : undefined
   },
   async open(host, port) {
-    const socket = await tcp(host, port)
+    const socket = await dial(host, port)
     socket.write(
       `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: ${host}:${port}\r\n` +
         'Upgrade: websocket\r\nConnection: Upgrade\r\n' +

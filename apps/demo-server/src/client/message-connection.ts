@@ -1,6 +1,6 @@
-import { once } from 'node:events'
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { MessageHandler } from '@verb-tcp/json-frames'
+import { dial } from './dial.ts'
 
 // biome-ignore lint/suspicious/noExplicitAny: the server's messages are read field by field
 export type Msg = Record<string, any>
@@ -14,13 +14,7 @@ export interface MessageConnection {
 
 /** Connects, or rejects with the connection error (ECONNREFUSED when no server listens). */
 export async function connectMessages(host: string, port: number): Promise<MessageConnection> {
-  const socket = connect(port, host)
-  socket.setNoDelay(true)
-  await Promise.race([
-    once(socket, 'connect'),
-    once(socket, 'error').then(([error]) => Promise.reject(error)),
-  ])
-  socket.on('error', () => {}) // a reset is seen as 'close'
+  const socket = await dial(host, port)
   const handler = new MessageHandler<Msg>(socket)
   handler.on('error', () => {})
   return { socket, handler, send: (message) => handler.sendMessage(message) }

@@ -1,6 +1,5 @@
-import { once } from 'node:events'
-import { connect } from 'node:net'
 import { BinaryProtocolHandler, HEARTBEAT, PONG } from '@verb-tcp/binary-frames'
+import { dial } from './dial.ts'
 import { connectMessages, explain, type Msg } from './message-connection.ts'
 import { fmt } from './stats.ts'
 
@@ -58,12 +57,7 @@ export async function runPing({
     process.stderr.write(`demo-client: message port: ${explain(error, host, messagePort)}\n`)
   }
   try {
-    const socket = connect(binaryPort, host)
-    await Promise.race([
-      once(socket, 'connect'),
-      once(socket, 'error').then(([e]) => Promise.reject(e)),
-    ])
-    socket.on('error', () => {})
+    const socket = await dial(host, binaryPort)
     const handler = new BinaryProtocolHandler(socket)
     const times: number[] = []
     for (let i = 1; i <= count; i++) {

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { once } from 'node:events'
 import {
   createReadStream,
   existsSync,
@@ -8,10 +7,11 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs'
-import { connect } from 'node:net'
+import type { Socket } from 'node:net'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { type SendProgress, sendFile } from '@verb-tcp/file-transfer'
+import { dial } from './dial.ts'
 import { explain } from './message-connection.ts'
 import { fmt } from './stats.ts'
 
@@ -105,18 +105,14 @@ export async function runTransfer({ host, port, command, arg }: TransferOptions)
     transferId = arg
   }
 
-  const socket = connect(port, host)
+  let socket: Socket
   try {
-    await Promise.race([
-      once(socket, 'connect'),
-      once(socket, 'error').then(([e]) => Promise.reject(e)),
-    ])
+    socket = await dial(host, port, false)
   } catch (error) {
     process.stderr.write(`demo-client: ${explain(error, host, port)}\n`)
     process.exitCode = 1
     return
   }
-  socket.on('error', () => {})
   const progress = progressReporter()
   const local = sha256Of(path)
   try {
