@@ -38,7 +38,15 @@ export function encodeFrame(payload: Uint8Array, options: EncoderOptions = {}): 
  */
 export function encodeMessage(message: unknown, options: EncoderOptions = {}): Buffer {
   knownKeys(options, ENCODER_KEYS, 'encodeMessage')
-  const limit = checkLimit(options.maxFrameBytes)
+  return encodeWithin(message, checkLimit(options.maxFrameBytes))
+}
+
+/**
+ * `encodeMessage` with a limit already checked: what a handler that validated its options once
+ * calls for every message, with no options object to build and check each time.
+ * @internal
+ */
+export function encodeWithin(message: unknown, limit: number): Buffer {
   let json: string | undefined
   try {
     json = JSON.stringify(message)

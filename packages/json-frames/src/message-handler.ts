@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream'
 import type { ProtocolError } from '@verb-tcp/core'
 import { SocketCodecHandler } from '@verb-tcp/core/codec'
 import { knownKeys, optionKeys } from '@verb-tcp/core/validate'
-import { encodeMessage } from './encoder.ts'
+import { encodeWithin } from './encoder.ts'
 import { checkLimit } from './frame-decoder.ts'
 import { MessageDecoder } from './message-decoder.ts'
 import type { MessageDecoderOptions } from './types.ts'
@@ -59,8 +59,6 @@ export class MessageHandler<M = any> extends SocketCodecHandler<M, MessageHandle
    * `ERR_FRAME_TOO_LARGE` before writing anything.
    */
   sendMessage(message: unknown): boolean {
-    return this.sent(
-      this.socket.write(encodeMessage(message, { maxFrameBytes: this.#maxSendBytes })),
-    )
+    return this.sent(this.socket.write(encodeWithin(message, this.#maxSendBytes)))
   }
 }

@@ -88,6 +88,13 @@ export function attachDecoder<T>(
   )
   const budget = options.budget ?? sharedTurnBudget
   let batch = 0
+  /**
+   * True while this source floods: its last batch was cut short by its own volume (a full batch,
+   * or input left over). One that is not (a client sending a request now and then) goes before
+   * the flooders' next batches when it finds the turn's budget spent, instead of waiting for a
+   * whole round of them.
+   */
+  let flooding = false
   let queued = false
   let pending = 0
   let draining = false
@@ -196,7 +203,7 @@ export function attachDecoder<T>(
       giveBack(chunk)
       if (!queued && !blocked()) {
         queued = true
-        budget.wait(waiter)
+        budget.wait(waiter, !flooding)
       }
       return
     }
@@ -224,9 +231,10 @@ export function attachDecoder<T>(
     waitForDrain()
     // The batch ended mid-chunk, or it is spent (a decoder that cannot stop overshoots by the
     // rest of its chunk), or the turn's budget is: the others go first.
-    if ((used < length || batch >= maxFramesPerTurn || budget.used >= budget.limit) && !blocked()) {
+    flooding = used < length || batch >= maxFramesPerTurn
+    if ((flooding || budget.used >= budget.limit) && !blocked()) {
       queued = true
-      budget.wait(waiter)
+      budget.wait(waiter, !flooding)
     }
     update()
   }

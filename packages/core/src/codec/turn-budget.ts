@@ -1,7 +1,16 @@
 import { positiveInt } from '../validate.ts'
 
-/** Work units every source sharing a budget may cause in one event-loop turn. */
-export const DEFAULT_UNITS_PER_TURN = 4096
+/**
+ * Work units every source sharing a budget may cause in one event-loop turn.
+ *
+ * A turn's length is also how long the listen queue waits: libuv accepts one connection per
+ * event-loop turn (Node 20's libuv; Node 18's accepted in a loop), so under a flood that spends
+ * the budget every turn, a new connection waits one turn for each connection queued before it,
+ * up to the listen backlog (511). At 4096 units a turn took about 10 ms under a ping flood, and
+ * a connection queued behind 2,000 flooding clients' connects waited 5 s for its accept; at
+ * 1024, about 1 s, with the same throughput in the demo server's 100-connection benchmark.
+ */
+export const DEFAULT_UNITS_PER_TURN = 1024
 
 /**
  * A source waiting for its turn. `run` starts one batch of its work, now or soon after (on the
@@ -58,8 +67,9 @@ export class TurnBudget {
   /**
    * Puts `waiter` at the back of the line: its `run` is called at a later turn. With `first`, it
    * goes before every connection waiting for its next batch (behind other `first` work): for
-   * work that was put off once and is small, such as greeting a new connection, which should
-   * not wait for a whole round of a flood's batches.
+   * work that was put off once and is small, such as greeting a new connection or a request
+   * from a connection that is not flooding, which should not wait for a whole round of a
+   * flood's batches. The units `first` work promises count against the turn's budget too.
    */
   wait(waiter: TurnWaiter, first = false): void {
     if (first) this.#first.push(waiter)
@@ -81,7 +91,7 @@ export class TurnBudget {
       const first = this.#first
       this.#first = []
       let i = 0
-      while (i < first.length && this.used < this.limit) {
+      while (i < first.length && this.used + promised < this.limit) {
         promised += units((first[i++] as TurnWaiter).run())
       }
       if (i < first.length) this.#first = [...first.slice(i), ...this.#first]

@@ -146,6 +146,45 @@ describe('sources sharing a budget', () => {
     expect(floodedWhenServed).toBeLessThan(total / 8)
   })
 
+  it("serves a source that is not flooding before the flooders' next round", async () => {
+    // 16 flooders of 16-frame batches against 40 units a turn: a round of them is 6 turns.
+    const budget = new TurnBudget(40)
+    const polite = source()
+    let flooded = 0
+    let sentAt = -1
+    const handlers = {
+      frame: () => void flooded++,
+      error: () => {},
+      // The request comes in once a turn's budget is spent, as it does under a flood.
+      batchEnd: () => {
+        if (sentAt < 0 && flooded > 512 && budget.exhausted) {
+          sentAt = flooded
+          polite.write(Buffer.from([2]))
+        }
+      },
+    }
+    for (let i = 0; i < 16; i++) {
+      const s = source()
+      attachDecoder(s, bytes(), handlers, { budget, maxFramesPerTurn: 16 })
+      s.write(Buffer.alloc(4096, 1))
+    }
+    let waited = -1
+    attachDecoder(
+      polite,
+      bytes(),
+      {
+        frame: () => {
+          waited = flooded - sentAt
+        },
+        error: () => {},
+      },
+      { budget, maxFramesPerTurn: 16 },
+    )
+    await until(() => waited >= 0)
+    // In the next turn's first batch, not after a whole round of the 16 flooders (240 frames).
+    expect(waited).toBeLessThan(40)
+  })
+
   it('never lets one turn deliver more than its budget', async () => {
     const budget = new TurnBudget(100)
     let delivered = 0
@@ -160,6 +199,28 @@ describe('sources sharing a budget', () => {
     await until(() => delivered === 50_000)
     // `used` counts the frames (and KiB) of the turn so far; a frame is charged after its handler.
     expect(mostUsed).toBeLessThan(100)
+  })
+})
+
+describe('the default budget', () => {
+  // libuv accepts one connection per event-loop turn: under a flood, a new connection waits a
+  // turn for every connection queued before it in the listen backlog, so a turn must stay short.
+  // With 4096 units, a connection queued behind 2,000 flooding clients waited 5 s for its accept.
+  it('keeps a flooded turn to at most 1024 frames', async () => {
+    const budget = new TurnBudget()
+    let delivered = 0
+    let mostUsed = 0
+    const frame = () => {
+      delivered++
+      mostUsed = Math.max(mostUsed, budget.used)
+    }
+    const srcs = Array.from({ length: 20 }, () => source())
+    for (const s of srcs) attachDecoder(s, bytes(), { frame, error: () => {} }, { budget })
+    for (const s of srcs) s.write(Buffer.alloc(5000, 1))
+    await until(() => delivered === 100_000)
+    expect(mostUsed).toBeLessThanOrEqual(1024)
+    // The flood did fill turns: the bound above is the budget's, not an idle loop's.
+    expect(mostUsed).toBeGreaterThan(512)
   })
 })
 
