@@ -10,6 +10,4 @@ export default defineConfig({
   platform: 'node',
   sourcemap: true,
   clean: true,
-  // Only the benchmark's socket.io comparison loads it (a dev dependency): never bundled.
-  external: ['socket.io-client'],
 })
