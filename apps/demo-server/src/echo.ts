@@ -1,7 +1,7 @@
 import { createServer, ServerProtocol, type TCPSocket, type TcpServer } from '@verb-tcp/core'
 import type { Logger } from 'pino'
 
-/** Sent to every client as soon as it connects (the seed's greeting). */
+/** Sent to every client as soon as it connects (the verb docs' greeting). */
 export const GREETING = 'Welcome to TCP server!\n'
 /** Put before every echoed chunk. */
 export const ECHO_PREFIX: Buffer = Buffer.from('Echo: ')
@@ -14,7 +14,7 @@ export interface DemoServerOptions {
 }
 
 /**
- * The seed's "Basic TCP Server": greets each client, echoes every chunk it receives prefixed with
+ * The verb docs' "Basic TCP Server": greets each client, echoes every chunk it receives prefixed with
  * `Echo: `, and logs connections. Returns the core server, configured but not yet listening: call
  * `listen(port, host)` and, for shutdown, `close({ notify: sayGoodbye })` or `handleSignals(...)`.
  */
@@ -65,7 +65,7 @@ function serve(socket: TCPSocket, logger: Logger): void {
     // not echoed, since writing after end() is an error.
     if (socket.writableEnded) return
     log.debug({ bytes: chunk.length }, 'echo')
-    // Bytes in, bytes out: decoding each chunk on its own (the seed's `Echo: ${data}`) would turn
+    // Bytes in, bytes out: decoding each chunk on its own (the verb docs' `Echo: ${data}`) would turn
     // a UTF-8 character split across two chunks into two U+FFFD replacement characters.
     const echo = Buffer.concat([ECHO_PREFIX, chunk], ECHO_PREFIX.length + chunk.length)
     if (!socket.write(echo) && !waitingForDrain) {

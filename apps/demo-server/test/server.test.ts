@@ -38,7 +38,7 @@ describe('demo server', () => {
     const expected = Buffer.concat([greeting, echoOf(head), echoOf(tail)])
     const received = await client.bytes(expected.length)
 
-    // Decoding each chunk on its own (the seed's `Echo: ${data}`) would have sent U+FFFD (ef bf bd).
+    // Decoding each chunk on its own (the verb docs' `Echo: ${data}`) would have sent U+FFFD (ef bf bd).
     expect(received).toEqual(expected)
     expect(received.includes(Buffer.from([0xef, 0xbf, 0xbd]))).toBe(false)
   })

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -86,6 +86,22 @@ async function surface(): Promise<string> {
 }
 
 describe('public surface', () => {
+  it('covers every published package of the workspace', () => {
+    const root = new URL('../../', import.meta.url)
+    const published = readdirSync(root, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => new URL(`${entry.name}/package.json`, root))
+      .filter((manifest) => existsSync(manifest))
+      .map(
+        (manifest) =>
+          JSON.parse(readFileSync(manifest, 'utf8')) as { name: string; private?: boolean },
+      )
+      .filter((manifest) => manifest.private !== true)
+      .map((manifest) => manifest.name)
+      .sort()
+    expect(packages).toEqual(published)
+  })
+
   it('matches surface.md, entry point by entry point', async () => {
     const message =
       'a public surface changed: if on purpose, run `npx vitest run --project @verb-tcp/api-surface -u` and commit surface.md'

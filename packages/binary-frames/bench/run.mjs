@@ -16,6 +16,7 @@
 //   node bench/run.mjs --full       # every variant and chunking, 5 runs per cell
 //   node bench/run.mjs --runs 5 --scenario small --chunking tcp --only ours-sync,lps-data
 //   node bench/run.mjs --only ours-sync --base ../other-checkout/packages/binary-frames   # A/B
+//   node bench/run.mjs --only ours-sync --passes 5 --base DIR --aa   # A/B and A/A in one run, fastest of 5 passes
 //   node bench/run.mjs --child <variant> <scenario> <chunking>   # one run, prints JSON
 
 import { fork } from 'node:child_process'

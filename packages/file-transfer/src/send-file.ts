@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib'
 import { type BinaryFrame, BinaryProtocolHandler, FILE_TRANSFER } from '@verb-tcp/binary-frames'
 import { bool, fn, intInRange, knownKeys, positiveInt } from '@verb-tcp/core/validate'
 import { CHUNK_CRC, DEFAULT_CHUNK_BYTES, DEFAULT_WINDOW_BYTES, Op } from './constants.ts'
-import { FileTransferErrorCode, fromWire, TransferError } from './errors.ts'
+import { FileTransferErrorCode, fromWire, TransferError, WireCode } from './errors.ts'
 import {
   dataPrefixBytes,
   decodeJson,
@@ -252,8 +252,9 @@ export async function sendFile(
         const body = decodeJson(frame.payload)
         if (!body || body.transferId !== id) return
         outstanding--
-        if (body.code === 'checksum_mismatch' || body.code === 'offset_mismatch') rewind = true
-        else failure ??= errorFrom({ ...body, transferId: id })
+        if (body.code === WireCode.CHECKSUM_MISMATCH || body.code === WireCode.OFFSET_MISMATCH) {
+          rewind = true
+        } else failure ??= errorFrom({ ...body, transferId: id })
       } else if (op === Op.NOTICE) {
         const body = decodeJson(frame.payload)
         failure ??= errorFrom({ ...body, transferId: id })

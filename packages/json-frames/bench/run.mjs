@@ -14,6 +14,7 @@
 //   node bench/run.mjs --runs 3 --scenario small --chunking tcp
 //   node bench/run.mjs --only ours-sync,lps-data
 //   node bench/run.mjs --only ours-sync,json-ours-sync --base ../other-checkout/packages/json-frames   # A/B
+//   node bench/run.mjs --only ours-sync --passes 5 --base DIR --aa   # A/B and A/A in one run, fastest of 5 passes
 //   node bench/run.mjs --child <variant> <scenario> <chunking>   # one run, prints JSON
 
 import process from 'node:process'

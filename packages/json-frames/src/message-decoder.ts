@@ -32,6 +32,7 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
     knownKeys(options, MESSAGE_DECODER_KEYS, 'MessageDecoder')
     super(options)
     this.#requireType = bool(options.requireType, 'requireType', false)
+    this.rawPayloads = 3
   }
 
   /** Never keep the chunk alive (or reuse its text for the next chunk) past the call. */
@@ -41,9 +42,20 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
   }
 
   protected onPayload(slice: PayloadSlice, sink: DecodeSink<M>): unknown {
-    const { chunk: buf, start, end, offset } = slice
+    return this.payloadAt(slice.chunk, slice.start, slice.end, slice.offset, slice.owned, sink)
+  }
+
+  /** @internal Every payload: `onPayload`'s, and those inside one chunk without the slice. */
+  protected override payloadAt(
+    buf: Buffer,
+    start: number,
+    end: number,
+    offset: number,
+    owned: boolean,
+    sink: DecodeSink<M>,
+  ): unknown {
     let text: string | undefined
-    if (!slice.owned) {
+    if (!owned) {
       if (this.#chunk !== buf) {
         this.#chunk = buf
         this.#text = isAscii(buf.subarray(start)) ? buf.toString('latin1', start) : undefined

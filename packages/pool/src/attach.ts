@@ -1,5 +1,5 @@
 import type { TCPSocket } from '@verb-tcp/core'
-import { knownKeys, optionKeys } from '@verb-tcp/core/validate'
+import { argError, knownKeys, optionKeys } from '@verb-tcp/core/validate'
 import type { ConnectionPool } from './connection-pool.ts'
 import type { ConnectionThrottler } from './throttler.ts'
 import type { AdmissionCounters, AdmissionHost, AttachOptions } from './types.ts'
@@ -44,7 +44,9 @@ export interface Attachment {
 export function attach(server: AdmissionHost, parts: AttachParts): Attachment {
   knownKeys(parts, PART_KEYS, 'attach')
   const { pool, throttler, fullNotice, throttledNotice } = parts
-  if (!pool && !throttler) throw new TypeError('attach needs a pool, a throttler, or both')
+  if (!pool && !throttler) {
+    throw argError('ERR_INVALID_ARG_VALUE', 'attach needs a pool, a throttler, or both')
+  }
   let detached = false
   let open = 0
   const counts = { accepted: 0, refusedByLimit: 0, refusedByThrottle: 0 }

@@ -1,4 +1,4 @@
-import { fn, knownKeys, limit, ms, positiveInt } from '@verb-tcp/core/validate'
+import { fn, intInRange, knownKeys, limit, ms, positiveInt } from '@verb-tcp/core/validate'
 import { addressKey } from './address.ts'
 import { monotonic } from './clock.ts'
 import {
@@ -88,11 +88,7 @@ export class ConnectionThrottler extends SafeEmitter<ThrottlerEvents> {
     this.maxPerWindow = positiveInt(options.maxPerWindow, 'maxPerWindow', DEFAULT_MAX_PER_WINDOW)
     this.windowMs = ms(options.windowMs, 'windowMs', DEFAULT_WINDOW_MS, 1)
     this.maxConcurrent = limit(options.maxConcurrent, 'maxConcurrent', Number.POSITIVE_INFINITY)
-    const prefix = options.ipv6Prefix ?? DEFAULT_IPV6_PREFIX
-    if (!Number.isInteger(prefix) || prefix < 1 || prefix > 128) {
-      throw new RangeError(`ipv6Prefix must be an integer from 1 to 128, got ${String(prefix)}`)
-    }
-    this.ipv6Prefix = prefix
+    this.ipv6Prefix = intInRange(options.ipv6Prefix, 'ipv6Prefix', DEFAULT_IPV6_PREFIX, 1, 128)
     this.maxTrackedAddresses = positiveInt(
       options.maxTrackedAddresses,
       'maxTrackedAddresses',

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { ProtocolError } from '@verb-tcp/core'
+import { argError } from '@verb-tcp/core/validate'
 import type {
   MemberInfo,
   MembersOptions,
@@ -173,7 +174,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
 
   attach(host: RoomsAdapterHost): void {
     if (this.#host !== undefined) {
-      throw new TypeError('this adapter is already attached to a room manager')
+      throw argError('ERR_INVALID_ARG_VALUE', 'this adapter is already attached to a room manager')
     }
     this.#host = host
   }
