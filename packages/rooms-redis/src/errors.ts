@@ -1,6 +1,8 @@
 /**
- * Every code this package throws or reports, as `ProtocolError#code` (from `@verb-tcp/core`).
- * Compare codes, never classes. Invalid options throw a plain `TypeError` or `RangeError`.
+ * Every code this package throws or reports, as `code` of an error from `@verb-tcp/core`: a
+ * `ProtocolError` for bytes on the bus that make no sense, a `VerbTcpError` for the state of
+ * Redis or of the adapter. Compare codes, never classes. Invalid options throw a plain
+ * `TypeError` or `RangeError`.
  */
 export const RedisAdapterErrorCode = {
   /** A bus envelope could not be decoded (bad bytes, wrong version, missing fields). Counted and ignored. */

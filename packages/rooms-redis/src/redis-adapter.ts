@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { ProtocolError } from '@verb-tcp/core'
+import { ProtocolError, VerbTcpError } from '@verb-tcp/core'
 import { argError } from '@verb-tcp/core/validate'
 import type {
   MemberInfo,
@@ -52,7 +52,7 @@ export interface RedisAdapterStats {
 
 export interface RedisAdapterEvents {
   /** Redis became unreachable (or refused a command). Local delivery goes on. */
-  redisDown: [error: ProtocolError]
+  redisDown: [error: VerbTcpError]
   /** Both connections are back; rooms are resubscribed and cross-node delivery resumes. */
   redisUp: []
   /** Another node's heartbeat expired; its members were announced as left. */
@@ -304,7 +304,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     this.#closed = true
     clearInterval(this.#heartbeat)
     this.#rejectReady(
-      new ProtocolError(RedisAdapterErrorCode.ADAPTER_CLOSED, 'the adapter was closed'),
+      new VerbTcpError(RedisAdapterErrorCode.ADAPTER_CLOSED, 'the adapter was closed'),
     )
     for (const id of [...this.#queries.keys()]) this.#finishQuery(id, false)
     // Goodbye: this node's members leave everywhere at once, not after the node timeout.
@@ -603,10 +603,10 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
 
   #lost(error: Error): void {
     if (this.#closed) return
-    const reported = new ProtocolError(
+    const reported = new VerbTcpError(
       RedisAdapterErrorCode.REDIS_UNAVAILABLE,
       `Redis is unavailable: ${error.message}`,
-      { cause: error, recoverable: true },
+      { cause: error },
     )
     if (this.#pub.status === 'ready' && this.#sub.status === 'ready') {
       // A command failed on live connections: reported, no outage.

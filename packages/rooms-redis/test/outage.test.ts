@@ -20,7 +20,7 @@ it('an outage is an event and a stat; rooms are resubscribed and delivery resume
   const a = await node(redis.url, fast)
   const b = await node(redis.url, fast)
   const events: string[] = []
-  a.adapter.on('redisDown', (error) => events.push(`down ${error.code}`))
+  a.adapter.on('redisDown', (error) => events.push(`down ${error.name} ${error.code}`))
   a.adapter.on('redisUp', () => events.push('up'))
   joinAs(a.adapter, a.host, 'r', member('a1'))
   joinAs(b.adapter, b.host, 'r', member('b1'))
@@ -28,7 +28,7 @@ it('an outage is an event and a stat; rooms are resubscribed and delivery resume
 
   await redis.stop()
   await until(() => !a.adapter.stats.connected && !b.adapter.stats.connected, slowly)
-  expect(events).toEqual(['down ERR_REDIS_UNAVAILABLE'])
+  expect(events).toEqual(['down VerbTcpError ERR_REDIS_UNAVAILABLE'])
   expect(a.adapter.stats.outages).toBe(1)
   expect(a.host.errors.map((e) => (e as { code?: string }).code)).toContain('ERR_REDIS_UNAVAILABLE')
 
@@ -41,7 +41,7 @@ it('an outage is an event and a stat; rooms are resubscribed and delivery resume
 
   await redis.restart()
   await until(() => a.adapter.stats.connected && b.adapter.stats.connected, slowly)
-  expect(events).toEqual(['down ERR_REDIS_UNAVAILABLE', 'up'])
+  expect(events).toEqual(['down VerbTcpError ERR_REDIS_UNAVAILABLE', 'up'])
   const outside = client(redis.url)
   let subscribers = 0
   for (let i = 0; i < 200 && subscribers !== 2; i++) {
