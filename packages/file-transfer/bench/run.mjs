@@ -10,11 +10,12 @@
 // to show no file is held in memory.
 //
 // Usage (after `npm run build`; on a machine doing nothing else, since it measures throughput):
-//   node bench/run.mjs [--size 1g] [--runs 3] [--impl fast,raw,rawsha,tus,base64] [--dir /tmp]
+//   node bench/run.mjs [--size 1g] [--runs 3] [--impl fast,fastslices,raw,rawsha,tus,base64] [--dir /tmp]
 //                      [--profile DIR]
 // 1 GiB × 3 runs of all five takes about 90 s on a 2-core machine (the base64 path is most of
 // it). The source and received files live in a temp directory under --dir (same disk) and are
-// deleted at the end. For experiments, FT_CHUNK and FT_WINDOW set the fast sender's chunkBytes
+// deleted at the end. `fastslices` is the fast path with its receiver on binary-frames'
+// `slices` (chunks written as the socket reads they arrived in, not joined). For experiments, FT_CHUNK and FT_WINDOW set the fast sender's chunkBytes
 // and windowBytes, and FT_TIMELINE=1 prints its start, data and publish phases.
 import { execFileSync, fork } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
@@ -76,7 +77,7 @@ async function once1(impl, round) {
   })
   const [result] = await once(sender, 'message')
   receiver.send('rss')
-  const [{ maxRssKiB, cpuMs: receiverCpuMs, sysMs: receiverSysMs }] = await once(
+  const [{ maxRssKiB, cpuMs: receiverCpuMs, sysMs: receiverSysMs, faults }] = await once(
     receiver,
     'message',
   )
@@ -88,6 +89,7 @@ async function once1(impl, round) {
     ...result,
     receiverCpuMs,
     receiverSysMs,
+    faults,
     mbps: size / 1e6 / (result.ms / 1000),
     rssMiB: maxRssKiB / 1024,
   }
@@ -109,21 +111,25 @@ for (let round = 0; round < runs; round++) {
     const r = await once1(impl, round)
     results[impl][round] = r
     console.log(
-      `run ${round + 1} ${impl.padEnd(6)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.ms.toFixed(0).padStart(6)} ms  CPU ms (of it system) sender ${r.cpuMs.toFixed(0).padStart(5)} (${r.sysMs.toFixed(0).padStart(4)}) receiver ${r.receiverCpuMs.toFixed(0).padStart(5)} (${r.receiverSysMs.toFixed(0).padStart(4)})  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB`,
+      `run ${round + 1} ${impl.padEnd(6)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.ms.toFixed(0).padStart(6)} ms  CPU ms (of it system) sender ${r.cpuMs.toFixed(0).padStart(5)} (${r.sysMs.toFixed(0).padStart(4)}) receiver ${r.receiverCpuMs.toFixed(0).padStart(5)} (${r.receiverSysMs.toFixed(0).padStart(4)})  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB, ${(r.faults / 1000).toFixed(0)}k page faults`,
     )
   }
 }
 
+const range = (xs) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`
+const cpu = (rs, key, sys) =>
+  `${(median(rs.map((r) => r[key])) / 1000).toFixed(2)} (${(median(rs.map((r) => r[sys])) / 1000).toFixed(2)})`
 console.log(
-  '\n| Implementation | Median MB/s | Receiver peak RSS (MiB, max) | fast ÷ this (median of per-run ratios) |',
+  '\n| Implementation | Median MB/s (range) | CPU s sender (system) | CPU s receiver (system) | Receiver peak RSS (MiB, max) | fast ÷ this (median of per-run ratios) |',
 )
-console.log('| --- | ---: | ---: | ---: |')
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
 for (const impl of impls) {
   const rs = results[impl]
   const ratio = impls.includes('fast')
     ? median(rs.map((r, k) => results.fast[k].mbps / r.mbps)).toFixed(2)
     : 'n/a'
+  const mbps = rs.map((r) => r.mbps)
   console.log(
-    `| ${impl} | ${median(rs.map((r) => r.mbps)).toFixed(0)} | ${Math.max(...rs.map((r) => r.rssMiB)).toFixed(0)} | ${ratio} |`,
+    `| ${impl} | ${median(mbps).toFixed(0)} (${range(mbps)}) | ${cpu(rs, 'cpuMs', 'sysMs')} | ${cpu(rs, 'receiverCpuMs', 'receiverSysMs')} | ${Math.max(...rs.map((r) => r.rssMiB)).toFixed(0)} | ${ratio} |`,
   )
 }

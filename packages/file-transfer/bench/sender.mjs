@@ -182,7 +182,7 @@ async function tus() {
   })
 }
 
-const run = { raw, rawsha, fast, fastjoin: fast, base64, tus }[impl]
+const run = { raw, rawsha, fast, fastslices: fast, base64, tus }[impl]
 const cpu = process.cpuUsage()
 const began = performance.now()
 await run()

@@ -33,9 +33,9 @@ export function receiveFiles(
             receiver.options.maxChunkBytes + DATA_PREFIX_CRC_BYTES,
             64 * 1024,
           ),
-          // A chunk that spans socket reads comes as those reads, written with one writev and
-          // hashed piece by piece: its bytes are never joined into one buffer.
-          slices: true,
+          // Not `slices: true`: taking each chunk as its socket reads (one writev, no join) saves
+          // little user CPU, and measured at 1 GiB the receiver then spent 1.2 s more system time
+          // in most runs. A handler passed in may use it; the receiver takes either.
         })
   const socket = handler.socket
   const connection = receiver.connection()

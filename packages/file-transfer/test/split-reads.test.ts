@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Duplex } from 'node:stream'
 import { crc32 } from 'node:zlib'
-import { encodeFrame, FILE_TRANSFER } from '@verb-tcp/binary-frames'
+import { BinaryProtocolHandler, encodeFrame, FILE_TRANSFER } from '@verb-tcp/binary-frames'
 import { afterEach, describe, expect, it } from 'vitest'
 import { splitPrefix } from '../src/fast-wire.ts'
-import { CHUNK_CRC, Op, receiveFiles } from '../src/index.ts'
+import { CHUNK_CRC, type FileReceiver, Op, receiveFiles } from '../src/index.ts'
 import { cleanup, dataFrame, FastClient, receiver, sandbox, sha256 } from './helpers.ts'
 
 afterEach(cleanup)
@@ -37,12 +37,23 @@ function pair() {
 
 const offsetOf = (ack: Buffer) => ack.readUInt32BE(16) * 2 ** 32 + ack.readUInt32BE(20)
 
-describe('fast path: chunks that arrive in several reads (written as pieces, never joined)', () => {
+/** The receiver on the in-memory end: joined chunks (the default) or binary-frames' slices. */
+function serve(server: Duplex, r: FileReceiver, slices: boolean): void {
+  receiveFiles(
+    slices ? new BinaryProtocolHandler(server, { slices, maxFrameBytes: 1 << 22 }) : server,
+    r,
+  )
+}
+
+describe.each([
+  ['joined', false],
+  ['as slices (written as pieces, never joined)', true],
+])('fast path: chunks that arrive in several reads, %s', (_name, slices) => {
   it('a DATA frame cut at every point of its header, prefix and CRC, and around the copy threshold, is written and hashed whole', async () => {
     const box = sandbox()
     const r = receiver(box.uploads)
     const { client, server, deliver } = pair()
-    receiveFiles(server, r)
+    serve(server, r, slices)
     const c = new FastClient(client)
     const piece = 6000
     // Frame bytes: 8 header, 28 prefix (id, offset, CRC-32), then the data.
@@ -78,7 +89,7 @@ describe('fast path: chunks that arrive in several reads (written as pieces, nev
     const box = sandbox()
     const r = receiver(box.uploads)
     const { client, server, deliver } = pair()
-    receiveFiles(server, r)
+    serve(server, r, slices)
     const c = new FastClient(client)
     const content = randomBytes(20_000)
     c.json(Op.START, { ref: 1, name: 'crc.bin', size: content.length })
