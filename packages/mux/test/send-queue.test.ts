@@ -5,17 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { SendScheduler } from '../src/scheduler.ts'
 import { SendQueue } from '../src/send-queue.ts'
 import { MuxStream, type StreamOwner } from '../src/stream.ts'
-
-/** Decodes concatenated frames back into (id, payload) pairs. */
-function frames(bytes: Buffer) {
-  const out: { id: number; payload: Buffer }[] = []
-  for (let i = 0; i + 8 <= bytes.length; ) {
-    const len = bytes.readUInt32BE(i + 4)
-    out.push({ id: bytes.readUInt32BE(i), payload: bytes.subarray(i + 8, i + 8 + len) })
-    i += 8 + len
-  }
-  return out
-}
+import { parseFrames } from './helpers.ts'
 
 function recorder() {
   const writes: Buffer[] = []
@@ -45,8 +35,8 @@ describe('SendQueue', () => {
     q.send(1000)
     expect(done).toBe(1)
     expect(q.queued).toBe(0)
-    const got = frames(r.bytes())
-    expect(got.map((f) => f.id)).toEqual([7, 7, 7])
+    const got = parseFrames(r.bytes())
+    expect(got.map((f) => f.streamId)).toEqual([7, 7, 7])
     expect(got.map((f) => f.payload.length)).toEqual([3000, 1000, 1000])
     expect(Buffer.concat(got.map((f) => f.payload))).toEqual(bytes(5000))
   })
@@ -76,7 +66,7 @@ describe('SendQueue', () => {
     expect(r.writes[2]?.length).toBe(8)
     expect(r.writes[3]?.buffer).toBe(big.buffer)
     q.send(70_000 - 65_536)
-    const got = frames(r.bytes())
+    const got = parseFrames(r.bytes())
     expect(Buffer.concat(got.map((f) => f.payload))).toEqual(Buffer.concat([a, b, big]))
   })
 
@@ -164,7 +154,7 @@ describe('MuxStream send side', () => {
     return new Promise<void>((resolve) =>
       setImmediate(() => {
         expect(written).toBe(true)
-        expect(frames(r.bytes()).map((f) => [f.id, f.payload.length])).toEqual([
+        expect(parseFrames(r.bytes()).map((f) => [f.streamId, f.payload.length])).toEqual([
           [5, 1000],
           [5, 2000],
         ])
@@ -195,7 +185,7 @@ describe('SendScheduler', () => {
     sched.add(b)
     sched.add(a) // once only
     sched.run()
-    const got = frames(r.bytes()).map((f) => [f.id, f.payload.length])
+    const got = parseFrames(r.bytes()).map((f) => [f.streamId, f.payload.length])
     expect(got).toEqual([
       [1, 1000],
       [3, 1000],
@@ -222,7 +212,7 @@ describe('SendScheduler', () => {
     expect(sched.grant(5000)).toBe(true)
     sched.run()
     expect(sched.sent).toBe(4000)
-    expect(Buffer.concat(frames(r.bytes()).map((f) => f.payload))).toEqual(bytes(4000))
+    expect(Buffer.concat(parseFrames(r.bytes()).map((f) => f.payload))).toEqual(bytes(4000))
     a.destroy()
   })
 
@@ -242,7 +232,7 @@ describe('SendScheduler', () => {
     b.destroy()
     full = false
     sched.run()
-    expect(frames(r.bytes()).every((f) => f.id === 1)).toBe(true)
+    expect(parseFrames(r.bytes()).every((f) => f.streamId === 1)).toBe(true)
     expect(sched.sent).toBe(3000)
     a.destroy()
   })

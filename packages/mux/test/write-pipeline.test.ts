@@ -3,6 +3,7 @@ import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { encodeControl, parseControl } from '../src/wire.ts'
 import { WritePipeline } from '../src/write-pipeline.ts'
+import { parseFrames } from './helpers.ts'
 
 const turn = () => new Promise((r) => setImmediate(r))
 
@@ -37,15 +38,6 @@ function recorder(highWaterMark = 1 << 20) {
 }
 
 const bytesOf = (batch: Buffer[]) => Buffer.concat(batch)
-const frames = (bytes: Buffer) => {
-  const out: { id: number; payload: Buffer }[] = []
-  for (let i = 0; i + 8 <= bytes.length; ) {
-    const len = bytes.readUInt32BE(i + 4)
-    out.push({ id: bytes.readUInt32BE(i), payload: bytes.subarray(i + 8, i + 8 + len) })
-    i += 8 + len
-  }
-  return out
-}
 
 describe('WritePipeline', () => {
   it('control frames of one turn go out in one write, ahead of that turn’s data', async () => {
@@ -61,8 +53,8 @@ describe('WritePipeline', () => {
     await turn()
     await turn()
     expect(batches).toHaveLength(1)
-    const sent = frames(bytesOf(batches[0] as Buffer[]))
-    expect(sent.map((f) => f.id)).toEqual([0, 0, 1])
+    const sent = parseFrames(bytesOf(batches[0] as Buffer[]))
+    expect(sent.map((f) => f.streamId)).toEqual([0, 0, 1])
     expect(sent.slice(0, 2).map((f) => parseControl(f.payload))).toEqual([
       { type: 'ping', id: 1 },
       { type: 'ping', id: 2 },
@@ -78,7 +70,7 @@ describe('WritePipeline', () => {
     expect(batches).toHaveLength(0)
     await turn()
     await turn()
-    const sent = frames(bytesOf(batches.flat() as unknown as Buffer[]))
+    const sent = parseFrames(bytesOf(batches.flat() as unknown as Buffer[]))
     expect(sent.map((f) => parseControl(f.payload))).toEqual([
       { type: 'window_update', streamId: 1, limit: 150 },
       { type: 'window_update', streamId: 3, limit: 300 },
@@ -92,9 +84,9 @@ describe('WritePipeline', () => {
     for (let id = 1; id <= 5; id++) out.window(id, id * 1000)
     await turn()
     await turn()
-    const sent = frames(bytesOf(batches.flat() as unknown as Buffer[]))
+    const sent = parseFrames(bytesOf(batches.flat() as unknown as Buffer[]))
     expect(sent).toHaveLength(1)
-    expect(sent[0]?.id).toBe(0xffffffff)
+    expect(sent[0]?.streamId).toBe(0xffffffff)
     expect(sent[0]?.payload.length).toBe(5 * 13)
   })
 
