@@ -91,8 +91,8 @@ function checkU16Option(value: unknown, name: string): number {
  * It parses in place: a frame inside one input chunk comes out as a view of it (or one copy with
  * `copy: true`); a frame that spans chunks is collected once into a buffer of exactly its size,
  * which grows with the bytes received rather than with the length the peer declared, or, with
- * `slices: true`, handed out as the views of the chunks it lies in (`frame.slices`), not copied. A header
- * split across chunks is kept in an 8-byte scratch. The length is read unsigned and checked
+ * `slices: true`, handed out as the views of the chunks it lies in (`frame.slices`), not copied.
+ * A header split across chunks is kept in an 8-byte scratch. The length is read unsigned and checked
  * against the limit at the header, before any payload is buffered.
  */
 export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
@@ -197,21 +197,15 @@ export class BinaryFrameDecoder extends ChunkDecoder<BinaryFrame> {
     } else if (rest.active) {
       i = rest.feed(chunk)
       if (rest.active) return n
+      let frame: BinaryFrame | undefined
       if (this.#slices) {
         const slices = rest.takeSlices()
-        if (
-          slices !== undefined &&
-          sink.frame(slicedFrame(this.#type, this.#flags, slices)) === false
-        )
-          return i
+        if (slices !== undefined) frame = slicedFrame(this.#type, this.#flags, slices)
       } else {
         const payload = rest.take()
-        if (
-          payload !== undefined &&
-          sink.frame({ type: this.#type, flags: this.#flags, payload }) === false
-        )
-          return i
+        if (payload !== undefined) frame = { type: this.#type, flags: this.#flags, payload }
       }
+      if (frame !== undefined && sink.frame(frame) === false) return i
     }
 
     const limit = this.maxFrameBytes

@@ -101,10 +101,11 @@ export class SendQueue {
     let index = this.#index
     let chunk = chunks[index] as Buffer
     let offset = this.#offset
-    if (n <= COALESCE_BYTES) {
-      const frame = Buffer.allocUnsafe(HEADER_BYTES + n)
-      frame.writeUInt32BE(this.#id, 0)
-      frame.writeUInt32BE(n, 4)
+    const coalesce = n <= COALESCE_BYTES
+    const frame = Buffer.allocUnsafe(coalesce ? HEADER_BYTES + n : HEADER_BYTES)
+    frame.writeUInt32BE(this.#id, 0)
+    frame.writeUInt32BE(n, 4)
+    if (coalesce) {
       let at = HEADER_BYTES
       let left = n
       while (left > 0) {
@@ -120,10 +121,7 @@ export class SendQueue {
       }
       send(frame)
     } else {
-      const header = Buffer.allocUnsafe(HEADER_BYTES)
-      header.writeUInt32BE(this.#id, 0)
-      header.writeUInt32BE(n, 4)
-      send(header)
+      send(frame)
       let left = n
       while (left > 0) {
         const avail = chunk.length - offset
@@ -143,14 +141,7 @@ export class SendQueue {
     this.#offset = offset
     this.#queued -= n
     this.#sent += n
-    if (this.#queued === 0) {
-      const callback = this.#callback
-      this.#callback = undefined
-      this.#chunks = EMPTY
-      this.#index = 0
-      this.#offset = 0
-      callback?.()
-    }
+    if (this.#queued === 0) this.clear()?.()
   }
 
   /** Drops what is queued; returns the callback of the write in progress, for its error. */

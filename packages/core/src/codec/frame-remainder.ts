@@ -5,8 +5,9 @@ import { PayloadSlices } from './payload-slices.ts'
 /**
  * The rest of a frame whose header has been read but whose payload goes past the chunk: either
  * collected (one exact-size copy, see `PayloadBuffer`, or the list of pieces it lies in, see
- * `PayloadSlices`) or, for an oversize frame a decoder chose to skip, discarded as it arrives. One of these is the whole cross-chunk state of a
- * length-prefixed decoder besides its partial header.
+ * `PayloadSlices`) or, for an oversize frame a decoder chose to skip, discarded as it arrives.
+ * One of these is the whole cross-chunk state of a length-prefixed decoder besides its partial
+ * header.
  */
 export class FrameRemainder {
   #payload: PayloadBuffer | PayloadSlices | undefined
