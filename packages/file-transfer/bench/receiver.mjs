@@ -42,14 +42,27 @@ if (impl === 'raw') {
   })
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
   close = () => server.close()
-} else if (impl === 'fast' || impl === 'fastslices' || impl === 'base64') {
+} else if (impl === 'ceiling') {
+  // rawsha with the hash on a worker thread on both ends (the sender's too).
+  const { threadHash } = await import('./thread-hash.mjs')
+  // Started before the clock, as a long-lived server's would have been.
+  const hash = threadHash()
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const out = createWriteStream(join(dir, 'ceiling.bin'))
+    socket.on('data', (chunk) => hash.update(chunk))
+    socket.pipe(out)
+    out.on('close', async () => socket.end(await hash.digest()))
+  })
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
+  close = () => server.close()
+} else if (['fast', 'fast2m', 'fast4m', 'fastslices', 'base64'].includes(impl)) {
   const { FileReceiver, receiveFiles, TCPFileTransferServer } = await import('../dist/index.js')
   const { BinaryProtocolHandler } = await import('@verb-tcp/binary-frames')
   const receiver = new FileReceiver(dir, { minFreeBytes: 0, maxFileBytes: 2 ** 40 })
   const files = new TCPFileTransferServer(dir, { receiver })
   const server = net.createServer((socket) => {
     socket.on('error', () => {})
-    if (impl === 'fast') receiveFiles(socket, receiver)
+    if (impl.startsWith('fast') && impl !== 'fastslices') receiveFiles(socket, receiver)
     else if (impl === 'fastslices') {
       // The fast path with binary-frames' slices: each chunk taken as the socket reads it
       // arrived in, written with one writev and hashed piece by piece, never joined.

@@ -1,26 +1,38 @@
-// Disk-to-disk upload throughput over loopback: the fast path (binary frames, SHA-256 end to end,
-// fsync + atomic publish) against a raw TCP pipe of the same file (createReadStream().pipe(socket)
-// into createWriteStream, no hash, no fsync), the same raw pipe hashing SHA-256 on both ends in
-// the I/O thread with the digests compared (`rawsha`: what verification costs when nothing
-// overlaps it), the docs-compatible base64 path, and @tus/server + @tus/file-store over HTTP (one
-// PATCH, no checksum). Sender and receiver are separate processes, forked fresh for every run;
-// implementations are interleaved run by run (the order rotates); the summary is the median MB/s
-// of each and the median of the per-run ratios fast ÷ other (runs paired by index). Each line
-// also shows the CPU time both processes used (all their threads), and the receiver's peak RSS,
-// to show no file is held in memory.
+// Disk-to-disk upload throughput over loopback. Implementations:
+//   fast     this package's fast path (binary frames, SHA-256 end to end, fsync + atomic publish);
+//   raw      a raw TCP pipe, createReadStream().pipe(socket) into createWriteStream (no hash, no fsync);
+//   rawsha   the raw pipe hashing SHA-256 on both ends in the I/O thread, digests compared;
+//   ceiling  the raw pipe with SHA-256 on a worker thread on both ends, digests compared (no
+//            fsync): the best verified transfer of that pipe, the limit the fast path is held to;
+//   tus      @tus/server + @tus/file-store over HTTP (POST, then one PATCH, no checksum);
+//   base64   the docs-compatible path, driven by a docs-style client.
+// Experiments: fastslices (the receiver on binary-frames' `slices`), fast2m and fast4m (2 and
+// 4 MiB chunks); FT_CHUNK and FT_WINDOW set the fast sender's chunkBytes and windowBytes, and
+// FT_TIMELINE=1 prints its start, data and publish phases.
+//
+// Sender and receiver are separate processes, forked fresh for every run; implementations are
+// interleaved run by run (the order rotates), and every run starts from the same state (see
+// prepare()). The summary is the median MB/s of each and medians (and ranges) of the per-run
+// ratios (runs paired by index). Each line also shows the CPU time both processes used (all
+// their threads), the receiver's peak RSS (no file is held in memory) and page faults.
 //
 // Usage (after `npm run build`; on a machine doing nothing else, since it measures throughput):
-//   node bench/run.mjs [--size 1g] [--runs 3] [--impl fast,fastslices,raw,rawsha,tus,base64] [--dir /tmp]
-//                      [--profile DIR]
-// 1 GiB × 3 runs of all five takes about 90 s on a 2-core machine (the base64 path is most of
-// it). The source and received files live in a temp directory under --dir (same disk) and are
-// deleted at the end. `fastslices` is the fast path with its receiver on binary-frames'
-// `slices` (chunks written as the socket reads they arrived in, not joined). For experiments, FT_CHUNK and FT_WINDOW set the fast sender's chunkBytes
-// and windowBytes, and FT_TIMELINE=1 prints its start, data and publish phases.
+//   node bench/run.mjs [--size 1g] [--runs 3] [--impl fast,raw,ceiling,tus,...] [--dir /tmp]
+//                      [--prime BYTES] [--profile DIR]
+// The source and received files live in a temp directory under --dir (same disk) and are
+// deleted at the end.
 import { execFileSync, fork } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
 import { once } from 'node:events'
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -65,7 +77,50 @@ const source = join(root, 'source.bin')
 const settle = () => execFileSync('sync')
 settle()
 
+// Free memory this VM has handed back to its host (free page reporting, 2 s after it is freed)
+// costs a host fault per page when it is used again, counted as system time of the process that
+// touches it: writing 1 GiB into the page cache took 0.16 s of system time on recycled pages and
+// 1.3-2.1 s on reported ones. Which kind a run's receiver gets depended on what ran before it and
+// how long ago, so the same code had two speeds. Before every run, for every implementation, the
+// harness therefore writes and deletes a scratch file (faulting back `--prime` bytes, 2 × the
+// size by default, outside the timing), reads the source once (it stays in the page cache), and
+// syncs: each run starts with no dirty pages and more recycled free memory than it needs.
+// `--prime 0` turns this off.
+const primeBytes = parseSize(arg('prime', String(2 * size)))
+const scratch = join(root, 'scratch.bin')
+const block = Buffer.alloc(8 * 1024 * 1024)
+function prepare() {
+  if (primeBytes > 0) {
+    const fd = openSync(scratch, 'w')
+    for (let left = primeBytes; left > 0; left -= block.length) {
+      writeSync(fd, block, 0, Math.min(block.length, left))
+    }
+    closeSync(fd)
+    rmSync(scratch)
+  }
+  const fd = openSync(source, 'r')
+  while (readSync(fd, block, 0, block.length, null) > 0) {}
+  closeSync(fd)
+  settle()
+}
+
+// The page cache's dirty bytes, and (on a VM with free page reporting, like Firecracker's balloon)
+// how much free memory the guest has handed back to the host: a page handed back costs a host
+// fault when it is next used, which the guest counts as system time of whoever touches it.
+const REPORTED = '/sys/module/page_reporting/parameters/reported_kib'
+function memory() {
+  const info = readFileSync('/proc/meminfo', 'utf8')
+  const kib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(info)?.[1] ?? 0)
+  let reported = 0
+  try {
+    reported = Number(readFileSync(REPORTED, 'utf8'))
+  } catch {}
+  return { dirtyKiB: kib('Dirty') + kib('Writeback'), reportedKiB: reported }
+}
+
 async function once1(impl, round) {
+  prepare()
+  const before = memory()
   const dir = join(root, `${impl}-${round}`)
   const execArgv = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []
   const receiver = fork(join(here, 'receiver.mjs'), [impl, dir], { stdio: 'inherit', execArgv })
@@ -76,6 +131,7 @@ async function once1(impl, round) {
     execArgv,
   })
   const [result] = await once(sender, 'message')
+  const after = memory()
   receiver.send('rss')
   const [{ maxRssKiB, cpuMs: receiverCpuMs, sysMs: receiverSysMs, faults }] = await once(
     receiver,
@@ -87,6 +143,8 @@ async function once1(impl, round) {
   settle()
   return {
     ...result,
+    dirtyMiB: before.dirtyKiB / 1024,
+    reportedDuringMiB: (after.reportedKiB - before.reportedKiB) / 1024,
     receiverCpuMs,
     receiverSysMs,
     faults,
@@ -111,7 +169,7 @@ for (let round = 0; round < runs; round++) {
     const r = await once1(impl, round)
     results[impl][round] = r
     console.log(
-      `run ${round + 1} ${impl.padEnd(6)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.ms.toFixed(0).padStart(6)} ms  CPU ms (of it system) sender ${r.cpuMs.toFixed(0).padStart(5)} (${r.sysMs.toFixed(0).padStart(4)}) receiver ${r.receiverCpuMs.toFixed(0).padStart(5)} (${r.receiverSysMs.toFixed(0).padStart(4)})  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB, ${(r.faults / 1000).toFixed(0)}k page faults`,
+      `run ${round + 1} ${impl.padEnd(6)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.ms.toFixed(0).padStart(6)} ms  CPU ms (of it system) sender ${r.cpuMs.toFixed(0).padStart(5)} (${r.sysMs.toFixed(0).padStart(4)}) receiver ${r.receiverCpuMs.toFixed(0).padStart(5)} (${r.receiverSysMs.toFixed(0).padStart(4)})  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB, ${(r.faults / 1000).toFixed(0)}k page faults; dirty at start ${r.dirtyMiB.toFixed(0)} MiB, handed to the host during the run ${r.reportedDuringMiB.toFixed(0)} MiB`,
     )
   }
 }
@@ -119,17 +177,20 @@ for (let round = 0; round < runs; round++) {
 const range = (xs) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`
 const cpu = (rs, key, sys) =>
   `${(median(rs.map((r) => r[key])) / 1000).toFixed(2)} (${(median(rs.map((r) => r[sys])) / 1000).toFixed(2)})`
+const ratios = (a, b) => results[a].map((r, k) => r.mbps / results[b][k].mbps)
+const ratio = (a, b) => {
+  if (!impls.includes(a) || !impls.includes(b)) return 'n/a'
+  const xs = ratios(a, b)
+  return `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`
+}
 console.log(
-  '\n| Implementation | Median MB/s (range) | CPU s sender (system) | CPU s receiver (system) | Receiver peak RSS (MiB, max) | fast ÷ this (median of per-run ratios) |',
+  '\n| Implementation | Median MB/s (range) | CPU s sender (system) | CPU s receiver (system) | Receiver peak RSS (MiB, max) | fast ÷ this (median of per-run ratios, range) | this ÷ tus (same) |',
 )
-console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const impl of impls) {
   const rs = results[impl]
-  const ratio = impls.includes('fast')
-    ? median(rs.map((r, k) => results.fast[k].mbps / r.mbps)).toFixed(2)
-    : 'n/a'
   const mbps = rs.map((r) => r.mbps)
   console.log(
-    `| ${impl} | ${median(mbps).toFixed(0)} (${range(mbps)}) | ${cpu(rs, 'cpuMs', 'sysMs')} | ${cpu(rs, 'receiverCpuMs', 'receiverSysMs')} | ${Math.max(...rs.map((r) => r.rssMiB)).toFixed(0)} | ${ratio} |`,
+    `| ${impl} | ${median(mbps).toFixed(0)} (${range(mbps)}) | ${cpu(rs, 'cpuMs', 'sysMs')} | ${cpu(rs, 'receiverCpuMs', 'receiverSysMs')} | ${Math.max(...rs.map((r) => r.rssMiB)).toFixed(0)} | ${ratio('fast', impl)} | ${ratio(impl, 'tus')} |`,
   )
 }

@@ -152,7 +152,7 @@ export function attachDecoder<T>(
         pending++
         ;(result as PromiseLike<unknown>).then(settled, rejected)
       }
-      return ++batch < maxFramesPerTurn && ++budget.used < budget.limit && !draining
+      return next()
     },
     error(error) {
       if (failed) return false
@@ -161,8 +161,17 @@ export function attachDecoder<T>(
         return false
       }
       handlers.error(error)
-      return ++batch < maxFramesPerTurn && ++budget.used < budget.limit && !draining
+      return next()
     },
+  }
+
+  /**
+   * Charges the frame just delivered and says whether the batch may go on. Both counters move
+   * every time: the frame that ends a batch costs the turn as much as any other.
+   */
+  function next(): boolean {
+    const budgetLeft = ++budget.used < budget.limit
+    return ++batch < maxFramesPerTurn && budgetLeft && !draining
   }
 
   function fail(error: ProtocolError) {

@@ -185,6 +185,21 @@ describe('sources sharing a budget', () => {
     expect(waited).toBeLessThan(40)
   })
 
+  it('charges every frame of a batch to the turn, the one that ends it too', async () => {
+    const budget = new TurnBudget(1000)
+    const s = source()
+    const seenUsed: number[] = []
+    attachDecoder(
+      s,
+      bytes(),
+      { frame: () => {}, error: () => {}, batchEnd: () => seenUsed.push(budget.used) },
+      { maxFramesPerTurn: 16, budget },
+    )
+    s.write(Buffer.alloc(40, 1))
+    await until(() => seenUsed.length === 1)
+    expect(seenUsed[0]).toBe(16)
+  })
+
   it('never lets one turn deliver more than its budget', async () => {
     const budget = new TurnBudget(100)
     let delivered = 0
