@@ -125,6 +125,31 @@ function waitFor<T>(
   })
 }
 
+/**
+ * The receiver's answer to one request: the body of the first `op` frame whose `key` field is
+ * `value`, or, when an ERROR frame for it comes first, the error it carries (a rejection).
+ */
+function waitForReply<T>(
+  handler: BinaryProtocolHandler,
+  op: number,
+  key: 'ref' | 'transferId',
+  value: unknown,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  return waitFor(
+    handler,
+    (frame) => {
+      const got = frame.flags & 0xff
+      if (got !== op && got !== Op.ERROR) return undefined
+      const body = decodeJson(frame.payload)
+      if (!body || body[key] !== value) return undefined
+      if (got === Op.ERROR) throw errorFrom(body)
+      return body as unknown as T
+    },
+    signal,
+  )
+}
+
 function errorFrom(body: Record<string, unknown>): TransferError {
   return fromWire(body.code, body.message, {
     transferId: typeof body.transferId === 'string' ? body.transferId : undefined,
@@ -140,18 +165,7 @@ async function start(
 ): Promise<StartResult> {
   for (let attempt = 0; ; attempt++) {
     const ref = nextRef++
-    const reply = waitFor(
-      handler,
-      (frame) => {
-        const op = frame.flags & 0xff
-        if (op !== Op.READY && op !== Op.ERROR) return undefined
-        const body = decodeJson(frame.payload)
-        if (!body || body.ref !== ref) return undefined
-        if (op === Op.ERROR) throw errorFrom(body)
-        return body as unknown as StartResult
-      },
-      signal,
-    )
+    const reply = waitForReply<StartResult>(handler, Op.READY, 'ref', ref, signal)
     handler.sendBinaryMessage(FILE_TRANSFER, encodeJson({ ...request, ref }), Op.START)
     try {
       return await reply
@@ -379,18 +393,7 @@ export async function sendFile(
       signal?.removeEventListener('abort', onAbort)
     }
     const digest = await hash.digest()
-    const complete = waitFor(
-      handler,
-      (frame) => {
-        const op = frame.flags & 0xff
-        if (op !== Op.COMPLETE && op !== Op.ERROR) return undefined
-        const body = decodeJson(frame.payload)
-        if (!body || body.transferId !== id) return undefined
-        if (op === Op.ERROR) throw errorFrom(body)
-        return body as unknown as CompletedTransfer
-      },
-      signal,
-    )
+    const complete = waitForReply<CompletedTransfer>(handler, Op.COMPLETE, 'transferId', id, signal)
     handler.sendBinaryMessage(FILE_TRANSFER, encodeJson({ transferId: id, sha256: digest }), Op.END)
     return await complete
   } finally {

@@ -153,15 +153,15 @@ export abstract class NewlineLengthDecoder<T> extends ChunkDecoder<T> {
           this.#payloadOffset = position + i
           i = -1
         } else {
+          // The raw view first: it is the cheapest frame (some 40 ns), where a test ahead weighs most.
           let stop: boolean
-          if (raw === 3) stop = this.payloadAt(chunk, i, end, position + i, false, sink) === false
+          if (raw === 1) stop = (sink as DecodeSink<Buffer>).frame(chunk.subarray(i, end)) === false
+          else if (raw === 3)
+            stop = this.payloadAt(chunk, i, end, position + i, false, sink) === false
           else if (raw === 0)
             stop = this.#deliver(chunk, i, end, position + i, false, sink) === false
-          else {
-            const view = chunk.subarray(i, end)
-            const frame = raw === 2 ? Buffer.from(view) : view
-            stop = (sink as DecodeSink<Buffer>).frame(frame) === false
-          }
+          else
+            stop = (sink as DecodeSink<Buffer>).frame(Buffer.from(chunk.subarray(i, end))) === false
           i = end
           if (stop) break
         }

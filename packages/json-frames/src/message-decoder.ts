@@ -6,6 +6,12 @@ import { JsonFramesErrorCode } from './errors.ts'
 import { NewlineLengthDecoder } from './frame-decoder.ts'
 import type { MessageDecoderOptions } from './types.ts'
 
+// Which check a payload failed: small numbers keep the per-frame function's bytecode small.
+const INVALID_UTF8 = 0
+const INVALID_JSON = 1
+const INVALID_MESSAGE = 2
+type Rejection = typeof INVALID_UTF8 | typeof INVALID_JSON | typeof INVALID_MESSAGE
+
 const MESSAGE_DECODER_KEYS = optionKeys<MessageDecoderOptions>({
   maxFrameBytes: true,
   oversize: true,
@@ -45,7 +51,14 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
     return this.payloadAt(slice.chunk, slice.start, slice.end, slice.offset, slice.owned, sink)
   }
 
-  /** @internal Every payload: `onPayload`'s, and those inside one chunk without the slice. */
+  /**
+   * @internal Every payload: `onPayload`'s, and those inside one chunk without the slice.
+   *
+   * It runs once per frame and must stay small enough for V8 to inline it into the chunk loop
+   * (460 bytes of bytecode on Node 20): two bytes over made the message decoder 2-7% slower on
+   * 64 KiB chunks, with the frame call no longer inlined either. So the error paths, which are
+   * rare, build their errors in `#error`, out of line.
+   */
   protected override payloadAt(
     buf: Buffer,
     start: number,
@@ -70,46 +83,38 @@ export class MessageDecoder<M = unknown> extends NewlineLengthDecoder<M> {
       // ASCII (most JSON) is checked and decoded faster than UTF-8.
       if (isAscii(payload)) text = payload.toString('latin1')
       else if (isUtf8(payload)) text = payload.toString('utf8')
-      else {
-        return sink.error(
-          this.#error(
-            JsonFramesErrorCode.INVALID_UTF8,
-            'payload is not valid UTF-8',
-            offset,
-            end - start,
-          ),
-        )
-      }
+      else return sink.error(this.#error(INVALID_UTF8, undefined, offset, end - start))
     }
     let value: M
     try {
       value = JSON.parse(text)
     } catch (cause) {
-      const hint = text.charCodeAt(0) === 0xfeff ? ' (it starts with a UTF-8 byte order mark)' : ''
-      return sink.error(
-        this.#error(
-          JsonFramesErrorCode.INVALID_JSON,
-          `payload is not JSON${hint}`,
-          offset,
-          end - start,
-          cause,
-        ),
-      )
+      return sink.error(this.#error(INVALID_JSON, text, offset, end - start, cause))
     }
     if (this.#requireType && !hasType(value)) {
-      return sink.error(
-        this.#error(
-          JsonFramesErrorCode.INVALID_MESSAGE,
-          'message is not an object with a string "type"',
-          offset,
-          end - start,
-        ),
-      )
+      return sink.error(this.#error(INVALID_MESSAGE, undefined, offset, end - start))
     }
     return sink.frame(value)
   }
 
-  #error(code: string, message: string, offset: number, length: number, cause?: unknown) {
+  /** The recoverable error for a payload that failed check `why`; `text` once it was decoded. */
+  #error(
+    why: Rejection,
+    text: string | undefined,
+    offset: number,
+    length: number,
+    cause?: unknown,
+  ) {
+    let code: string = JsonFramesErrorCode.INVALID_MESSAGE
+    let message = 'message is not an object with a string "type"'
+    if (why === INVALID_UTF8) {
+      code = JsonFramesErrorCode.INVALID_UTF8
+      message = 'payload is not valid UTF-8'
+    } else if (why === INVALID_JSON) {
+      code = JsonFramesErrorCode.INVALID_JSON
+      message = 'payload is not JSON'
+      if (text?.charCodeAt(0) === 0xfeff) message += ' (it starts with a UTF-8 byte order mark)'
+    }
     return new ProtocolError(code, `${message} (frame at offset ${offset}, ${length} bytes)`, {
       recoverable: true,
       offset,
