@@ -11,6 +11,8 @@ let close = () => {}
 let readyUserMs = 0
 let readySysMs = 0
 let readyFaults = 0
+// The harness gone (it failed): stop serving rather than linger.
+process.on('disconnect', () => process.exit(1))
 process.on('message', (message) => {
   if (message === 'go') {
     const usage = process.resourceUsage()

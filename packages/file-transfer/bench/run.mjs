@@ -118,19 +118,32 @@ function memory() {
   return { dirtyKiB: kib('Dirty') + kib('Writeback'), reportedKiB: reported }
 }
 
+/** The child's next message; rejects if it exits first (a crash must not hang the run). */
+function reply(child, name) {
+  return Promise.race([
+    once(child, 'message'),
+    once(child, 'exit').then(([code]) => {
+      throw new Error(`${name} exited with code ${code}`)
+    }),
+  ])
+}
+
 async function once1(impl, round) {
   prepare()
   const before = memory()
   const dir = join(root, `${impl}-${round}`)
   const execArgv = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []
   const receiver = fork(join(here, 'receiver.mjs'), [impl, dir], { stdio: 'inherit', execArgv })
-  const [{ port }] = await once(receiver, 'message')
+  const [{ port }] = await reply(receiver, `${impl} receiver`)
   receiver.send('go')
   const sender = fork(join(here, 'sender.mjs'), [impl, String(port), source], {
     stdio: 'inherit',
     execArgv,
   })
-  const [result] = await once(sender, 'message')
+  const [result] = await reply(sender, `${impl} sender`).catch((error) => {
+    receiver.kill()
+    throw error
+  })
   const after = memory()
   receiver.send('rss')
   const [{ maxRssKiB, cpuMs: receiverCpuMs, sysMs: receiverSysMs, faults }] = await once(
