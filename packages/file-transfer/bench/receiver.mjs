@@ -55,20 +55,19 @@ if (impl === 'raw') {
   })
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
   close = () => server.close()
-} else if (['fast', 'fast2m', 'fast4m', 'fastslices', 'base64'].includes(impl)) {
+} else if (['fast', 'fast2m', 'fast4m', 'fastjoin', 'base64'].includes(impl)) {
   const { FileReceiver, receiveFiles, TCPFileTransferServer } = await import('../dist/index.js')
   const { BinaryProtocolHandler } = await import('@verb-tcp/binary-frames')
   const receiver = new FileReceiver(dir, { minFreeBytes: 0, maxFileBytes: 2 ** 40 })
   const files = new TCPFileTransferServer(dir, { receiver })
   const server = net.createServer((socket) => {
     socket.on('error', () => {})
-    if (impl.startsWith('fast') && impl !== 'fastslices') receiveFiles(socket, receiver)
-    else if (impl === 'fastslices') {
-      // The fast path with binary-frames' slices: each chunk taken as the socket reads it
-      // arrived in, written with one writev and hashed piece by piece, never joined.
+    if (impl.startsWith('fast') && impl !== 'fastjoin') receiveFiles(socket, receiver)
+    else if (impl === 'fastjoin') {
+      // The fast path with each chunk joined from the socket reads it arrived in (binary-frames
+      // without slices; the default until slices measured faster), for A/B.
       const handler = new BinaryProtocolHandler(socket, {
         maxFrameBytes: 4 * 1024 * 1024 + 28,
-        slices: true,
       })
       receiveFiles(handler, receiver)
     } else files.attach(socket)

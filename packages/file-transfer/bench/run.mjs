@@ -6,7 +6,7 @@
 //            fsync): the best verified transfer of that pipe, the limit the fast path is held to;
 //   tus      @tus/server + @tus/file-store over HTTP (POST, then one PATCH, no checksum);
 //   base64   the docs-compatible path, driven by a docs-style client.
-// Experiments: fastslices (the receiver on binary-frames' `slices`), fast2m and fast4m (2 and
+// Experiments: fastjoin (the receiver joining each chunk, without binary-frames' `slices`), fast2m and fast4m (2 and
 // 4 MiB chunks); FT_CHUNK and FT_WINDOW set the fast sender's chunkBytes and windowBytes, and
 // FT_TIMELINE=1 prints its start, data and publish phases.
 //

@@ -214,7 +214,7 @@ const run = {
   rawsha,
   ceiling,
   fast,
-  fastslices: fast,
+  fastjoin: fast,
   fast2m: fast,
   fast4m: fast,
   base64,

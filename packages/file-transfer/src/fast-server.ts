@@ -13,8 +13,9 @@ const SHA256 = /^[0-9a-f]{64}$/
  * Serves the fast path on one connection: binary-frames `FILE_TRANSFER` (0x20) frames whose
  * flags carry the operation, chunks as raw bytes addressed by offset, each acknowledged after
  * its write callback. Pass a socket (a `BinaryProtocolHandler` is made for it, with a frame
- * limit that fits the receiver's largest chunk) or a handler you already use for other message
- * types. Returns the handler.
+ * limit that fits the receiver's largest chunk and binary-frames' `slices`, so a chunk is
+ * written and hashed as the pieces it arrived in, never joined) or a handler you already use for
+ * other message types (with or without `slices`). Returns the handler.
  *
  * Every refusal is an `ERROR` frame and the connection stays open; only a broken frame stream
  * (binary-frames' fatal errors) ends it. Transfers open when the socket closes are kept on disk
@@ -33,9 +34,11 @@ export function receiveFiles(
             receiver.options.maxChunkBytes + DATA_PREFIX_CRC_BYTES,
             64 * 1024,
           ),
-          // Not `slices: true`: taking each chunk as its socket reads (one writev, no join)
-          // measured within the noise of joining (about 2% faster, 0.06 CPU-s per GiB less).
-          // A handler passed in may use it; the receiver takes either.
+          // Each chunk as the socket reads it arrived in (one writev, hashed piece by piece),
+          // never joined: no 1 MiB copy into a fresh buffer per chunk, whose page faults cost
+          // more than the copy (1 GiB: 0.12 receiver CPU-s less, 1.05x the throughput). A handler
+          // passed in may join instead; the receiver takes either.
+          slices: true,
         })
   const socket = handler.socket
   const connection = receiver.connection()

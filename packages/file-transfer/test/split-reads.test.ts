@@ -37,17 +37,14 @@ function pair() {
 
 const offsetOf = (ack: Buffer) => ack.readUInt32BE(16) * 2 ** 32 + ack.readUInt32BE(20)
 
-/** The receiver on the in-memory end: joined chunks (the default) or binary-frames' slices. */
+/** The receiver on the in-memory end: binary-frames' slices (the default) or joined chunks. */
 function serve(server: Duplex, r: FileReceiver, slices: boolean): void {
-  receiveFiles(
-    slices ? new BinaryProtocolHandler(server, { slices, maxFrameBytes: 1 << 22 }) : server,
-    r,
-  )
+  receiveFiles(slices ? server : new BinaryProtocolHandler(server, { maxFrameBytes: 1 << 22 }), r)
 }
 
 describe.each([
-  ['joined', false],
-  ['as slices (written as pieces, never joined)', true],
+  ['joined (a handler passed in)', false],
+  ['as slices (the default: written as pieces, never joined)', true],
 ])('fast path: chunks that arrive in several reads, %s', (_name, slices) => {
   it('a DATA frame cut at every point of its header, prefix and CRC, and around the copy threshold, is written and hashed whole', async () => {
     const box = sandbox()
