@@ -44,13 +44,13 @@ if (impl === 'raw') {
   })
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
   close = () => server.close()
-} else if (impl === 'ceiling') {
+} else if (impl === 'rawworker') {
   // rawsha with the hash on a worker thread on both ends (the sender's too).
   const { threadHash } = await import('./thread-hash.mjs')
   // Started before the clock, as a long-lived server's would have been.
   const hash = threadHash()
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    const out = createWriteStream(join(dir, 'ceiling.bin'))
+    const out = createWriteStream(join(dir, 'rawworker.bin'))
     socket.on('data', (chunk) => hash.update(chunk))
     socket.pipe(out)
     out.on('close', async () => socket.end(await hash.digest()))

@@ -2,8 +2,8 @@
 //   fast     this package's fast path (binary frames, SHA-256 end to end, fsync + atomic publish);
 //   raw      a raw TCP pipe, createReadStream().pipe(socket) into createWriteStream (no hash, no fsync);
 //   rawsha   the raw pipe hashing SHA-256 on both ends in the I/O thread, digests compared;
-//   ceiling  the raw pipe with SHA-256 on a worker thread on both ends, digests compared (no
-//            fsync): the best verified transfer of that pipe, the limit the fast path is held to;
+//   rawworker the raw pipe with SHA-256 on a worker thread on both ends, digests compared (no
+//            fsync);
 //   tus      @tus/server + @tus/file-store over HTTP (POST, then one PATCH, no checksum);
 //   base64   the docs-compatible path, driven by a docs-style client.
 // Experiments: fastjoin (the receiver joining each chunk, without binary-frames' `slices`), fast2m and fast4m (2 and
@@ -17,7 +17,7 @@
 // their threads), the receiver's peak RSS (no file is held in memory) and page faults.
 //
 // Usage (after `npm run build`; on a machine doing nothing else, since it measures throughput):
-//   node bench/run.mjs [--size 1g] [--runs 3] [--impl fast,raw,ceiling,tus,...] [--dir /tmp]
+//   node bench/run.mjs [--size 1g] [--runs 3] [--impl fast,raw,rawworker,tus,...] [--dir /tmp]
 //                      [--prime BYTES] [--profile DIR]
 // The source and received files live in a temp directory under --dir (same disk) and are
 // deleted at the end.
@@ -182,7 +182,7 @@ for (let round = 0; round < runs; round++) {
     const r = await once1(impl, round)
     results[impl][round] = r
     console.log(
-      `run ${round + 1} ${impl.padEnd(6)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.ms.toFixed(0).padStart(6)} ms  CPU ms (of it system) sender ${r.cpuMs.toFixed(0).padStart(5)} (${r.sysMs.toFixed(0).padStart(4)}) receiver ${r.receiverCpuMs.toFixed(0).padStart(5)} (${r.receiverSysMs.toFixed(0).padStart(4)})  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB, ${(r.faults / 1000).toFixed(0)}k page faults; dirty at start ${r.dirtyMiB.toFixed(0)} MiB, handed to the host during the run ${r.reportedDuringMiB.toFixed(0)} MiB`,
+      `run ${round + 1} ${impl.padEnd(9)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.ms.toFixed(0).padStart(6)} ms  CPU ms (of it system) sender ${r.cpuMs.toFixed(0).padStart(5)} (${r.sysMs.toFixed(0).padStart(4)}) receiver ${r.receiverCpuMs.toFixed(0).padStart(5)} (${r.receiverSysMs.toFixed(0).padStart(4)})  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB, ${(r.faults / 1000).toFixed(0)}k page faults; dirty at start ${r.dirtyMiB.toFixed(0)} MiB, handed to the host during the run ${r.reportedDuringMiB.toFixed(0)} MiB`,
     )
   }
 }

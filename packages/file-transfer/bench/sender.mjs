@@ -12,9 +12,9 @@ const [impl, portText, path] = process.argv.slice(2)
 // Loaded before the clock starts.
 const { sendFile } = await import('../dist/index.js')
 const { MessageHandler } = await import('@verb-tcp/json-frames')
-// The ceiling's hashing thread starts before the clock, as a long-lived server's would have.
+// rawworker's hashing thread starts before the clock, as a long-lived server's would have.
 const preparedHash =
-  impl === 'ceiling' ? (await import('./thread-hash.mjs')).threadHash() : undefined
+  impl === 'rawworker' ? (await import('./thread-hash.mjs')).threadHash() : undefined
 const port = Number(portText)
 const { size } = await fs.stat(path)
 
@@ -54,8 +54,8 @@ async function rawsha() {
   socket.destroy()
 }
 
-/** rawsha with both hashes on worker threads: the best verified transfer of this pipe. */
-async function ceiling() {
+/** rawsha with both hashes on worker threads. */
+async function rawworker() {
   const hash = preparedHash
   const socket = await connect()
   const digest = new Promise((resolve) => {
@@ -212,7 +212,7 @@ async function tus() {
 const run = {
   raw,
   rawsha,
-  ceiling,
+  rawworker,
   fast,
   fastjoin: fast,
   fast2m: fast,

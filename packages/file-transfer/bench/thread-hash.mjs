@@ -1,4 +1,4 @@
-// SHA-256 computed on a worker thread, for the `ceiling` implementation: the I/O thread only
+// SHA-256 computed on a worker thread, for the `rawworker` implementation: the I/O thread only
 // copies each chunk into a 1 MiB batch (a memcpy costs a tenth of hashing it) and transfers the
 // batch to the worker, which hashes it and hands the memory back for reuse.
 import { Worker } from 'node:worker_threads'
