@@ -43,6 +43,10 @@ export async function sigtermDuringUploads(
     const noticed: boolean[] = uploads.map(() => false)
     // An upload that completed before its notice came closed its connection: no notice to get.
     const doneBeforeSignal: boolean[] = uploads.map(() => false)
+    // Set once an upload listens for the notice. The signal waits for all of them: a notice that
+    // came while a client still waited for its welcome or its file_start_ack would end that wait
+    // with a closed connection, and the phase would fail on its own timing, not on the server.
+    const listening: boolean[] = uploads.map(() => false)
     const sends = uploads.map(async (upload, i) => {
       const client = await MessageClient.connect(first.ports.message as number, { keep: false })
       await client.nextOfType('welcome')
@@ -55,12 +59,16 @@ export async function sigtermDuringUploads(
           client.socket.end()
         }
       }
+      listening[i] = true
       await upload.send(client, offset, { stop: () => noticed[i] === true })
       if (!noticed[i] && upload.acked >= size) doneBeforeSignal[i] = true
       client.close()
     })
     const total = count * size
-    await waitFor(() => uploads.reduce((sum, u) => sum + u.acked, 0) >= total / 3, 60_000)
+    await waitFor(
+      () => listening.every(Boolean) && uploads.reduce((sum, u) => sum + u.acked, 0) >= total / 3,
+      60_000,
+    )
     const signalledAt = Date.now()
     first.kill('SIGTERM')
     await Promise.all(sends)
@@ -170,10 +178,16 @@ export async function diskFullDuringUpload(
       () => false,
     )
     expect(report, connectionLives, 'the connection did not go on after the disk-full error')
-    const leftovers = readdirSync(dir, { recursive: true }).filter(
-      (name) => !String(name).endsWith('.lock'),
-    )
-    report.figures['disk full: left in the upload dir'] = leftovers.join(', ') || 'nothing'
+    // The error is sent as soon as the write fails; the partial and its metadata are removed
+    // right after, once the writes still in flight have settled.
+    const leftovers = () =>
+      readdirSync(dir, { recursive: true }).filter(
+        (name) => String(name) !== '.partial' && !String(name).endsWith('.lock'),
+      )
+    await waitFor(() => leftovers().length === 0, 10_000)
+    const left = leftovers()
+    report.figures['disk full: left in the upload dir'] = left.join(', ') || 'nothing'
+    expect(report, left.length === 0, `the failed upload left ${left.join(', ')} behind`)
     rmSync(join(mount, 'filler'))
     const again = new DocsUpload('reliability-disk-2', 'after.bin', randomBytes(MiB))
     let completed = false
