@@ -35,11 +35,10 @@ async function raw() {
   socket.destroy()
 }
 
-async function rawsha() {
-  const { createHash } = await import('node:crypto')
+/** The raw pipe, hashing what it reads; the receiver answers with its digest and closes. */
+async function hashedPipe(hash, digestHex) {
   const socket = await connect()
-  const hash = createHash('sha256')
-  const digest = new Promise((resolve) => {
+  const theirs = new Promise((resolve) => {
     let text = ''
     socket.setEncoding('utf8')
     socket.on('data', (s) => {
@@ -50,28 +49,20 @@ async function rawsha() {
   const input = createReadStream(path, { highWaterMark: 1024 * 1024 })
   input.on('data', (chunk) => hash.update(chunk))
   input.pipe(socket)
-  if ((await digest) !== hash.digest('hex')) throw new Error('digest mismatch')
+  const [digest, ours] = await Promise.all([theirs, once(input, 'end').then(digestHex)])
+  if (digest !== ours) throw new Error('digest mismatch')
   socket.destroy()
+}
+
+async function rawsha() {
+  const { createHash } = await import('node:crypto')
+  const hash = createHash('sha256')
+  await hashedPipe(hash, () => hash.digest('hex'))
 }
 
 /** rawsha with both hashes on worker threads. */
 async function rawworker() {
-  const hash = preparedHash
-  const socket = await connect()
-  const digest = new Promise((resolve) => {
-    let text = ''
-    socket.setEncoding('utf8')
-    socket.on('data', (s) => {
-      text += s
-    })
-    socket.on('end', () => resolve(text))
-  })
-  const input = createReadStream(path, { highWaterMark: 1024 * 1024 })
-  input.on('data', (chunk) => hash.update(chunk))
-  input.pipe(socket)
-  const [theirs, ours] = await Promise.all([digest, once(input, 'end').then(() => hash.digest())])
-  if (theirs !== ours) throw new Error('digest mismatch')
-  socket.destroy()
+  await hashedPipe(preparedHash, () => preparedHash.digest())
 }
 
 async function fast() {
