@@ -31,6 +31,24 @@ const source = () => {
   return s
 }
 
+/**
+ * `sources` sources on one budget, each flooding 5,000 one-byte frames at once: the most units
+ * the budget had counted when a frame was delivered.
+ */
+async function mostUsedUnderFlood(budget: TurnBudget, sources: number): Promise<number> {
+  let delivered = 0
+  let mostUsed = 0
+  const frame = () => {
+    delivered++
+    mostUsed = Math.max(mostUsed, budget.used)
+  }
+  const srcs = Array.from({ length: sources }, () => source())
+  for (const s of srcs) attachDecoder(s, bytes(), { frame, error: () => {} }, { budget })
+  for (const s of srcs) s.write(Buffer.alloc(5000, 1))
+  await until(() => delivered === sources * 5000)
+  return mostUsed
+}
+
 describe('a batch that ends mid-chunk', () => {
   it('stops after maxFramesPerTurn frames and goes on where it stopped', async () => {
     const s = source()
@@ -201,17 +219,7 @@ describe('sources sharing a budget', () => {
   })
 
   it('never lets one turn deliver more than its budget', async () => {
-    const budget = new TurnBudget(100)
-    let delivered = 0
-    let mostUsed = 0
-    const frame = () => {
-      delivered++
-      mostUsed = Math.max(mostUsed, budget.used)
-    }
-    const srcs = Array.from({ length: 10 }, () => source())
-    for (const s of srcs) attachDecoder(s, bytes(), { frame, error: () => {} }, { budget })
-    for (const s of srcs) s.write(Buffer.alloc(5000, 1))
-    await until(() => delivered === 50_000)
+    const mostUsed = await mostUsedUnderFlood(new TurnBudget(100), 10)
     // `used` counts the frames (and KiB) of the turn so far; a frame is charged after its handler.
     expect(mostUsed).toBeLessThan(100)
   })
@@ -222,17 +230,7 @@ describe('the default budget', () => {
   // turn for every connection queued before it in the listen backlog, so a turn must stay short.
   // With 4096 units, a connection queued behind 2,000 flooding clients waited 5 s for its accept.
   it('keeps a flooded turn to at most 1024 frames', async () => {
-    const budget = new TurnBudget()
-    let delivered = 0
-    let mostUsed = 0
-    const frame = () => {
-      delivered++
-      mostUsed = Math.max(mostUsed, budget.used)
-    }
-    const srcs = Array.from({ length: 20 }, () => source())
-    for (const s of srcs) attachDecoder(s, bytes(), { frame, error: () => {} }, { budget })
-    for (const s of srcs) s.write(Buffer.alloc(5000, 1))
-    await until(() => delivered === 100_000)
+    const mostUsed = await mostUsedUnderFlood(new TurnBudget(), 20)
     expect(mostUsed).toBeLessThanOrEqual(1024)
     // The flood did fill turns: the bound above is the budget's, not an idle loop's.
     expect(mostUsed).toBeGreaterThan(512)
