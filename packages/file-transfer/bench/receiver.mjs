@@ -57,10 +57,19 @@ if (impl === 'raw') {
   })
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
   close = () => server.close()
-} else if (['fast', 'fast2m', 'fast4m', 'fastjoin', 'base64'].includes(impl)) {
-  const { FileReceiver, receiveFiles, TCPFileTransferServer } = await import('../dist/index.js')
+} else if (['fast', 'fastbuffered', 'fast2m', 'fast4m', 'fastjoin', 'base64'].includes(impl)) {
+  const { FileReceiver, LocalDirectoryStorage, receiveFiles, TCPFileTransferServer } = await import(
+    '../dist/index.js'
+  )
   const { BinaryProtocolHandler } = await import('@verb-tcp/binary-frames')
-  const receiver = new FileReceiver(dir, { minFreeBytes: 0, maxFileBytes: 2 ** 40 })
+  const receiver = new FileReceiver(dir, {
+    minFreeBytes: 0,
+    maxFileBytes: 2 ** 40,
+    // fastbuffered: every write through the page cache (the default before direct writes).
+    ...(impl === 'fastbuffered' && {
+      storage: new LocalDirectoryStorage(dir, { directWrites: false }),
+    }),
+  })
   const files = new TCPFileTransferServer(dir, { receiver })
   const server = net.createServer((socket) => {
     socket.on('error', () => {})

@@ -6,8 +6,9 @@
 //            fsync);
 //   tus      @tus/server + @tus/file-store over HTTP (POST, then one PATCH, no checksum);
 //   base64   the docs-compatible path, driven by a docs-style client.
-// Experiments: fastjoin (the receiver joining each chunk, without binary-frames' `slices`), fast2m and fast4m (2 and
-// 4 MiB chunks); FT_CHUNK and FT_WINDOW set the fast sender's chunkBytes and windowBytes, and
+// Experiments: fastbuffered (the receiver writing through the page cache, without direct writes),
+// fastjoin (the receiver joining each chunk, without binary-frames' `slices`), fast2m and fast4m (2
+// and 4 MiB chunks); FT_CHUNK and FT_WINDOW set the fast sender's chunkBytes and windowBytes, and
 // FT_TIMELINE=1 prints its start, data and publish phases.
 //
 // Sender and receiver are separate processes, forked fresh for every run; implementations are
@@ -33,6 +34,7 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -172,6 +174,22 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
+// What SHA-256 alone costs on this machine, in a process of its own: the fast path hashes every
+// byte twice (sender and receiver), so this is CPU no verified transfer can avoid.
+function shaSecondsPerGiB() {
+  const script = `const { createHash } = require('node:crypto')
+const b = Buffer.alloc(1 << 20, 7)
+const h = createHash('sha256')
+h.update(b)
+const c = process.cpuUsage()
+for (let i = 0; i < 512; i++) h.update(b)
+h.digest()
+const u = process.cpuUsage(c)
+console.log((u.user + u.system) / 1e6 * 2)`
+  return Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }))
+}
+const shaCosts = [shaSecondsPerGiB()]
+
 console.log(
   `size ${(size / 1024 ** 2).toFixed(0)} MiB, ${runs} runs, order rotates per run: ${impls.join(', ')}`,
 )
@@ -182,10 +200,12 @@ for (let round = 0; round < runs; round++) {
     const r = await once1(impl, round)
     results[impl][round] = r
     console.log(
-      `run ${round + 1} ${impl.padEnd(9)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.ms.toFixed(0).padStart(6)} ms  CPU ms (of it system) sender ${r.cpuMs.toFixed(0).padStart(5)} (${r.sysMs.toFixed(0).padStart(4)}) receiver ${r.receiverCpuMs.toFixed(0).padStart(5)} (${r.receiverSysMs.toFixed(0).padStart(4)})  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB, ${(r.faults / 1000).toFixed(0)}k page faults; dirty at start ${r.dirtyMiB.toFixed(0)} MiB, handed to the host during the run ${r.reportedDuringMiB.toFixed(0)} MiB`,
+      `run ${round + 1} ${impl.padEnd(9)} ${r.mbps.toFixed(0).padStart(5)} MB/s  ${r.ms.toFixed(0).padStart(6)} ms  CPU ms (of it system) sender ${r.cpuMs.toFixed(0).padStart(5)} (${r.sysMs.toFixed(0).padStart(4)}) receiver ${r.receiverCpuMs.toFixed(0).padStart(5)} (${r.receiverSysMs.toFixed(0).padStart(4)})  receiver peak RSS ${r.rssMiB.toFixed(0)} MiB, page faults sender ${(r.senderFaults / 1000).toFixed(0)}k receiver ${(r.faults / 1000).toFixed(0)}k; dirty at start ${r.dirtyMiB.toFixed(0)} MiB, handed to the host during the run ${r.reportedDuringMiB.toFixed(0)} MiB`,
     )
   }
 }
+
+shaCosts.push(shaSecondsPerGiB())
 
 const range = (xs) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`
 const cpu = (rs, key, sys) =>
@@ -206,4 +226,40 @@ for (const impl of impls) {
   console.log(
     `| ${impl} | ${median(mbps).toFixed(0)} (${range(mbps)}) | ${cpu(rs, 'cpuMs', 'sysMs')} | ${cpu(rs, 'receiverCpuMs', 'receiverSysMs')} | ${Math.max(...rs.map((r) => r.rssMiB)).toFixed(0)} | ${ratio('fast', impl)} | ${ratio(impl, 'tus')} |`,
   )
+}
+
+// The CPU ceiling, from this run's own figures. Every implementation's CPU (sender and receiver,
+// all threads) per GiB moved; at best both processes keep every core busy, so CPU-s per GiB ÷
+// cores is the shortest time a GiB can take. The least work a verified transfer can do is two
+// SHA-256 passes plus the least CPU any measured implementation spends moving the bytes besides
+// hashing them (the fast path's own hashes subtracted).
+if (impls.includes('fast') && impls.includes('tus')) {
+  const cores = availableParallelism()
+  const gib = size / 1024 ** 3
+  const perGiB = (impl) =>
+    median(results[impl].map((r) => (r.cpuMs + r.receiverCpuMs) / 1000 / gib))
+  const busy = (impl) => median(results[impl].map((r) => (r.cpuMs + r.receiverCpuMs) / r.ms))
+  const mbpsAt = (cpuSecondsPerGiB, coresBusy) => (1024 ** 3 / 1e6) * (coresBusy / cpuSecondsPerGiB)
+  const sha = Math.min(...shaCosts)
+  const moving = Object.fromEntries(
+    impls
+      .filter((i) => ['fast', 'raw', 'tus'].includes(i))
+      .map((i) => [i, perGiB(i) - (i === 'fast' ? 2 * sha : 0)]),
+  )
+  const least = Math.min(...Object.values(moving))
+  const floor = 1.2 * median(results.tus.map((r) => r.mbps))
+  console.log(`
+CPU ceiling (${cores} cores): SHA-256 costs ${sha.toFixed(2)} CPU-s per GiB (in a process of its own,
+before and after the runs: ${shaCosts.map((x) => x.toFixed(2)).join(', ')}).
+| Implementation | CPU-s per GiB | of it moving the bytes (hashes subtracted) | cores busy (median) | MB/s with all ${cores} cores busy |
+| --- | ---: | ---: | ---: | ---: |`)
+  for (const impl of Object.keys(moving)) {
+    console.log(
+      `| ${impl} | ${perGiB(impl).toFixed(2)} | ${moving[impl].toFixed(2)} | ${busy(impl).toFixed(2)} | ${mbpsAt(perGiB(impl), cores).toFixed(0)} |`,
+    )
+  }
+  const verified = 2 * sha + least
+  console.log(`
+1.2 × tus = ${floor.toFixed(0)} MB/s. The fast path at its measured CPU would need ${((floor * perGiB('fast')) / (1024 ** 3 / 1e6)).toFixed(2)} of ${cores} cores busy (it keeps ${busy('fast').toFixed(2)}).
+With the least CPU measured here for moving the bytes (${least.toFixed(2)} s) plus 2 × SHA-256, a verified transfer needs ${verified.toFixed(2)} CPU-s per GiB: at most ${mbpsAt(verified, cores).toFixed(0)} MB/s with all ${cores} cores busy.`)
 }

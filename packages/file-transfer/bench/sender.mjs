@@ -206,16 +206,20 @@ const run = {
   rawworker,
   fast,
   fastjoin: fast,
+  fastbuffered: fast,
   fast2m: fast,
   fast4m: fast,
   base64,
   tus,
 }[impl]
 const cpu = process.cpuUsage()
+const faults = process.resourceUsage().minorPageFault
 const began = performance.now()
 await run()
 const ms = performance.now() - began
 const used = process.cpuUsage(cpu)
-process.send({ ms, cpuMs: (used.user + used.system) / 1000, sysMs: used.system / 1000 }, () =>
-  process.exit(0),
+const faulted = process.resourceUsage().minorPageFault - faults
+process.send(
+  { ms, cpuMs: (used.user + used.system) / 1000, sysMs: used.system / 1000, senderFaults: faulted },
+  () => process.exit(0),
 )

@@ -43,7 +43,7 @@ export {
   WireCode,
 } from './errors.ts'
 export { receiveFiles } from './fast-server.ts'
-export { LocalDirectoryStorage } from './local-storage.ts'
+export { LocalDirectoryStorage, type LocalDirectoryStorageOptions } from './local-storage.ts'
 export { isValidName, nameProblem } from './name.ts'
 export { FileReceiver, type FileReceiverEvents, ReceiverConnection } from './receiver.ts'
 export { cancelTransfer, type SendFileOptions, type SendProgress, sendFile } from './send-file.ts'

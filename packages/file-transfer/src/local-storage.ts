@@ -10,7 +10,9 @@ import {
   statSync,
 } from 'node:fs'
 import { isAbsolute, join, relative, sep } from 'node:path'
+import { bool, knownKeys } from '@verb-tcp/core/validate'
 import { PARTIAL_DIR } from './constants.ts'
+import { DirectWrites } from './direct-writes.ts'
 import { acquireLock } from './lock-file.ts'
 import { isValidName } from './name.ts'
 import type { FileStorage, PartialFile, PartialMeta } from './storage.ts'
@@ -40,9 +42,11 @@ class LocalPartialFile implements PartialFile {
   constructor(
     readonly handle: fs.FileHandle,
     readonly size: number,
+    readonly direct: DirectWrites | undefined,
   ) {}
 
   async write(data: Uint8Array, position: number): Promise<void> {
+    if (this.direct) return this.writev([data], position)
     let done = 0
     while (done < data.byteLength) {
       const { bytesWritten } = await this.handle.write(
@@ -58,6 +62,14 @@ class LocalPartialFile implements PartialFile {
   async writev(pieces: readonly Uint8Array[], position: number): Promise<void> {
     let rest = pieces
     let at = position
+    if (this.direct) {
+      let length = 0
+      for (const piece of pieces) length += piece.byteLength
+      const done = await this.direct.write(pieces, position, length)
+      if (done === length) return
+      rest = after(pieces, done)
+      at += done
+    }
     while (rest.length > 0) {
       const { bytesWritten } = await this.handle.writev(rest as Uint8Array[], at)
       if (bytesWritten === 0) throw new Error('writev wrote nothing')
@@ -70,9 +82,22 @@ class LocalPartialFile implements PartialFile {
     return this.handle.sync()
   }
 
-  close(): Promise<void> {
-    return this.handle.close()
+  async close(): Promise<void> {
+    try {
+      await this.direct?.close()
+    } finally {
+      await this.handle.close()
+    }
   }
+}
+
+export interface LocalDirectoryStorageOptions {
+  /**
+   * Write aligned chunks of partial uploads with `O_DIRECT`, bypassing the page cache, where
+   * the filesystem allows it (elsewhere, and for unaligned chunks, writes are buffered).
+   * @default true
+   */
+  directWrites?: boolean
 }
 
 /**
@@ -86,11 +111,14 @@ class LocalPartialFile implements PartialFile {
  */
 export class LocalDirectoryStorage implements FileStorage {
   readonly directory: string
+  readonly #directWrites: boolean
   #root = ''
   #partials = ''
 
-  constructor(directory: string) {
+  constructor(directory: string, options: LocalDirectoryStorageOptions = {}) {
     this.directory = directory
+    knownKeys(options, ['directWrites'], 'LocalDirectoryStorage')
+    this.#directWrites = bool(options.directWrites, 'directWrites', true)
   }
 
   async open(): Promise<void> {
@@ -151,7 +179,7 @@ export class LocalDirectoryStorage implements FileStorage {
     } finally {
       await metaHandle.close()
     }
-    return new LocalPartialFile(await fs.open(this.#path(id), flags, 0o600), 0)
+    return this.#partial(id, await fs.open(this.#path(id), flags, 0o600), 0)
   }
 
   async reopen(id: string): Promise<{ meta: PartialMeta; file: PartialFile } | undefined> {
@@ -179,7 +207,7 @@ export class LocalDirectoryStorage implements FileStorage {
       throw error
     }
     const { size } = await handle.stat()
-    return { meta, file: new LocalPartialFile(handle, size) }
+    return { meta, file: await this.#partial(id, handle, size) }
   }
 
   async *read(id: string, length: number): AsyncIterable<Uint8Array> {
@@ -235,6 +263,11 @@ export class LocalDirectoryStorage implements FileStorage {
       if (now - touched >= ttlMs) out.push(id)
     }
     return out
+  }
+
+  async #partial(id: string, handle: fs.FileHandle, size: number): Promise<LocalPartialFile> {
+    const direct = this.#directWrites ? await DirectWrites.open(this.#path(id), handle) : undefined
+    return new LocalPartialFile(handle, size, direct)
   }
 
   async #syncDirectory(path: string): Promise<void> {
