@@ -230,9 +230,9 @@ for (const impl of impls) {
 
 // The CPU ceiling, from this run's own figures. Every implementation's CPU (sender and receiver,
 // all threads) per GiB moved; at best both processes keep every core busy, so CPU-s per GiB ÷
-// cores is the shortest time a GiB can take. The least work a verified transfer can do is two
-// SHA-256 passes plus the least CPU any measured implementation spends moving the bytes besides
-// hashing them (the fast path's own hashes subtracted).
+// cores is the shortest time a GiB can take. A verified transfer's work, at best as measured
+// here: two SHA-256 passes plus the least CPU any measured implementation spends moving the bytes
+// besides hashing them (the fast path's own hashes subtracted).
 if (impls.includes('fast') && impls.includes('tus')) {
   const cores = availableParallelism()
   const gib = size / 1024 ** 3

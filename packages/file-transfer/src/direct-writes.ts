@@ -75,7 +75,8 @@ export class DirectWrites {
    * the rest through the page cache.
    */
   async write(pieces: readonly Uint8Array[], position: number, length: number): Promise<number> {
-    if (this.#disabled || length > SLOT_BYTES || (position | length) % ALIGN !== 0) return 0
+    if (this.#disabled || length > SLOT_BYTES) return 0
+    if (position % ALIGN !== 0 || length % ALIGN !== 0) return 0
     const slot = takeSlot()
     if (slot === undefined) return 0
     try {
