@@ -3,13 +3,16 @@ import {
   closeSync,
   constants,
   existsSync,
+  promises as fs,
   mkdtempSync,
   openSync,
   readFileSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
+import { DirectWrites } from '../src/direct-writes.ts'
 import { LocalDirectoryStorage, type PartialFile } from '../src/index.ts'
 import { cleanup, onCleanup, sandbox } from './helpers.ts'
 
@@ -109,4 +112,17 @@ it('writes nothing directly with directWrites: false, and refuses unknown option
   await file.close()
   expect(readFileSync(path).equals(data)).toBe(true)
   expect(() => new LocalDirectoryStorage(uploads, { direct: true } as never)).toThrow(/direct/)
+})
+
+it('opens no direct descriptor for a path that is missing or no longer the open file', async () => {
+  const { root } = sandbox()
+  const a = join(root, 'a')
+  const b = join(root, 'b')
+  writeFileSync(a, '')
+  writeFileSync(b, '')
+  const handle = await fs.open(a, 'r+')
+  onCleanup(() => handle.close())
+  expect(await DirectWrites.open(join(root, 'missing'), handle)).toBeUndefined()
+  // `a` replaced by another file after it was opened: the second descriptor would write elsewhere.
+  expect(await DirectWrites.open(b, handle)).toBeUndefined()
 })
