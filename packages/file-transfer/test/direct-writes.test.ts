@@ -21,7 +21,7 @@ afterEach(cleanup)
 const ID = 'ab'.repeat(16)
 const meta = { name: 'out.bin', size: 0, createdAt: 0 }
 
-/** Whether the filesystem under `dir` accepts O_DIRECT (tmpfs does not). */
+/** Whether the filesystem under `dir` accepts O_DIRECT (tmpfs before Linux 6.6 does not). */
 function directSupported(dir: string): boolean {
   if (constants.O_DIRECT === undefined) return false
   const probe = join(dir, 'probe')
