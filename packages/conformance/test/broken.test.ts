@@ -1,0 +1,133 @@
+// Every case can fail: for each case, a server that breaks exactly the rule it tests makes it
+// fail (and the failure names the rule), while the same server with nothing broken passes the
+// whole suite. A case no broken server can fail would not be a case.
+import { describe, expect, it } from 'vitest'
+import { listCases, run } from '../src/index.ts'
+import type { Protocol } from '../src/types.ts'
+import { type BinaryBreak, startBinaryServer } from './servers/binary-server.ts'
+import { type JsonBreak, startJsonServer } from './servers/json-server.ts'
+import type { Listening } from './servers/listen.ts'
+
+/** Which broken server fails each case. */
+const JSON_BREAKS: Record<string, JsonBreak> = {
+  '1.1': 'ping-without-id',
+  '1.2': 'chunk-framing',
+  '1.3': 'char-length',
+  '1.4': 'per-chunk-decode',
+  '1.5': 'first-frame-only',
+  '1.6': 'payload-until-lf',
+  '1.7': 'chunk-framing',
+  '2.1': 'silent-invalid-json',
+  '2.2': 'limit-off-by-one',
+  '2.3': 'no-limit',
+  '2.4': 'no-limit',
+  '2.5': 'parseint-length',
+  '2.6': 'parseint-length',
+  '2.7': 'parseint-length',
+  '2.8': 'parseint-length',
+  '2.9': 'parseint-length',
+  '2.10': 'parseint-length',
+  '2.11': 'parseint-length',
+  '2.12': 'parseint-length',
+  '2.13': 'parseint-length',
+  '2.14': 'parseint-length',
+  '2.15': 'parseint-length',
+  '2.16': 'parseint-length',
+  '2.17': 'parseint-length',
+  '2.18': 'parseint-length',
+  '2.19': 'parseint-length',
+  '2.20': 'skip-blank-lines',
+  '3.1': 'silent-invalid-json',
+  '3.2': 'silent-invalid-json',
+  '3.3': 'strip-bom',
+  '3.4': 'lenient-utf8',
+  '3.5': 'lenient-utf8',
+  '3.6': 'lenient-utf8',
+  '3.7': 'lenient-utf8',
+  '3.8': 'no-type-check',
+  '3.9': 'no-type-check',
+  '3.10': 'no-type-check',
+  '3.11': 'no-type-check',
+  '3.12': 'no-type-check',
+  '3.13': 'error-without-id',
+  '4.1': 'no-backpressure',
+  '4.2': 'global-pause',
+  '4.3': 'half-open',
+}
+
+const BINARY_BREAKS: Record<string, BinaryBreak> = {
+  '1.1': 'pong-payload',
+  '1.2': 'heartbeat-payload-kept',
+  '1.3': 'flags-dropped',
+  '1.4': 'chunk-framing',
+  '1.5': 'chunk-framing',
+  '1.6': 'drop-empty',
+  '1.7': 'first-frame-only',
+  '1.8': 'chunk-framing',
+  '2.1': 'no-limit',
+  '2.2': 'signed-length',
+  '2.3': 'no-limit',
+  '2.4': 'limit-off-by-one',
+  '2.5': 'no-limit',
+  '2.6': 'no-limit',
+  '3.1': 'strict-flags',
+  '3.2': 'unknown-type-payload-kept',
+  '3.3': 'unknown-type-closes',
+  '3.4': 'answers-pong',
+  '4.1': 'no-backpressure',
+  '4.2': 'half-open',
+}
+
+// Short waits: against loopback every answer is there in milliseconds, and a broken server's
+// missing close or answer costs the case one `timeout`.
+const TIMEOUT = 1000
+
+function suite<B extends string>(
+  protocol: Protocol,
+  breaks: Record<string, B>,
+  start: (breaks: B[]) => Promise<Listening>,
+) {
+  describe(`${protocol}: every case has a broken server that fails it`, () => {
+    const cases = listCases(protocol)
+
+    it('maps every case to a broken server', () => {
+      expect(
+        cases.map((c) => c.id.slice(protocol.length + 1)).filter((id) => !(id in breaks)),
+      ).toEqual([])
+    })
+
+    it('passes everything against the same server with nothing broken', async () => {
+      const server = await start([])
+      try {
+        const report = await run({ protocol, port: server.port, timeout: TIMEOUT })
+        expect(
+          report.results.filter((r) => r.status !== 'pass').map((r) => `${r.id}: ${r.reason}`),
+        ).toEqual([])
+      } finally {
+        await server.close()
+      }
+    })
+
+    const byBreak = new Map<B, string[]>()
+    for (const [id, b] of Object.entries(breaks))
+      byBreak.set(b, [...(byBreak.get(b) ?? []), `${protocol}/${id}`])
+    for (const [b, ids] of byBreak) {
+      it(`${b} fails ${ids.join(', ')}`, async () => {
+        const server = await start([b])
+        try {
+          const report = await run({ protocol, port: server.port, timeout: TIMEOUT, only: ids })
+          expect(report.results.map((r) => r.id)).toEqual(ids)
+          for (const r of report.results) {
+            expect(r.status, `${r.id} against a server with ${b}`).toBe('fail')
+            expect(r.reason).toMatch(/^sent .+; expected .+; got .+/)
+          }
+        } finally {
+          await server.close()
+        }
+      })
+    }
+  })
+}
+
+suite('json-frames', JSON_BREAKS, startJsonServer)
+suite('binary-frames', BINARY_BREAKS, startBinaryServer)
