@@ -15,6 +15,8 @@ export class Peer {
   #closed = false
   #readEnded = false
   #waiters = new Set<() => void>()
+  /** True when the server reset the connection (unread bytes of ours made its close a RST). */
+  reset = false
   /** Every byte received so far. */
   received = 0
 
@@ -30,7 +32,9 @@ export class Peer {
       this.#readEnded = true
       this.#wake()
     })
-    socket.on('error', () => {})
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNRESET') this.reset = true
+    })
     socket.on('close', () => {
       this.#closed = true
       this.#readEnded = true

@@ -116,7 +116,9 @@ export async function run(options: RunOptions): Promise<RunReport> {
   }
   const timeout = positive('timeout', options.timeout, 2000)
   const maxFrameBytes = positive('maxFrameBytes', options.maxFrameBytes, 8 * 1024 * 1024)
-  const concurrency = positive('concurrency', options.concurrency, 8)
+  // mux cases run one at a time by default: a server may refuse streams while it is busy
+  // (REFUSED_STREAM is always allowed), and other cases' load would make that happen at random.
+  const concurrency = positive('concurrency', options.concurrency, protocol === 'mux' ? 1 : 8)
   const started = performance.now()
   const selected = CASES[protocol].filter((c) => matches(c.id, options.only))
 

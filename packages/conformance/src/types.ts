@@ -87,7 +87,7 @@ export interface RunOptions {
    * echoed), `'none'` speaks mux from the first byte, or the exact bytes to send and expect back.
    */
   readonly muxUpgrade?: 'auto' | 'none' | Uint8Array
-  /** Cases run at once (the exclusive ones always alone). Default 8. */
+  /** Cases run at once (the exclusive ones always alone). Default 8; 1 for mux. */
   readonly concurrency?: number
   /** Called as each case finishes. */
   readonly onResult?: (result: CaseResult) => void

@@ -7,6 +7,7 @@ import type { Protocol } from '../src/types.ts'
 import { type BinaryBreak, startBinaryServer } from './servers/binary-server.ts'
 import { type JsonBreak, startJsonServer } from './servers/json-server.ts'
 import type { Listening } from './servers/listen.ts'
+import { type MuxBreak, startMuxServer } from './servers/mux-server.ts'
 
 /** Which broken server fails each case. */
 const JSON_BREAKS: Record<string, JsonBreak> = {
@@ -78,6 +79,43 @@ const BINARY_BREAKS: Record<string, BinaryBreak> = {
   '4.2': 'half-open',
 }
 
+const MUX_BREAKS: Record<string, MuxBreak> = {
+  '1.1': 'no-hello',
+  '1.2': 'drop-server-close',
+  '1.3': 'chunk-framing',
+  '1.4': 'first-frame-only',
+  '1.5': 'unknown-control-fatal',
+  '2.1': 'lenient-ids',
+  '2.2': 'lenient-ids',
+  '2.3': 'lenient-ids',
+  '2.4': 'lenient-ids',
+  '2.5': 'lenient-ids',
+  '3.1': 'ignore-stream-window',
+  '3.2': 'ignore-session-window',
+  '3.3': 'drop-compact',
+  '3.4': 'understate-credit',
+  '4.1': 'understate-max-streams',
+  '4.2': 'accept-any-type',
+  '4.3': 'oversize-data-ignored',
+  '4.4': 'oversize-control-ignored',
+  '5.1': 'reset-ignored',
+  '5.2': 'data-after-close-ignored',
+  '6.1': 'close-is-full-close',
+  '6.2': 'drop-server-close',
+  '6.3': 'refuse-after-close',
+  '7.1': 'pong-wrong-id',
+  '7.2': 'pong-wrong-id',
+  '7.3': 'pong-fatal',
+  '8.1': 'goaway-kills-streams',
+  '8.2': 'bad-control-ignored',
+  '8.3': 'second-hello-ignored',
+  '8.4': 'bad-control-ignored',
+  '9.1': 'no-legacy',
+  '9.2': 'legacy-parity-checked',
+  '9.3': 'legacy-gets-pings',
+  '9.4': 'legacy-frame-limit',
+}
+
 // Short waits: against loopback every answer is there in milliseconds, and a broken server's
 // missing close or answer costs the case one `timeout`.
 const TIMEOUT = 1000
@@ -99,7 +137,12 @@ function suite<B extends string>(
     it('passes everything against the same server with nothing broken', async () => {
       const server = await start([])
       try {
-        const report = await run({ protocol, port: server.port, timeout: TIMEOUT })
+        const report = await run({
+          protocol,
+          port: server.port,
+          timeout: TIMEOUT,
+          muxUpgrade: 'none',
+        })
         expect(
           report.results.filter((r) => r.status !== 'pass').map((r) => `${r.id}: ${r.reason}`),
         ).toEqual([])
@@ -115,7 +158,13 @@ function suite<B extends string>(
       it(`${b} fails ${ids.join(', ')}`, async () => {
         const server = await start([b])
         try {
-          const report = await run({ protocol, port: server.port, timeout: TIMEOUT, only: ids })
+          const report = await run({
+            protocol,
+            port: server.port,
+            timeout: TIMEOUT,
+            only: ids,
+            muxUpgrade: 'none',
+          })
           expect(report.results.map((r) => r.id)).toEqual(ids)
           for (const r of report.results) {
             expect(r.status, `${r.id} against a server with ${b}`).toBe('fail')
@@ -131,3 +180,4 @@ function suite<B extends string>(
 
 suite('json-frames', JSON_BREAKS, startJsonServer)
 suite('binary-frames', BINARY_BREAKS, startBinaryServer)
+suite('mux', MUX_BREAKS, startMuxServer)

@@ -14,13 +14,17 @@ afterAll(async () => {
 })
 
 const portFor = (protocol: Protocol) =>
-  protocol === 'json-frames' || protocol === 'file-transfer' ? demo.ports.message : demo.ports.binary
+  protocol === 'json-frames' || protocol === 'file-transfer'
+    ? demo.ports.message
+    : demo.ports.binary
 
 describe('the demo server passes every case', () => {
   for (const protocol of PROTOCOLS) {
     it(protocol, async () => {
       const report = await run({ protocol, port: portFor(protocol) })
-      expect(report.results.filter((r) => r.status !== 'pass').map((r) => `${r.id}: ${r.reason}`)).toEqual([])
+      expect(
+        report.results.filter((r) => r.status !== 'pass').map((r) => `${r.id}: ${r.reason}`),
+      ).toEqual([])
       expect(report.ok).toBe(true)
     })
   }

@@ -6,7 +6,9 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 /** The built demo server (a dev dependency, so turbo builds it before these tests). */
-export const DEMO_CLI = fileURLToPath(new URL('../node_modules/@verb-tcp/demo-server/dist/cli.js', import.meta.url))
+export const DEMO_CLI = fileURLToPath(
+  new URL('../node_modules/@verb-tcp/demo-server/dist/cli.js', import.meta.url),
+)
 
 export interface Demo {
   readonly ports: { echo: number; message: number; binary: number; http: number }
@@ -23,7 +25,21 @@ export async function startDemo(): Promise<Demo> {
   for (const name of Object.keys(env)) if (name.startsWith('VERB_TCP_')) delete env[name]
   const child = spawn(
     process.execPath,
-    [DEMO_CLI, '--port', '0', '--message-port', '0', '--binary-port', '0', '--http-port', '0', '--upload-dir', uploadDir, '--log-level', 'info'],
+    [
+      DEMO_CLI,
+      '--port',
+      '0',
+      '--message-port',
+      '0',
+      '--binary-port',
+      '0',
+      '--http-port',
+      '0',
+      '--upload-dir',
+      uploadDir,
+      '--log-level',
+      'info',
+    ],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let stderr = ''
@@ -39,7 +55,9 @@ export async function startDemo(): Promise<Demo> {
     rmSync(dir, { recursive: true, force: true })
   }
   const ports = await new Promise<Demo['ports']>((resolve, reject) => {
-    child.once('close', (code) => reject(new Error(`the demo exited (code ${code}) before listening: ${stderr}`)))
+    child.once('close', (code) =>
+      reject(new Error(`the demo exited (code ${code}) before listening: ${stderr}`)),
+    )
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       try {
         const parsed = JSON.parse(line) as { msg?: string; ports?: Demo['ports'] }
