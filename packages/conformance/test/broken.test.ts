@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { listCases, run } from '../src/index.ts'
 import type { Protocol } from '../src/types.ts'
 import { type BinaryBreak, startBinaryServer } from './servers/binary-server.ts'
+import { type FileBreak, startFileServer } from './servers/file-server.ts'
 import { type JsonBreak, startJsonServer } from './servers/json-server.ts'
 import type { Listening } from './servers/listen.ts'
 import { type MuxBreak, startMuxServer } from './servers/mux-server.ts'
@@ -116,6 +117,50 @@ const MUX_BREAKS: Record<string, MuxBreak> = {
   '9.4': 'legacy-frame-limit',
 }
 
+const FILE_BREAKS: Record<string, FileBreak> = {
+  '1.1': 'no-name-rules',
+  '1.2': 'no-name-rules',
+  '1.3': 'no-name-rules',
+  '1.4': 'no-name-rules',
+  '1.5': 'no-name-rules',
+  '1.6': 'no-name-rules',
+  '1.7': 'no-name-rules',
+  '1.8': 'no-name-rules',
+  '1.9': 'no-name-rules',
+  '1.10': 'no-name-rules',
+  '1.11': 'no-name-rules',
+  '1.12': 'no-name-rules',
+  '1.13': 'no-name-rules',
+  '1.14': 'no-name-rules',
+  '1.15': 'no-name-rules',
+  '1.16': 'no-name-rules',
+  '1.17': 'no-name-rules',
+  '1.18': 'no-name-rules',
+  '1.19': 'no-name-rules',
+  '1.20': 'no-name-rules',
+  '1.21': 'ascii-only-names',
+  '2.1': 'complete-without-sha256',
+  '2.2': 'zero-byte-refused',
+  '2.3': 'no-digest-check',
+  '2.4': 'no-digest-check',
+  '2.5': 'no-offset-check',
+  '2.6': 'no-offset-check',
+  '2.7': 'no-offset-check',
+  '2.8': 'size-not-enforced',
+  '2.9': 'end-publishes-partial',
+  '2.10': 'end-idempotent-complete',
+  '2.11': 'unknown-chunk-ignored',
+  '2.12': 'lenient-base64',
+  '2.13': 'no-field-checks',
+  '2.14': 'no-field-checks',
+  '2.15': 'no-size-limit',
+  '2.16': 'no-quota',
+  '2.17': 'cancel-keeps-transfer',
+  '2.18': 'rename-duplicates',
+  '2.19': 'rename-duplicates',
+  '2.20': 'no-resume',
+}
+
 // Short waits: against loopback every answer is there in milliseconds, and a broken server's
 // missing close or answer costs the case one `timeout`.
 const TIMEOUT = 1000
@@ -181,3 +226,4 @@ function suite<B extends string>(
 suite('json-frames', JSON_BREAKS, startJsonServer)
 suite('binary-frames', BINARY_BREAKS, startBinaryServer)
 suite('mux', MUX_BREAKS, startMuxServer)
+suite('file-transfer', FILE_BREAKS, startFileServer)

@@ -1,5 +1,6 @@
 import type { Case, Protocol } from '../types.ts'
 import { binaryFramesCases } from './binary-frames.ts'
+import { fileTransferCases } from './file-transfer.ts'
 import { jsonFramesCases } from './json-frames.ts'
 import { muxCases } from './mux.ts'
 
@@ -8,7 +9,7 @@ export const CASES: Readonly<Record<Protocol, readonly Case[]>> = {
   'json-frames': jsonFramesCases,
   'binary-frames': binaryFramesCases,
   mux: muxCases,
-  'file-transfer': [],
+  'file-transfer': fileTransferCases,
 }
 
 /** The README each protocol's `section`s refer to. */
