@@ -24,7 +24,7 @@ const REPO = 'https://github.com/verb-tcp/verb-tcp/tree/main'
 
 /** `json-frames README, Wire format` → a link to that heading. */
 function reference(section: string): string {
-  const m = /^([\w-]+) README, ([^(]+)/.exec(section)
+  const m = /^([\w-]+) README, (.+)$/.exec(section)
   if (!m) return section
   const [, pkg, heading] = m as unknown as [string, string, string]
   const dir = pkg === 'demo-server' ? 'apps/demo-server' : `packages/${pkg}`

@@ -267,7 +267,7 @@ export const binaryFramesCases: readonly Case[] = cases('binary-frames', [
   {
     id: '4.1',
     title: 'a peer that floods heartbeats and reads no PONG',
-    section: 'binary-frames README, Errors (Backpressure)',
+    section: ERRORS,
     expect: 'stops reading while its answers are not read: our send window fills within a bound',
     exclusive: true,
     run: async (t) => {

@@ -342,7 +342,7 @@ export const jsonFramesCases: readonly Case[] = cases('json-frames', [
   {
     id: '4.1',
     title: 'a peer that sends pings and stops reading the pongs',
-    section: 'json-frames README, Errors (Backpressure)',
+    section: ERRORS,
     expect: 'stops reading while its replies are not read: our send window fills within a bound',
     exclusive: true,
     run: async (t) => {
@@ -366,7 +366,7 @@ export const jsonFramesCases: readonly Case[] = cases('json-frames', [
   {
     id: '4.2',
     title: 'a new connection while another one is stalled with unread replies',
-    section: 'json-frames README, Errors (Backpressure)',
+    section: ERRORS,
     expect: 'serves the new connection',
     exclusive: true,
     run: async (t) => {
