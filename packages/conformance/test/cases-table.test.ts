@@ -12,13 +12,18 @@ const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, '\\n')
 export function casesTable(): string {
   const counts = PROTOCOLS.map((p) => [p, listCases(p).length] as const)
   const total = counts.reduce((n, [, c]) => n + c, 0)
-  const lines = [
-    `${counts.map(([p, c]) => `${p}: ${c}`).join(', ')}; ${total} cases in all.`,
-    '',
-  ]
+  const lines = [`${counts.map(([p, c]) => `${p}: ${c}`).join(', ')}; ${total} cases in all.`, '']
   for (const protocol of PROTOCOLS) {
-    lines.push(`### ${protocol} (${listCases(protocol).length})`, '', '| Id | Sends | Section | A conforming server |', '| --- | --- | --- | --- |')
-    for (const c of listCases(protocol)) lines.push(`| \`${c.id}\` | ${cell(c.title)} | [${cell(c.section)}](${c.reference}) | ${cell(c.expect)} |`)
+    lines.push(
+      `### ${protocol} (${listCases(protocol).length})`,
+      '',
+      '| Id | Sends | Section | A conforming server |',
+      '| --- | --- | --- | --- |',
+    )
+    for (const c of listCases(protocol))
+      lines.push(
+        `| \`${c.id}\` | ${cell(c.title)} | [${cell(c.section)}](${c.reference}) | ${cell(c.expect)} |`,
+      )
     lines.push('')
   }
   return lines.join('\n')
@@ -31,6 +36,7 @@ it('the README lists every case, as the case list has it', () => {
   expect(start).toBeGreaterThan(0)
   const current = text.slice(start + START.length, end)
   const wanted = `\n${casesTable()}`
-  if (process.env.UPDATE_CASES) writeFileSync(README, text.slice(0, start + START.length) + wanted + text.slice(end))
+  if (process.env.UPDATE_CASES)
+    writeFileSync(README, text.slice(0, start + START.length) + wanted + text.slice(end))
   else expect(current).toBe(wanted)
 })
