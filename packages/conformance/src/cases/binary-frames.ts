@@ -92,7 +92,7 @@ export const binaryFramesCases: readonly Case[] = cases('binary-frames', [
       for (let cut = 1; cut < 8; cut++) {
         const payload = Buffer.from(`cut${cut}`)
         const bytes = binFrame(DATA, payload, cut)
-        await c.peer.writeSplit(bytes, [cut])
+        await c.peer.writeSplit(bytes, [cut], 10)
         await c.expectFrame(`DATA "cut${cut}" with its header cut at byte ${cut}`, {
           type: DATA,
           flags: cut,

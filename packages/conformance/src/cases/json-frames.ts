@@ -118,7 +118,7 @@ export const jsonFramesCases: readonly Case[] = cases('json-frames', [
       const c = await JsonClient.open(t)
       const bytes = message({ type: 'ping', id: '𝄞𝄞' })
       const at = bytes.indexOf(0xf0) + 2 // inside the first four-byte character
-      await c.peer.writeSplit(bytes, [at])
+      await c.peer.writeSplit(bytes, [at], 20)
       await c.ping('𝄞𝄞', `${showBytes(bytes)} cut at byte ${at}`)
     },
   },
@@ -165,7 +165,7 @@ export const jsonFramesCases: readonly Case[] = cases('json-frames', [
       const a = message({ type: 'ping', id: 'a' })
       const b = message({ type: 'ping', id: 'b' })
       const both = Buffer.concat([a, b])
-      await c.peer.writeSplit(both, [a.indexOf(0x0a) + 1, a.length + 1])
+      await c.peer.writeSplit(both, [a.indexOf(0x0a) + 1, a.length + 1], 20)
       await c.ping('a', showBytes(both))
       await c.ping('b', showBytes(both))
     },
