@@ -125,6 +125,53 @@ class Uploads {
   }
 }
 
+/** A file_start with `fields` refused with one of `codes`. */
+const refusedStart = (
+  id: string,
+  title: string,
+  fields: Reply,
+  codes: string[],
+  expect: string,
+): Case => ({
+  id,
+  title,
+  section: ERRORS,
+  expect,
+  run: async (t) => {
+    const u = await Uploads.open(t)
+    const tid = u.newId()
+    await u.send({ type: 'file_start', transferId: tid, chunkSize: 4, ...fields })
+    await u.expectError(tid, codes, title)
+  },
+})
+
+/**
+ * An upload of `content` cut off after its first 4 bytes (the connection destroyed), and a new
+ * connection that resumes it with the ack's uploadId: the resumed transfer's id and its ack.
+ */
+async function interrupted(
+  t: CaseContext,
+  name: string,
+  content: Buffer,
+): Promise<{ v: Uploads; id: string; ack: Reply }> {
+  const u = await Uploads.open(t)
+  const first = u.newId()
+  const started = await u.start(first, name, content.length)
+  await u.chunk(first, 0, content.subarray(0, 4))
+  await u.expectType(first, 'file_chunk_ack', 'file_chunk 0')
+  u.c.peer.destroy()
+  const v = await Uploads.open(t)
+  const id = v.newId()
+  const ack = await v.start(id, name, content.length, 4, { uploadId: started.uploadId })
+  if (ack.offset !== 4)
+    fail(
+      `file_start with the uploadId after 4 of ${content.length} bytes`,
+      'offset 4',
+      showValue(ack),
+    )
+  return { v, id, ack }
+}
+
 /** A name the rules refuse: name_invalid, and the connection still takes a good upload. */
 const badName = (id: string, title: string, name: string): Case => ({
   id,
@@ -280,19 +327,8 @@ export const fileTransferCases: readonly Case[] = cases('file-transfer', [
     expect:
       'refused (offset_mismatch at the resume offset, or too_large); the upload then completes from its offset',
     run: async (t) => {
-      const u = await Uploads.open(t)
-      const name = unique('resume-past-size')
       const content = Buffer.from('abcdefgh')
-      const id = u.newId()
-      const ack = await u.start(id, name, 8)
-      await u.chunk(id, 0, content.subarray(0, 4))
-      await u.expectType(id, 'file_chunk_ack', 'file_chunk 0')
-      u.c.peer.destroy()
-      const v = await Uploads.open(t)
-      const id2 = v.newId()
-      const resumed = await v.start(id2, name, 8, 4, { uploadId: ack.uploadId })
-      if (resumed.offset !== 4)
-        fail('file_start with the uploadId after 4 of 8 bytes', 'offset 4', showValue(resumed))
+      const { v, id: id2 } = await interrupted(t, unique('resume-past-size'), content)
       await v.chunk(id2, 3, Buffer.from('zzzz'), { offset: 12 })
       await v.expectError(
         id2,
@@ -385,54 +421,27 @@ export const fileTransferCases: readonly Case[] = cases('file-transfer', [
       await u.expectType(id, 'file_chunk_ack', 'the right chunk')
     },
   },
-  {
-    id: '2.13',
-    title: 'file_start without a fileSize',
-    section: ERRORS,
-    expect: 'bad_request',
-    run: async (t) => {
-      const u = await Uploads.open(t)
-      const id = u.newId()
-      await u.send({ type: 'file_start', transferId: id, filename: unique('no-size') })
-      await u.expectError(id, ['bad_request'], 'file_start without fileSize')
-    },
-  },
-  {
-    id: '2.14',
-    title: 'file_start with a negative fileSize',
-    section: ERRORS,
-    expect: 'bad_request',
-    run: async (t) => {
-      const u = await Uploads.open(t)
-      const id = u.newId()
-      await u.send({
-        type: 'file_start',
-        transferId: id,
-        filename: unique('negative'),
-        fileSize: -1,
-        chunkSize: 4,
-      })
-      await u.expectError(id, ['bad_request'], 'file_start with fileSize -1')
-    },
-  },
-  {
-    id: '2.15',
-    title: 'a declared size of 2^53 − 1 bytes',
-    section: ERRORS,
-    expect: 'refused up front: too_large (over the size limit) or quota (over the free space)',
-    run: async (t) => {
-      const u = await Uploads.open(t)
-      const id = u.newId()
-      await u.send({
-        type: 'file_start',
-        transferId: id,
-        filename: unique('huge'),
-        fileSize: Number.MAX_SAFE_INTEGER,
-        chunkSize: 4,
-      })
-      await u.expectError(id, ['too_large', 'quota'], 'file_start of 2^53 − 1 bytes')
-    },
-  },
+  refusedStart(
+    '2.13',
+    'file_start without a fileSize',
+    { filename: unique('no-size') },
+    ['bad_request'],
+    'bad_request',
+  ),
+  refusedStart(
+    '2.14',
+    'file_start with a negative fileSize',
+    { filename: unique('negative'), fileSize: -1 },
+    ['bad_request'],
+    'bad_request',
+  ),
+  refusedStart(
+    '2.15',
+    'file_start declaring 2^53 − 1 bytes',
+    { filename: unique('huge'), fileSize: Number.MAX_SAFE_INTEGER },
+    ['too_large', 'quota'],
+    'refused up front: too_large (over the size limit) or quota (over the free space)',
+  ),
   {
     id: '2.16',
     title: 'uploads opened on one connection until one is refused (at most 64)',
@@ -530,19 +539,10 @@ export const fileTransferCases: readonly Case[] = cases('file-transfer', [
     expect:
       'file_start with the uploadId resumes at the bytes received (resumed: true) and completes with the whole SHA-256',
     run: async (t) => {
-      const u = await Uploads.open(t)
-      const name = unique('resume')
       const content = randomBytes(12)
-      const id = u.newId()
-      const ack = await u.start(id, name, 12)
-      await u.chunk(id, 0, content.subarray(0, 4))
-      await u.expectType(id, 'file_chunk_ack', 'file_chunk 0')
-      u.c.peer.destroy()
-      const v = await Uploads.open(t)
-      const id2 = v.newId()
-      const again = await v.start(id2, name, 12, 4, { uploadId: ack.uploadId })
-      if (again.offset !== 4 || again.resumed !== true)
-        fail('file_start with the uploadId', 'offset 4, resumed: true', showValue(again))
+      const { v, id: id2, ack: again } = await interrupted(t, unique('resume'), content)
+      if (again.resumed !== true)
+        fail('file_start with the uploadId', 'resumed: true', showValue(again))
       for (const i of [1, 2]) {
         await v.chunk(id2, i, content.subarray(i * 4, i * 4 + 4))
         await v.expectType(id2, 'file_chunk_ack', `file_chunk ${i}`)

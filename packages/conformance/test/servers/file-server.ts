@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TCPFileTransferServer } from '@verb-tcp/file-transfer'
-import { type Listening, listen } from './listen.ts'
+import { type Listening, listen, proxy } from './listen.ts'
 
 /**
  * A file-transfer server for the tests: `@verb-tcp/file-transfer`'s `TCPFileTransferServer`
@@ -77,11 +77,7 @@ export async function startFileServer(breaks: readonly FileBreak[] = []): Promis
     files.attach(socket)
   })
   const names = new Set<string>()
-  const front = await listen((client: Socket) => {
-    const server = connect(upstream.port, '127.0.0.1')
-    server.on('error', () => client.destroy())
-    client.on('close', () => server.destroy())
-    server.on('close', () => client.destroy())
+  const front = await proxy(upstream.port, (client: Socket, server: Socket) => {
     const fromClient = new Splitter()
     const fromServer = new Splitter()
     const transfers = new Map<string, { size: number; sent: number; name: string }>()
@@ -174,8 +170,6 @@ export async function startFileServer(breaks: readonly FileBreak[] = []): Promis
       const out = fromServer.push(chunk).map((m) => encode(Buffer.isBuffer(m) ? m : s2c(m)))
       if (out.length > 0) client.write(Buffer.concat(out))
     })
-    client.on('end', () => server.end())
-    server.on('end', () => client.end())
   })
   return {
     port: front.port,

@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { createServer, type Server, type ServerOpts, type Socket } from 'node:net'
+import { connect, createServer, type Server, type ServerOpts, type Socket } from 'node:net'
 
 /** A loopback server on a free port; `close()` destroys every connection too. */
 export interface Listening {
@@ -29,4 +29,23 @@ export async function listen(
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+}
+
+/**
+ * A proxy in front of a server on `upstreamPort`: `wire(client, server)` moves the data (and
+ * breaks what it breaks); ends, closes and errors pass through both ways.
+ */
+export function proxy(
+  upstreamPort: number,
+  wire: (client: Socket, server: Socket) => void,
+): Promise<Listening> {
+  return listen((client) => {
+    const server = connect(upstreamPort, '127.0.0.1')
+    server.on('error', () => client.destroy())
+    client.on('close', () => server.destroy())
+    server.on('close', () => client.destroy())
+    client.on('end', () => server.end())
+    server.on('end', () => client.end())
+    wire(client, server)
+  })
 }

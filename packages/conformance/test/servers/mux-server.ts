@@ -1,7 +1,7 @@
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { pipeline } from 'node:stream'
 import { createSession } from '@verb-tcp/mux'
-import { type Listening, listen } from './listen.ts'
+import { type Listening, listen, proxy } from './listen.ts'
 
 /**
  * A mux echo server for the tests: `@verb-tcp/mux`'s session (acceptor) serving `echo` streams,
@@ -96,11 +96,7 @@ export async function startMuxServer(breaks: readonly MuxBreak[] = []): Promise<
       pipeline(stream, stream, () => {})
     })
   })
-  const front = await listen((client: Socket) => {
-    const server = connect(upstream.port, '127.0.0.1')
-    server.on('error', () => client.destroy())
-    client.on('close', () => server.destroy())
-    server.on('close', () => client.destroy())
+  const front = await proxy(upstream.port, (client: Socket, server: Socket) => {
     const fromClient = new Splitter()
     const fromServer = new Splitter()
     const ids = new Map<number, number>()
@@ -236,8 +232,6 @@ export async function startMuxServer(breaks: readonly MuxBreak[] = []): Promise<
       }
       if (out.length > 0) client.write(Buffer.concat(out))
     })
-    client.on('end', () => server.end())
-    server.on('end', () => client.end())
   })
   return {
     port: front.port,
