@@ -1,5 +1,5 @@
 import { showBytes, showValue } from './describe.ts'
-import { CaseFailure, fail } from './errors.ts'
+import { fail } from './errors.ts'
 import type { Peer } from './peer.ts'
 import type { CaseContext } from './types.ts'
 
@@ -208,5 +208,3 @@ export class JsonClient {
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
 }
-
-export { CaseFailure }

@@ -164,3 +164,40 @@ export class Peer {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/**
+ * Writes `chunk` over and over, reading nothing, until the server takes no more (our socket
+ * queue did not move for a whole second: its receive window and ours are full) or `bound`
+ * bytes were taken. A server that is merely slow still makes progress and is not mistaken for
+ * one that stopped reading. Returns the bytes the server took.
+ */
+export async function fillSendWindow(
+  c: { peer: Peer },
+  chunk: Uint8Array,
+  bound: number,
+): Promise<number> {
+  const socket = c.peer.socket
+  let written = 0
+  const taken = () => written - socket.writableLength
+  while (taken() < bound && !c.peer.ended && !socket.destroyed) {
+    written += chunk.length
+    if (socket.write(chunk)) continue
+    for (;;) {
+      const before = socket.writableLength
+      const drained = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
+          socket.off('drain', onDrain)
+          resolve(false)
+        }, 1000)
+        const onDrain = () => {
+          clearTimeout(timer)
+          resolve(true)
+        }
+        socket.once('drain', onDrain)
+      })
+      if (drained) break
+      if (socket.writableLength === before || c.peer.ended || socket.destroyed) return taken()
+    }
+  }
+  return taken()
+}

@@ -1,9 +1,9 @@
 import { BinaryClient, binFrame, DATA, HEARTBEAT, header, PONG, showFrame } from '../binary-wire.ts'
 import { showBytes } from '../describe.ts'
 import { fail } from '../errors.ts'
+import { fillSendWindow } from '../peer.ts'
 import type { Case, CaseContext } from '../types.ts'
 import { cases } from './define.ts'
-import { fillSendWindow } from './json-frames.ts'
 
 /**
  * binary-frames, `u16 type | u32 length | u16 flags` big-endian then the payload, as the verb

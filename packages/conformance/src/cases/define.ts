@@ -1,8 +1,5 @@
 import type { Case } from '../types.ts'
 
-/** The README a protocol's cases cite, and the heading anchors they use. */
-export const DOCS = 'https://github.com/verb-tcp/verb-tcp/tree/main'
-
 /** A case with its id's protocol prefix added. */
 export function cases(protocol: string, list: readonly Case[]): readonly Case[] {
   const ids = new Set<string>()

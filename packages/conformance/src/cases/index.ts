@@ -11,11 +11,3 @@ export const CASES: Readonly<Record<Protocol, readonly Case[]>> = {
   mux: muxCases,
   'file-transfer': fileTransferCases,
 }
-
-/** The README each protocol's `section`s refer to. */
-export const README: Readonly<Record<Protocol, string>> = {
-  'json-frames': 'packages/json-frames/README.md',
-  'binary-frames': 'packages/binary-frames/README.md',
-  mux: 'packages/mux/README.md',
-  'file-transfer': 'packages/file-transfer/README.md',
-}
