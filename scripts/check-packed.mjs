@@ -8,7 +8,6 @@
 // packed packages. Needs built packages (`npm test` builds first); takes a few seconds.
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createInterface } from 'node:readline'
 import {
   existsSync,
   mkdirSync,
@@ -20,6 +19,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
