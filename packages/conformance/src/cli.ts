@@ -21,7 +21,8 @@ Options:
   --junit <file>          also write a JUnit XML report to <file>
   --help                  this text
 
-Exit status: 0 when every selected case passed, 1 when one failed, 2 on a usage error.
+Exit status: 0 when every selected case passed, 1 when one failed, 2 on a usage error
+or when the server cannot be reached.
 `
 
 function usage(message: string): never {

@@ -184,6 +184,9 @@ export class MuxClient {
         const m = message as Control
         if (first && m.type === 'hello') this.state.hello = m
         this.state.controls.push(m)
+        // A keepalive ping from the server is answered, as any peer must.
+        if (m.type === 'ping' && this.state.hello)
+          void this.peer.write(control({ type: 'pong', id: m.id }))
       } else if (id === COMPACT_ID) {
         for (let at = 0; at + 13 <= payload.length; at += 13)
           this.state.compact.push([

@@ -98,3 +98,12 @@ it('exits 2 on a usage error, saying what is wrong', async () => {
     expect(r.stderr).toMatch(/^verb-tcp-conformance: .+\n/)
   }
 })
+
+it('exits 2 when the server cannot be reached', async () => {
+  const closed = await startJsonServer()
+  const port = closed.port
+  await closed.close()
+  const r = await cli(['json-frames', `127.0.0.1:${port}`])
+  expect(r.code).toBe(2)
+  expect(r.stderr).toContain(`could not connect to 127.0.0.1:${port}`)
+})
