@@ -21,7 +21,9 @@ const portFor = (protocol: Protocol) =>
 describe('the demo server passes every case', () => {
   for (const protocol of PROTOCOLS) {
     it(protocol, async () => {
-      const report = await run({ protocol, port: portFor(protocol) })
+      // A generous wait per expectation: passing cases never sit it out, and a loaded CI machine
+      // must not turn a slow answer into a failure.
+      const report = await run({ protocol, port: portFor(protocol), timeout: 5000 })
       expect(
         report.results.filter((r) => r.status !== 'pass').map((r) => `${r.id}: ${r.reason}`),
       ).toEqual([])

@@ -26,7 +26,7 @@ for (const [protocol, file] of SERVERS) {
           child.once('exit', (code) => reject(new Error(`python3 exited with ${code}`)))
           createInterface({ input: child.stdout }).once('line', (line) => resolve(Number(line)))
         })
-        const report = await run({ protocol, port })
+        const report = await run({ protocol, port, timeout: 5000 })
         expect(
           report.results.filter((r) => r.status !== 'pass').map((r) => `${r.id}: ${r.reason}`),
         ).toEqual([])
