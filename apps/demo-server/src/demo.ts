@@ -14,6 +14,7 @@ import { BinaryServer } from './binary-server.ts'
 import { createDemoServer, sayGoodbye } from './echo.ts'
 import { ReadScheduler } from './fair-reads.ts'
 import { createHttpServer } from './http-server.ts'
+import { MessageErrorCode } from './message-errors.ts'
 import { MessageServer } from './message-server.ts'
 import { createMetrics, type PortView } from './metrics.ts'
 import { createRoomsHub } from './rooms-hub.ts'
@@ -154,12 +155,12 @@ export class Demo {
       message: [
         encodeMessage({
           type: 'error',
-          code: 'ERR_SERVER_FULL',
+          code: MessageErrorCode.SERVER_FULL,
           message: 'server full, try again later',
         }),
         encodeMessage({
           type: 'error',
-          code: 'ERR_TOO_MANY_CONNECTIONS',
+          code: MessageErrorCode.TOO_MANY_CONNECTIONS,
           message: 'too many connections from your address',
         }),
       ],
@@ -285,12 +286,14 @@ export class Demo {
       closeOne(this.echo, 'echo'),
       closeOne(this.messages.app, 'message'),
       closeOne(this.binary.app, 'binary'),
-      http
-        ? new Promise<void>((resolve) => http.close(() => resolve())).then(() =>
-            http.closeAllConnections(),
-          )
-        : undefined,
     ]).then(async (results) => {
+      // The HTTP port stays open through the grace period, so /healthz can answer 503
+      // `shutting_down` (and /metrics show the clients leaving); it closes last.
+      if (http) {
+        const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
+        http.closeAllConnections()
+        await httpClosed
+      }
       for (const pool of Object.values(this.pools)) pool.close()
       await this.messages.hub.close().catch(() => {})
       let closed = 0
@@ -303,8 +306,6 @@ export class Demo {
       }
       return { closed, forced }
     })
-    // Idle HTTP keep-alive sockets would hold http.close() until they time out.
-    http?.closeIdleConnections()
     return this.#closing
   }
 }
