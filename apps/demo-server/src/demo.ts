@@ -81,6 +81,24 @@ export class Demo {
     mkdirSync(config.uploadDir, { recursive: true })
     this.receiver = new FileReceiver(config.uploadDir)
     this.files = new TCPFileTransferServer(config.uploadDir, { receiver: this.receiver })
+    // Counted when the receiver answers, not when a start arrives: a refused start (the name
+    // exists) opens nothing, and would otherwise be a transfer that never ends.
+    this.receiver.on('start', (transfer) => {
+      stats.transfersStarted++
+      logger.info(transfer, transfer.resumed ? 'upload resumed' : 'upload started')
+    })
+    this.receiver.on('refused', (error, request) => {
+      stats.transfersRefused++
+      logger.info(
+        {
+          code: error.wireCode,
+          reason: error.message,
+          name: request.name,
+          ...(request.transferId !== undefined && { transferId: request.transferId }),
+        },
+        'upload refused',
+      )
+    })
     this.receiver.on('complete', (transfer) => {
       stats.transfersCompleted++
       stats.transferBytes += transfer.size
@@ -123,7 +141,6 @@ export class Demo {
       reads,
       extra: (client, message) => {
         if (!FILE_TYPES.has(message.type)) return false
-        if (message.type === 'file_start') stats.transfersStarted++
         void this.files.handleFileTransfer(client.socket, message)
         return true
       },
