@@ -21,7 +21,7 @@ import {
   DEFAULT_PARTIAL_TTL_MS,
   TRANSFER_ID_BYTES,
 } from './constants.ts'
-import { refuse, type TransferError, WireCode } from './errors.ts'
+import { refuse, TransferError, WireCode } from './errors.ts'
 import { openHash, type StreamHash } from './hasher.ts'
 import { LocalDirectoryStorage } from './local-storage.ts'
 import { nameProblem } from './name.ts'
@@ -119,6 +119,13 @@ interface Transfer {
 const FLUSH_EVERY_BYTES = 32 * 1024 * 1024
 
 export interface FileReceiverEvents {
+  /** An upload was started or resumed (`resumed`): its chunks are taken from `offset` on. */
+  start: [transfer: StartResult]
+  /**
+   * A start or resume was refused (`exists`, `quota`, `busy`, `shutting_down`, …) or failed:
+   * no transfer was opened. The error is the one the peer is told (any other error as `io_error`).
+   */
+  refused: [error: TransferError, request: StartRequest]
   /** An upload was verified and published. */
   complete: [transfer: CompletedTransfer]
   /** An upload failed and its partial was removed (checksum, disk error, size). */
@@ -275,11 +282,24 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
 
   /** @internal */
   async start(owner: ReceiverConnection, request: StartRequest): Promise<StartResult> {
-    await this.ready()
-    if (this.#closing) throw refuse(WireCode.SHUTTING_DOWN, 'the server is shutting down')
-    return request.transferId === undefined
-      ? this.#create(owner, request)
-      : this.#resume(owner, request, request.transferId)
+    let result: StartResult
+    try {
+      await this.ready()
+      if (this.#closing) throw refuse(WireCode.SHUTTING_DOWN, 'the server is shutting down')
+      result =
+        request.transferId === undefined
+          ? await this.#create(owner, request)
+          : await this.#resume(owner, request, request.transferId)
+    } catch (error) {
+      this.emit(
+        'refused',
+        error instanceof TransferError ? error : ioFailure(request.transferId ?? '', error),
+        request,
+      )
+      throw error
+    }
+    this.emit('start', result)
+    return result
   }
 
   async #create(owner: ReceiverConnection, request: StartRequest): Promise<StartResult> {
