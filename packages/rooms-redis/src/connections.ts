@@ -81,3 +81,10 @@ export async function closeConnection(redis: Connection): Promise<void> {
     redis.disconnect()
   }
 }
+
+/** Errors a cluster gives while a master it needs is gone (or until the cluster has noticed). */
+export function clusterUnavailable(error: Error): boolean {
+  return /CLUSTERDOWN|TRYAGAIN|Cluster redirections|Connection is closed|ECONNREFUSED|refresh slots/i.test(
+    error.message,
+  )
+}

@@ -11,7 +11,13 @@ import type {
   RoomsAdapterHost,
 } from '@verb-tcp/rooms'
 import { memberField, type Names, names } from './channels.ts'
-import { type Connection, closeConnection, isClusterSource, openConnection } from './connections.ts'
+import {
+  type Connection,
+  closeConnection,
+  clusterUnavailable,
+  isClusterSource,
+  openConnection,
+} from './connections.ts'
 import { EnvelopeKind, RecordType } from './constants.ts'
 import {
   decodeEnvelope,
@@ -505,11 +511,4 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     this.#stats.nodesReaped++
     this.emit('nodeDown', { nodeId, members: count })
   }
-}
-
-/** Errors a cluster gives while a master it needs is gone (or until the cluster has noticed). */
-function clusterUnavailable(error: Error): boolean {
-  return /CLUSTERDOWN|TRYAGAIN|Cluster redirections|Connection is closed|ECONNREFUSED|refresh slots/i.test(
-    error.message,
-  )
 }
