@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster'
-import { readFileSync } from 'node:fs'
 import { type CliCommand, parseCliArgs, type ServerConfig, UsageError, usage } from './args.ts'
 import { runPrimary, runWorker } from './cluster.ts'
 import { type BoundPorts, Demo } from './demo.ts'
@@ -8,13 +7,7 @@ import { couldNotListen } from './listen-error.ts'
 import { createLogger } from './logger.ts'
 import { roomsAdapter } from './redis.ts'
 import { onShutdownSignals } from './signals.ts'
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    version: string
-  }
-  return pkg.version
-}
+import { version } from './version.ts'
 
 async function main(argv: readonly string[]): Promise<void> {
   let command: CliCommand
