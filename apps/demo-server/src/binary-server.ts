@@ -137,8 +137,6 @@ export class BinaryServer {
   #mux(socket: TCPSocket, log: Logger): void {
     const { stats } = this.#options
     const { reads } = this.#options
-    // A mux session reads the socket itself (no attachDecoder): its reads are charged here.
-    reads?.add(socket)
     const session = createSession(socket, {
       role: 'acceptor',
       // Past this turn's budget a new stream is refused (REFUSED_STREAM: never processed, safe
@@ -146,6 +144,10 @@ export class BinaryServer {
       // then close a session that keeps at it.
       ...(reads && { acceptStream: () => !reads.exhausted }),
     })
+    // A mux session reads the socket itself (no attachDecoder): its reads are charged here,
+    // after the session has read each chunk, so that the chunk carrying a stream's open (and
+    // its first data) does not use up the budget that open is judged against.
+    reads?.add(socket, true)
     this.handlers.set(socket, session)
     stats.muxSessions++
     session.on('error', (error) => {

@@ -27,9 +27,11 @@ export class ReadScheduler {
 
   /**
    * Puts a connection whose bytes no codec sees (echo, a mux session) under the budget, for its
-   * whole life.
+   * whole life. Each chunk is charged before the socket's other `'data'` listeners see it, or,
+   * with `after`, once they have: a mux session's stream open must not be refused for the
+   * bytes of the very chunk that carries it.
    */
-  add(socket: TCPSocket): void {
+  add(socket: TCPSocket, after = false): void {
     const waiter = {
       run: () => {
         if (socket.destroyed) return 16
@@ -42,13 +44,15 @@ export class ReadScheduler {
         return 16
       },
     }
-    socket.prependListener('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       this.charge(chunk.length)
       if (this.#budget.exhausted) {
         socket.pause()
         this.#budget.wait(waiter)
       }
-    })
+    }
+    if (after) socket.on('data', onData)
+    else socket.prependListener('data', onData)
   }
 
   /** Counts work that is not decoding, in bytes written (or read, for echo). */

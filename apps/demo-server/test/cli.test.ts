@@ -164,6 +164,30 @@ describe.skipIf(!built)('demo-server binary (dist/cli.js)', () => {
     expect(replies).toEqual(['stream 1', 'stream 2', 'stream 3'])
   })
 
+  it('a mux stream opened with 256 KiB written at once is accepted, not refused for the bytes that carry it', async () => {
+    const { ports } = await startServer()
+    const payload = Buffer.alloc(256 * 1024, 7)
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const raw = connect(ports.binary, '127.0.0.1')
+      defer(() => raw.destroy())
+      raw.write(MUX_UPGRADE)
+      // The session's bytes may follow the upgrade at once; the server's 8-byte answer is
+      // skipped before the session reads.
+      let answer: Buffer | null = null
+      while (answer === null) {
+        await once(raw, 'readable')
+        answer = raw.read(8)
+      }
+      const session = createSession(raw, { role: 'dialler' })
+      const stream = session.open('echo')
+      stream.end(payload)
+      const chunks: Buffer[] = []
+      for await (const chunk of stream) chunks.push(chunk as Buffer)
+      expect(Buffer.concat(chunks).equals(payload)).toBe(true)
+      session.destroy()
+    }
+  })
+
   it('reports what happened on /metrics and is healthy on /healthz', async () => {
     const { ports } = await startServer()
     const ada = await MessageClient.join(ports.message)
