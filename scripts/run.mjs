@@ -32,15 +32,14 @@ function run(cmd, args, { exitOnFailure = true } = {}) {
 /** Where each package's test task leaves vitest's JSON report (a turbo output, so cached too). */
 const REPORT = join('.vitest', 'results.json')
 
-/** Every workspace package directory (packages/*, apps/*, reliability), as pnpm-workspace.yaml lists them. */
+/** Every workspace package directory (packages/*, apps/*, tools/*), as pnpm-workspace.yaml lists them. */
 function workspaceDirs() {
   const dirs = []
-  for (const group of ['packages', 'apps']) {
+  for (const group of ['packages', 'apps', 'tools']) {
     const at = join(root, group)
     if (!existsSync(at)) continue
     for (const name of readdirSync(at)) dirs.push(join(at, name))
   }
-  dirs.push(join(root, 'reliability'))
   return dirs.filter((dir) => existsSync(join(dir, 'package.json')))
 }
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 const here = dirname(fileURLToPath(import.meta.url))
 /** The package root, from `src/` (vitest) and from `dist/` (the built CLI) alike. */
 export const PACKAGE_ROOT = join(here, '..')
-export const REPO_ROOT = join(PACKAGE_ROOT, '..')
+export const REPO_ROOT = join(PACKAGE_ROOT, '..', '..')
 /** The target of every scenario: the demo server as built by `npm test` / `npm start`. */
 export const DEFAULT_SERVER_BIN = join(REPO_ROOT, 'apps', 'demo-server', 'dist', 'cli.js')
 const PROBE = join(PACKAGE_ROOT, 'probe.cjs')
