@@ -139,10 +139,7 @@ export class BinaryServer {
     const { reads } = this.#options
     const session = createSession(socket, {
       role: 'acceptor',
-      // Past this turn's budget a new stream is refused (REFUSED_STREAM: never processed, safe
-      // to retry), so a flood of opens costs refusals, not Duplexes; mux's own rate budgets
-      // then close a session that keeps at it.
-      ...(reads && { acceptStream: () => !reads.exhausted }),
+      ...(reads && { acceptStream: acceptWithin(reads) }),
     })
     // A mux session reads the socket itself (no attachDecoder): its reads are charged here,
     // after the session has read each chunk, so that the chunk carrying a stream's open (and
@@ -184,5 +181,23 @@ export class BinaryServer {
       socket.end()
     }
     socket.resume()
+  }
+}
+
+/**
+ * Past this turn's budget a session's further opens in the turn are refused (REFUSED_STREAM:
+ * never processed, safe to retry), so a flood of opens costs refusals, not Duplexes, and mux's
+ * own rate budgets then close a session that keeps at it. Its first open of a turn is always
+ * taken: a busy server (the budget spent by other connections) still serves every client.
+ */
+function acceptWithin(reads: ReadScheduler): () => boolean {
+  let opened = 0
+  const nextTurn = () => {
+    opened = 0
+  }
+  return () => {
+    if (opened > 0 && reads.exhausted) return false
+    if (opened++ === 0) setImmediate(nextTurn)
+    return true
   }
 }
