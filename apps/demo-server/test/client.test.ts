@@ -169,7 +169,9 @@ describe.skipIf(!built)('demo-client binary (dist/client.js)', () => {
       const uploads = join(dir, 'uploads')
       const state = join(dir, 'state.json')
       const env = { VERB_TCP_UPLOAD_DIR: uploads, VERB_TCP_CLIENT_STATE: state }
-      const { ports } = await startServer(['--workers', String(workers)], { env })
+      const { ports } = await startServer(['--workers', String(workers), '--rooms', 'per-worker'], {
+        env,
+      })
       const file = join(dir, 'big.bin')
       const block = randomBytes(1024 * 1024)
       const content = Buffer.concat(
@@ -204,7 +206,7 @@ describe.skipIf(!built)('demo-client binary (dist/client.js)', () => {
   }
 
   it('--workers: one listening line, clients on every worker, metrics added up, SIGTERM reaches them all', async () => {
-    const { run, ports } = await startServer(['--workers', '2'])
+    const { run, ports } = await startServer(['--workers', '2', '--rooms', 'per-worker'])
     expect(run.lines.filter((l) => l.msg === 'listening')).toEqual([
       expect.objectContaining({ workers: 2 }),
     ])
