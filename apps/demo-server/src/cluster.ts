@@ -122,7 +122,20 @@ export async function runPrimary(config: ServerConfig, logger: Logger): Promise<
       members.delete(worker)
       member.settle(false)
       if (shuttingDown || startFailed || member.retiring) return
-      if (!member.ready) return // a reload that failed to start it says so
+      if (!member.ready) {
+        // At startup the server fails (exit 1) rather than fork workers that die in a loop; in
+        // a reload, the reload fails and says so.
+        if (gen === 1 && !listening) {
+          startFailed = true
+          logger.fatal({ worker: worker.id, code, signal }, 'a worker exited before it listened')
+          process.stderr.write(
+            `demo-server: worker ${worker.id} exited (${signal ?? `code ${code}`}) before it listened\n`,
+          )
+          process.exitCode = 1
+          for (const w of members.keys()) w.kill()
+        }
+        return
+      }
       // A worker that died outside a shutdown is replaced, so the ports keep being served.
       logger.error({ worker: worker.id, code, signal }, 'worker died; starting another')
       fork(member.generation)
