@@ -81,9 +81,71 @@ function tests(args) {
     passed += r.numPassedTests ?? 0
     failed += r.numFailedTests ?? 0
     skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0)
+    // A file that failed outside any test (a beforeAll that threw) counts as one failure, so
+    // that a red run never closes on "0 failed".
+    for (const result of r.testResults ?? []) {
+      const failedTests = (result.assertionResults ?? []).filter((t) => t.status === 'failed')
+      if (result.status === 'failed' && failedTests.length === 0) failed++
+    }
   }
+  if (redisSkipped !== undefined) console.log(`Redis tests skipped: ${redisSkipped}`)
   console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
   if (status !== 0) process.exit(status)
+}
+
+/** Whether `cmd --version` runs. */
+function have(cmd) {
+  return spawnSync(cmd, ['--version'], { stdio: 'ignore', shell: isWin }).status === 0
+}
+
+/**
+ * How to install redis-server here without asking anyone anything: Debian's package as root,
+ * or Homebrew's; `undefined` where neither applies (the user installs it, or the Redis tests
+ * are skipped).
+ */
+function redisInstaller() {
+  if (process.platform === 'linux' && process.getuid?.() === 0 && have('apt-get'))
+    return [
+      ['apt-get', ['update', '-qq']],
+      ['apt-get', ['install', '-y', '-qq', 'redis-server']],
+    ]
+  if (have('brew')) return [['brew', ['install', 'redis']]]
+  return undefined
+}
+
+/**
+ * The Redis tests need a real redis-server (REDIS_SERVER, or on PATH). Where it is missing it
+ * is installed where it can be (VERB_TCP_INSTALL_REDIS=0 turns that off); where it still is,
+ * the Redis tests are skipped with the reason, except under CI, where they run and fail.
+ * Returns the reason they will be skipped, or `undefined`.
+ */
+function ensureRedis() {
+  const binary = process.env.REDIS_SERVER || 'redis-server'
+  if (have(binary)) return undefined
+  const installer = process.env.VERB_TCP_INSTALL_REDIS === '0' ? undefined : redisInstaller()
+  if (installer !== undefined && !process.env.REDIS_SERVER) {
+    console.log('redis-server was not found; installing it for the Redis tests:')
+    env.DEBIAN_FRONTEND = 'noninteractive'
+    for (const [cmd, args] of installer) {
+      console.log(`$ ${cmd} ${args.join(' ')}`)
+      if (run(cmd, args, { exitOnFailure: false }) !== 0) break
+    }
+    if (have(binary)) return undefined
+  }
+  const why =
+    `${binary} was not found and could not be installed here ` +
+    '(Debian/Ubuntu: `apt-get install -y redis-server`; macOS: `brew install redis`)'
+  if (isCI(process.env)) {
+    console.log(`${why}: under CI the Redis tests run anyway, and fail.`)
+    return undefined
+  }
+  return why
+}
+
+/** Whether this is a CI run (`CI` set to anything but empty, `0` or `false`). */
+function isCI(environment) {
+  const ci = environment.CI?.trim().toLowerCase()
+  return ci !== undefined && ci !== '' && ci !== '0' && ci !== 'false'
 }
 
 function install() {
@@ -130,6 +192,9 @@ function serve(cli, args) {
   })
 }
 
+/** Why the Redis tests are skipped in this run (see ensureRedis), printed with the counts. */
+let redisSkipped
+
 const [task = 'test', ...rest] = process.argv.slice(2)
 install()
 const turbo = (...args) => run('turbo', ['run', ...args, '--output-logs=errors-only'])
@@ -146,6 +211,10 @@ switch (task) {
     turbo('build', 'typecheck', 'check:publish', 'lint', 'lint:root')
     // The packages as users get them: packed, installed with npm outside the workspace, run.
     run('node', ['scripts/check-packed.mjs'])
+    redisSkipped = ensureRedis()
+    // Part of the test task's cache key: results from a run that skipped the Redis tests are
+    // not replayed once redis-server is there.
+    env.VERB_TCP_REDIS_TESTS = redisSkipped === undefined ? 'run' : 'skipped'
     tests(rest)
     break
   case 'build':

@@ -2,6 +2,12 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { connectTo } from './util.ts'
 
+/** Whether this is a CI run (`CI` set to anything but empty, `0` or `false`). */
+export function isCI(): boolean {
+  const ci = process.env.CI?.trim().toLowerCase()
+  return ci !== undefined && ci !== '' && ci !== '0' && ci !== 'false'
+}
+
 /** Whether `redis-server` is on PATH (CI installs the Debian package). */
 export function haveRedis(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0

@@ -8,7 +8,7 @@ import {
   HEARTBEAT,
 } from '@verb-tcp/binary-frames'
 import { createServer, type TCPSocket, type TcpServer } from '@verb-tcp/core'
-import { type FileReceiver, Op, receiveFiles } from '@verb-tcp/file-transfer'
+import { type FileReceiver, receiveFiles } from '@verb-tcp/file-transfer'
 import { createSession, type MuxSession, type MuxStream } from '@verb-tcp/mux'
 import type { Logger } from 'pino'
 import type { ReadScheduler } from './fair-reads.ts'
@@ -118,8 +118,6 @@ export class BinaryServer {
               ? 'file'
               : 'other'
       stats.count(stats.messagesIn, key(PORT, type))
-      if (frame.type === FILE_TRANSFER && (frame.flags & 0xff) === Op.START)
-        stats.transfersStarted++
       if (frame.type === HEARTBEAT) stats.count(stats.messagesOut, key(PORT, 'pong'))
     })
     handler.on(DATA, (frame) => {

@@ -15,13 +15,7 @@ import { couldNotListen } from './listen-error.ts'
 import { createLogger } from './logger.ts'
 import { roomsAdapter } from './redis.ts'
 import { onReloadSignal, onShutdownSignals, RELOAD_SIGNAL } from './signals.ts'
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    version: string
-  }
-  return pkg.version
-}
+import { version } from './version.ts'
 
 /** `demo-server reload`: SIGHUP to the server named by `--pid-file` or `--pid`. */
 function reload(argv: readonly string[]): void {

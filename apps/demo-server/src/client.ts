@@ -4,6 +4,7 @@ import { runBench } from './client/bench.ts'
 import { runBenchWorker } from './client/bench-worker.ts'
 import { runChat } from './client/chat.ts'
 import { runPing } from './client/ping.ts'
+import { version } from './version.ts'
 
 const USAGE = `Usage: demo-client <command> [options]
 
@@ -12,7 +13,8 @@ A client for the verb-tcp demo server (start it with \`npm start\`).
 Commands:
   chat               an interactive session on the message port (type /help in it)
   ping               round-trip times over the message port and the binary port
-  send FILE          upload FILE over the binary port's fast path, with progress
+  send FILE          upload FILE over the binary port's fast path, with progress (a file
+                     of that name on the server is kept: --as NAME uploads under another)
   resume ID          resume an interrupted upload
   bench              load generator: N connections, ping-pong or room fan-out, for a fixed
                      time; prints messages/s and latency percentiles (p50, p99, p999)
@@ -22,6 +24,7 @@ Options:
   --message-port <port>    the message port (default 8081)
   --binary-port <port>     the binary port (default 8082)
   --count <n>              ping: round trips per port (default 5)
+  --as <name>              send: the name to upload under (default: the file's own)
   --mode <mode>            bench: pingpong or fanout (default pingpong)
   --connections <n>        bench: connections (default 100)
   --duration <s>           bench: seconds measured (default 10), after --warmup seconds (default 1)
@@ -32,31 +35,46 @@ Options:
   --target <kind>          bench: verb (this server, default), docs, socketio
   --json                   bench: print the result as one JSON line
   -h, --help               print this help
+  -v, --version            print the version
 `
+
+const OPTIONS = {
+  host: { type: 'string', default: '127.0.0.1' },
+  'message-port': { type: 'string', default: '8081' },
+  'binary-port': { type: 'string', default: '8082' },
+  count: { type: 'string', default: '5' },
+  mode: { type: 'string', default: 'pingpong' },
+  connections: { type: 'string', default: '100' },
+  duration: { type: 'string', default: '10' },
+  warmup: { type: 'string', default: '1' },
+  rooms: { type: 'string', default: '1' },
+  window: { type: 'string', default: '10' },
+  processes: { type: 'string' },
+  target: { type: 'string', default: 'verb' },
+  json: { type: 'boolean', default: false },
+  as: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', short: 'v', default: false },
+} as const
+
+/** parseArgs' message for an unknown option is written for programs; this one is for people. */
+function unknownOption(error: Error): string | undefined {
+  if ((error as NodeJS.ErrnoException).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return undefined
+  const option = /'(-[^']*)'/.exec(error.message)?.[1]
+  if (option === undefined) return undefined
+  const bare = option.replace(/^-+/, '')
+  const near = Object.keys(OPTIONS).filter(
+    (o) => o.endsWith(`-${bare}`) || o.startsWith(`${bare}-`),
+  )
+  return `unknown option ${option}${near.length > 0 ? ` (did you mean ${near.map((o) => `--${o}`).join(' or ')}?)` : ''}`
+}
 
 const { values, positionals } = (() => {
   try {
-    return parseArgs({
-      allowPositionals: true,
-      options: {
-        host: { type: 'string', default: '127.0.0.1' },
-        'message-port': { type: 'string', default: '8081' },
-        'binary-port': { type: 'string', default: '8082' },
-        count: { type: 'string', default: '5' },
-        mode: { type: 'string', default: 'pingpong' },
-        connections: { type: 'string', default: '100' },
-        duration: { type: 'string', default: '10' },
-        warmup: { type: 'string', default: '1' },
-        rooms: { type: 'string', default: '1' },
-        window: { type: 'string', default: '10' },
-        processes: { type: 'string' },
-        target: { type: 'string', default: 'verb' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
+    return parseArgs({ allowPositionals: true, options: OPTIONS })
   } catch (error) {
-    process.stderr.write(`demo-client: ${(error as Error).message}\nRun with --help for usage.\n`)
+    const message = unknownOption(error as Error) ?? (error as Error).message
+    process.stderr.write(`demo-client: ${message}\nRun with --help for usage.\n`)
     process.exit(2)
   }
 })()
@@ -78,6 +96,10 @@ const host = values.host as string
 const messagePort = number('message-port', 0)
 const binaryPort = number('binary-port', 0)
 
+if (values.version) {
+  process.stdout.write(`demo-client ${version()} (verb-tcp demo, node ${process.version})\n`)
+  process.exit(0)
+}
 if (values.help || command === undefined) {
   process.stdout.write(USAGE)
   process.exit(command === undefined && !values.help ? 2 : 0)
@@ -132,7 +154,17 @@ switch (command) {
       )
       process.exit(2)
     }
-    await runTransfer({ host, port: binaryPort, command, arg: rest[0] })
+    if (values.as !== undefined && (command !== 'send' || values.as === '')) {
+      process.stderr.write(`demo-client: --as takes a name, and only with send\n`)
+      process.exit(2)
+    }
+    await runTransfer({
+      host,
+      port: binaryPort,
+      command,
+      arg: rest[0],
+      ...(values.as !== undefined && { as: values.as }),
+    })
     break
   }
   default:

@@ -20,6 +20,7 @@ import { BinaryServer } from './binary-server.ts'
 import { createDemoServer, sayGoodbye } from './echo.ts'
 import { ReadScheduler } from './fair-reads.ts'
 import { createHttpServer } from './http-server.ts'
+import { MessageErrorCode } from './message-errors.ts'
 import { MessageServer } from './message-server.ts'
 import { createMetrics, type PortView } from './metrics.ts'
 import { createRoomsHub } from './rooms-hub.ts'
@@ -88,6 +89,24 @@ export class Demo {
     mkdirSync(config.uploadDir, { recursive: true })
     this.receiver = new FileReceiver(config.uploadDir)
     this.files = new TCPFileTransferServer(config.uploadDir, { receiver: this.receiver })
+    // Counted when the receiver answers, not when a start arrives: a refused start (the name
+    // exists) opens nothing, and would otherwise be a transfer that never ends.
+    this.receiver.on('start', (transfer) => {
+      stats.transfersStarted++
+      logger.info(transfer, transfer.resumed ? 'upload resumed' : 'upload started')
+    })
+    this.receiver.on('refused', (error, request) => {
+      stats.transfersRefused++
+      logger.info(
+        {
+          code: error.wireCode,
+          reason: error.message,
+          name: request.name,
+          ...(request.transferId !== undefined && { transferId: request.transferId }),
+        },
+        'upload refused',
+      )
+    })
     this.receiver.on('complete', (transfer) => {
       stats.transfersCompleted++
       stats.transferBytes += transfer.size
@@ -131,7 +150,6 @@ export class Demo {
       reads,
       extra: (client, message) => {
         if (!FILE_TYPES.has(message.type)) return false
-        if (message.type === 'file_start') stats.transfersStarted++
         void this.files.handleFileTransfer(client.socket, message)
         return true
       },
@@ -164,12 +182,12 @@ export class Demo {
       message: [
         encodeMessage({
           type: 'error',
-          code: 'ERR_SERVER_FULL',
+          code: MessageErrorCode.SERVER_FULL,
           message: 'server full, try again later',
         }),
         encodeMessage({
           type: 'error',
-          code: 'ERR_TOO_MANY_CONNECTIONS',
+          code: MessageErrorCode.TOO_MANY_CONNECTIONS,
           message: 'too many connections from your address',
         }),
       ],
@@ -339,12 +357,14 @@ export class Demo {
       closeOne(this.echo, 'echo'),
       closeOne(this.messages.app, 'message'),
       closeOne(this.binary.app, 'binary'),
-      http
-        ? new Promise<void>((resolve) => http.close(() => resolve())).then(() =>
-            http.closeAllConnections(),
-          )
-        : undefined,
     ]).then(async (results) => {
+      // The HTTP port stays open through the grace period, so /healthz can answer 503
+      // `shutting_down` (and /metrics show the clients leaving); it closes last.
+      if (http) {
+        const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()))
+        http.closeAllConnections()
+        await httpClosed
+      }
       for (const pool of Object.values(this.pools)) pool.close()
       await this.messages.hub.close().catch(() => {})
       let closed = 0
@@ -357,8 +377,6 @@ export class Demo {
       }
       return { closed, forced }
     })
-    // Idle HTTP keep-alive sockets would hold http.close() until they time out.
-    http?.closeIdleConnections()
     return this.#closing
   }
 }

@@ -3,12 +3,15 @@ import { encodeMessage, MessageHandler } from '@verb-tcp/json-frames'
 import type { ConnectionPool } from '@verb-tcp/pool'
 import type { Logger } from 'pino'
 import type { ReadScheduler } from './fair-reads.ts'
-import { CLIENT_TYPES, MessageErrorCode } from './message-types.ts'
+import { MessageErrorCode } from './message-errors.ts'
+import { CLIENT_TYPES } from './message-types.ts'
 import { key, type Stats } from './stats.ts'
 
 const PORT = 'message'
 /** What setting up one connection is charged against the turn's budget, in bytes. */
 const ACCEPT_COST = 2048
+/** Room for the fields a reply adds (`type`, `timestamp`, ...) to a message of the largest size. */
+const REPLY_OVERHEAD = 1024
 
 // biome-ignore lint/suspicious/noExplicitAny: a client's message is untrusted JSON, checked field by field
 type Incoming = Record<string, any>
@@ -20,8 +23,13 @@ export interface Client {
   readonly handler: MessageHandler<Incoming>
   readonly rooms: Set<string>
   readonly log: Logger
-  /** Messages read but held for a later turn, in order (the turn's work budget was used). */
-  backlog: Incoming[]
+  /**
+   * Messages (and recoverable framing errors) read but held for a later turn, in order (the
+   * turn's work budget was used): each answered when its turn comes.
+   */
+  backlog: (() => void)[]
+  /** The framing error that ended the connection, for its `client disconnected` line. */
+  fatal?: string
 }
 
 /**
@@ -31,16 +39,14 @@ export interface Client {
 export interface RoomHub {
   /** A new connection. */
   add(client: Client): void
-  /** True when the client is a member afterwards; a refusal is answered by the hub. */
-  join(client: Client, room: string): boolean
+  /** Undefined when the client is a member afterwards, else why not (a code of ours). */
+  join(client: Client, room: string): ProtocolError | undefined
   /** False when the client was not in the room. */
   leave(client: Client, room: string): boolean
   /** Leaves every room, when the connection closes. */
   leaveAll(client: Client): void
-  /** Sends `message` to every member of `room` except `except`; returns how many here got it. */
-  toRoom(room: string, message: object, except?: string): number
-  /** Sends `message` to one client, in order with its room traffic. */
-  send(client: Client, message: object): boolean
+  /** Sends `message` to every member of `room` but `except`; returns the refusal, if refused. */
+  toRoom(room: string, message: object, except: string): ProtocolError | undefined
   /** Sends an encoded `frame` to every connection except `except`, on every node. */
   toAll(frame: Buffer, except?: string): void
   /** Sends an encoded `frame` to one connection, wherever it is; false if it is surely nowhere. */
@@ -112,7 +118,8 @@ export class MessageServer {
     const log = logger.child({ port: PORT, connectionId: id })
     const handler = new MessageHandler<Incoming>(socket, {
       maxFrameBytes,
-      maxSendBytes: maxFrameBytes,
+      // A pong is the ping plus a timestamp: a ping of the largest size must still be answered.
+      maxSendBytes: maxFrameBytes + REPLY_OVERHEAD,
     })
     const client: Client = { id, socket, handler, rooms: new Set(), log, backlog: [] }
     this.clients.set(id, client)
@@ -125,11 +132,17 @@ export class MessageServer {
 
     handler.on('message', (message) => this.#admit(client, message))
     handler.on('error', (error: ProtocolError) => {
-      // Bad JSON and the like: the client is told (and, for a fatal error, the handler ends the
-      // connection after this reply).
-      stats.count(stats.errors, key(PORT, error.code))
-      log.debug({ code: error.code, recoverable: error.recoverable }, 'bad frame')
-      this.send(client, { type: 'error', code: error.code, message: error.message })
+      // Bad JSON and the like is answered in its place among the requests. After a fatal error
+      // the handler ends the connection as soon as this listener returns, so whatever requests
+      // still wait in the backlog are answered now, before the error.
+      if (!error.recoverable) {
+        for (const work of client.backlog.splice(0)) work()
+        this.#frameError(client, error)
+      } else if (client.backlog.length > 0) {
+        this.#later(client, () => this.#frameError(client, error))
+      } else {
+        this.#frameError(client, error)
+      }
     })
     socket.once('close', (hadError: boolean) => {
       this.clients.delete(id)
@@ -137,7 +150,12 @@ export class MessageServer {
       stats.count(stats.closedBytesIn, PORT, socket.bytesRead)
       stats.count(stats.closedBytesOut, PORT, socket.bytesWritten)
       log.info(
-        { bytesRead: socket.bytesRead, bytesWritten: socket.bytesWritten, hadError },
+        {
+          bytesRead: socket.bytesRead,
+          bytesWritten: socket.bytesWritten,
+          hadError: hadError || client.fatal !== undefined,
+          ...(client.fatal !== undefined && { error: client.fatal }),
+        },
         'client disconnected',
       )
     })
@@ -152,12 +170,35 @@ export class MessageServer {
     client.handler.sendMessage(message)
   }
 
-  #error(client: Client, code: string, message: string, request?: Incoming): void {
-    const { stats } = this.#options
-    stats.count(stats.errors, key(PORT, code))
-    const reply: { type: string; [field: string]: unknown } = { type: 'error', code, message }
+  /**
+   * Every reply to a request is written here and now, in the order the requests came; the
+   * request's `id`, if it had one, comes back.
+   */
+  #reply(client: Client, request: Incoming, reply: { type: string; [field: string]: unknown }) {
     if (request?.id !== undefined) reply.id = request.id
     this.send(client, reply)
+  }
+
+  #error(client: Client, code: string, message: string, request: Incoming): void {
+    const { stats } = this.#options
+    stats.count(stats.errors, key(PORT, code))
+    if (client.log.isLevelEnabled('debug')) client.log.debug({ code }, 'request refused')
+    this.#reply(client, request, { type: 'error', code, message })
+  }
+
+  /** `ERR_BAD_REQUEST` unless `ok`; returns `ok`. */
+  #check(client: Client, request: Incoming, ok: boolean, problem: string): boolean {
+    if (!ok) this.#error(client, MessageErrorCode.BAD_REQUEST, problem, request)
+    return ok
+  }
+
+  /** A frame that was not a message: logged, counted, answered; a fatal one ends the connection. */
+  #frameError(client: Client, error: ProtocolError): void {
+    const { stats } = this.#options
+    stats.count(stats.errors, key(PORT, error.code))
+    client.log.info({ code: error.code, recoverable: error.recoverable }, 'protocol error')
+    if (!error.recoverable) client.fatal = error.code
+    this.send(client, { type: 'error', code: error.code, message: error.message })
   }
 
   /**
@@ -171,7 +212,12 @@ export class MessageServer {
       this.#onMessage(client, message)
       return
     }
-    client.backlog.push(message)
+    this.#later(client, () => this.#onMessage(client, message))
+  }
+
+  #later(client: Client, work: () => void): void {
+    const reads = this.#options.reads as ReadScheduler
+    client.backlog.push(work)
     if (client.backlog.length === 1) {
       client.socket.pause()
       reads.later(() => this.#drain(client))
@@ -185,7 +231,7 @@ export class MessageServer {
       return
     }
     while (client.backlog.length > 0 && !reads.exhausted) {
-      this.#onMessage(client, client.backlog.shift() as Incoming)
+      ;(client.backlog.shift() as () => void)()
     }
     if (client.backlog.length > 0) {
       client.socket.pause()
@@ -212,6 +258,7 @@ export class MessageServer {
         client,
         MessageErrorCode.BAD_REQUEST,
         'a message is a JSON object with a string "type"',
+        message,
       )
       return
     }
@@ -228,6 +275,7 @@ export class MessageServer {
         this.send(client, message as { type: string })
         return
       case 'broadcast': {
+        if (!this.#checkData(client, message, 'a broadcast')) return
         const frame = this.#frame({
           type: 'broadcast',
           from: client.id,
@@ -238,15 +286,16 @@ export class MessageServer {
         return
       }
       case 'private': {
-        if (typeof message.target !== 'string') {
-          this.#error(
+        if (
+          !this.#check(
             client,
-            MessageErrorCode.BAD_REQUEST,
-            '"target" must be a connection id (a string)',
             message,
-          )
+            typeof message.target === 'string',
+            '"target" must be a connection id (a string)',
+          ) ||
+          !this.#checkData(client, message, 'a private message')
+        )
           return
-        }
         const frame = this.#frame({
           type: 'private',
           from: client.id,
@@ -263,15 +312,19 @@ export class MessageServer {
         }
         return
       }
-      case 'join_room':
+      case 'join_room': {
+        if (!this.#checkRoom(client, message)) return
         // The room name's rules (length, control characters, the reserved `$` prefix) are the
-        // rooms package's; a refusal is answered there with its code.
-        if (this.hub.join(client, message.room))
-          this.hub.send(client, { type: 'joined', room: message.room })
+        // rooms package's, with the limits of `message-errors.ts`.
+        const refused = this.hub.join(client, message.room)
+        if (refused) this.#error(client, refused.code, refused.message, message)
+        else this.#reply(client, message, { type: 'joined', room: message.room })
         return
+      }
       case 'leave_room':
+        if (!this.#checkRoom(client, message)) return
         if (this.hub.leave(client, message.room))
-          this.hub.send(client, { type: 'left', room: message.room })
+          this.#reply(client, message, { type: 'left', room: message.room })
         else
           this.#error(
             client,
@@ -280,9 +333,14 @@ export class MessageServer {
             message,
           )
         return
-      case 'room_message':
+      case 'room_message': {
+        if (
+          !this.#checkRoom(client, message) ||
+          !this.#checkData(client, message, 'a room message')
+        )
+          return
         // A non-member's message is refused by the rooms package (`ERR_NOT_IN_ROOM`).
-        this.hub.toRoom(
+        const refused = this.hub.toRoom(
           message.room,
           {
             type: 'room_message',
@@ -293,16 +351,27 @@ export class MessageServer {
           },
           client.id,
         )
+        if (refused) this.#error(client, refused.code, refused.message, message)
         return
+      }
       default:
         if (this.#options.extra?.(client, message)) return
         this.#error(client, MessageErrorCode.UNKNOWN_TYPE, `Unknown message type: ${type}`, message)
     }
   }
 
+  /** JSON has no `undefined`: a message without `data` would reach the others as `undefined`. */
+  #checkData(client: Client, request: Incoming, what: string): boolean {
+    return this.#check(client, request, request.data !== undefined, `${what} needs "data"`)
+  }
+
+  #checkRoom(client: Client, request: Incoming): boolean {
+    return this.#check(client, request, typeof request.room === 'string', '"room" must be a string')
+  }
+
   /** Encodes once for many receivers, and counts it as sent (once per delivery, by the hub). */
   #frame(message: { type: string; [field: string]: unknown }): Buffer {
-    return encodeMessage(message, { maxFrameBytes: this.#options.maxFrameBytes + 1024 })
+    return encodeMessage(message, { maxFrameBytes: this.#options.maxFrameBytes + REPLY_OVERHEAD })
   }
 
   /** The shutdown notice: `server_shutdown`, then our side of the connection ends. */

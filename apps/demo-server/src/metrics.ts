@@ -222,12 +222,13 @@ export function createMetrics(sources: MetricsSources, registry = new Registry()
   })
   new Counter({
     name: 'verb_tcp_transfers_total',
-    help: 'File transfers, by outcome.',
+    help: 'File transfers, by outcome: started (accepted, new or resumed), refused (at start: nothing opened), completed, failed.',
     labelNames: ['outcome'],
     registers: [registry],
     collect() {
       this.reset()
       this.inc({ outcome: 'started' }, stats.transfersStarted)
+      this.inc({ outcome: 'refused' }, stats.transfersRefused)
       this.inc({ outcome: 'completed' }, stats.transfersCompleted)
       this.inc({ outcome: 'failed' }, stats.transfersFailed)
     },

@@ -1,3 +1,4 @@
+import type { ProtocolError } from '@verb-tcp/core'
 import { encodeMessage } from '@verb-tcp/json-frames'
 import type { ConnectionPool } from '@verb-tcp/pool'
 import {
@@ -11,6 +12,12 @@ import {
   TCPRoomManager,
 } from '@verb-tcp/rooms'
 import type { Logger } from 'pino'
+import {
+  MAX_MEMBERS_PER_ROOM,
+  MAX_ROOM_MESSAGE_BYTES,
+  MAX_ROOM_NAME_BYTES,
+  MAX_ROOMS_PER_CLIENT,
+} from './message-errors.ts'
 import type { Client, RoomHub } from './message-server.ts'
 import { key, type Stats } from './stats.ts'
 
@@ -156,11 +163,22 @@ export function createRoomsHub(
     maxBufferedBytes: options.maxBufferedBytes,
     slowMember: options.slowReader === 'close' ? 'close' : 'drop',
     nonMemberBroadcast: 'refuse',
+    maxRoomNameBytes: MAX_ROOM_NAME_BYTES,
+    maxRoomsPerClient: MAX_ROOMS_PER_CLIENT,
+    maxMembersPerRoom: MAX_MEMBERS_PER_ROOM,
+    maxMessageBytes: MAX_ROOM_MESSAGE_BYTES,
+    // Refusals are answered by the message server, in request order and with the request's
+    // id; the manager's own reply would be queued for its per-turn flush, after later replies.
+    replyErrors: false,
   })
   manager.on('delivered', (bytes, count) =>
     stats.count(stats.messagesOut, key('message', types.get(bytes) ?? 'room_message'), count),
   )
-  manager.on('refused', ({ error }) => stats.count(stats.errors, key('message', error.code)))
+  // Reported synchronously, inside the call that was refused (counted by the message server).
+  let refusal: ProtocolError | undefined
+  manager.on('refused', ({ error }) => {
+    refusal = error
+  })
   manager.on('slow', ({ action }) => {
     stats.count(stats.errors, key('message', 'ERR_SLOW_READER'))
     options.logger.debug({ action }, 'slow room member')
@@ -179,9 +197,9 @@ export function createRoomsHub(
       if (distributed) adapter.subscribe(ONE + client.id)
     },
     join(client, room) {
-      const ok = manager.joinRoom(client.id, room)
-      if (ok) client.rooms.add(room)
-      return ok
+      refusal = undefined
+      if (manager.joinRoom(client.id, room)) client.rooms.add(room)
+      return refusal
     },
     leave(client, room) {
       client.rooms.delete(room)
@@ -193,13 +211,11 @@ export function createRoomsHub(
       if (distributed) adapter.unsubscribe(ONE + client.id)
     },
     toRoom(room, message, except) {
+      refusal = undefined
       const sent = manager.broadcastToRoom(room, message, except)
       // The encoded size is the manager's; a room message is about this big.
       options.charge?.(sent * ROOM_MESSAGE_BYTES)
-      return sent
-    },
-    send(client, message) {
-      return manager.send(client.id, message)
+      return refusal
     },
     toAll(frame, except) {
       all(frame, except)

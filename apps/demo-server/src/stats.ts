@@ -12,7 +12,9 @@ export class Stats {
   /** Bytes of connections already closed, by port; live ones are read from their sockets. */
   readonly closedBytesIn = new Map<string, number>()
   readonly closedBytesOut = new Map<string, number>()
+  /** Uploads accepted (new or resumed), and starts refused (a name that exists, a quota). */
   transfersStarted = 0
+  transfersRefused = 0
   transfersCompleted = 0
   transfersFailed = 0
   transferBytes = 0

@@ -39,7 +39,7 @@ describe.skipIf(!built)('demo-client binary (dist/client.js)', () => {
     say(ada, '/all hello everyone')
     await bob.textLine((l) => l === `[all] ${adaId}: hello everyone`)
     say(ada, '/nonsense')
-    await ada.textLine((l) => l.startsWith('Commands:'))
+    await ada.textLine((l) => l === '! unknown command /nonsense (/help lists the commands)')
 
     say(ada, '/quit')
     expect((await ada.exited).code).toBe(0)

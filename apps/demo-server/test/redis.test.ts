@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 // rooms-redis's own helper: a private redis-server on a free loopback port, no persistence.
-import { RedisServer } from '../../../packages/rooms-redis/test/redis-server.ts'
+import { RedisServer, skipWithoutRedis } from '../../../packages/rooms-redis/test/redis-server.ts'
 import { defer } from './helpers.ts'
 import { MessageClient, type Msg } from './message-client.ts'
 import { CLI, startServer } from './process.ts'
@@ -64,6 +64,8 @@ async function crossOnce(
 }
 
 describe.skipIf(!built)('two servers on one Redis (--redis)', () => {
+  skipWithoutRedis()
+
   it('a room broadcast, a broadcast and a private message cross between them', async () => {
     const redis = await RedisServer.start()
     defer(() => redis.stop())

@@ -9,7 +9,7 @@ import {
   MAX_TYPE,
 } from './constants.ts'
 import { BinaryFramesErrorCode } from './errors.ts'
-import { checkLimit } from './frame-decoder.ts'
+import { checkLimit } from './limits.ts'
 import type { EncoderOptions } from './types.ts'
 
 const ENCODER_KEYS = optionKeys<EncoderOptions>({ maxFrameBytes: true })

@@ -1,21 +1,16 @@
 import { ProtocolError } from '@verb-tcp/core'
 import {
   ChunkDecoder,
-  checkFrameLimit,
   type DecodeSink,
   FrameRemainder,
   hexPreview,
   TruncatedFrameError,
 } from '@verb-tcp/core/codec'
 import { argError, bool, intInRange, knownKeys, oneOf, optionKeys } from '@verb-tcp/core/validate'
-import { HEADER_BYTES, MAX_FLAGS, MAX_FRAME_BYTES_LIMIT, MAX_TYPE } from './constants.ts'
+import { HEADER_BYTES, MAX_FLAGS, MAX_TYPE } from './constants.ts'
 import { BinaryFramesErrorCode } from './errors.ts'
+import { checkLimit } from './limits.ts'
 import type { BinaryFrame, FrameDecoderOptions } from './types.ts'
-
-/** Validates a byte limit option (0 – 2^32 − 1), so a bad config fails at construction. */
-export function checkLimit(value: number | undefined, name?: string): number {
-  return checkFrameLimit(value, MAX_FRAME_BYTES_LIMIT, name)
-}
 
 const OVERSIZE = ['error', 'skip'] as const
 

@@ -4,7 +4,8 @@ import { SocketCodecHandler } from '@verb-tcp/core/codec'
 import { bool, knownKeys, optionKeys } from '@verb-tcp/core/validate'
 import { HEARTBEAT, PONG, PONG_PAYLOAD } from './constants.ts'
 import { checkFrame, encodeFrame, writeCheckedFrame } from './encoder.ts'
-import { BinaryFrameDecoder, checkLimit } from './frame-decoder.ts'
+import { BinaryFrameDecoder } from './frame-decoder.ts'
+import { checkLimit } from './limits.ts'
 import type { BinaryFrame, FrameDecoderOptions } from './types.ts'
 
 /** The whole answer to a heartbeat, encoded once. */

@@ -4,7 +4,8 @@ import { knownKeys, positiveInt } from '@verb-tcp/core/validate'
 import { encodeMessage, MessageHandler } from '@verb-tcp/json-frames'
 import { DEFAULT_PROGRESS_EVERY } from './constants.ts'
 import { refuse, type TransferError, WireCode } from './errors.ts'
-import { FileReceiver, type ReceiverConnection } from './receiver.ts'
+import { FileReceiver } from './receiver.ts'
+import type { ReceiverConnection } from './receiver-connection.ts'
 import type { FileReceiverOptions } from './types.ts'
 
 export interface TCPFileTransferServerOptions extends FileReceiverOptions {

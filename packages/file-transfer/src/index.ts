@@ -45,7 +45,14 @@ export {
 export { receiveFiles } from './fast-server.ts'
 export { LocalDirectoryStorage, type LocalDirectoryStorageOptions } from './local-storage.ts'
 export { isValidName, nameProblem } from './name.ts'
-export { FileReceiver, type FileReceiverEvents, ReceiverConnection } from './receiver.ts'
+export { FileReceiver } from './receiver.ts'
+export { ReceiverConnection } from './receiver-connection.ts'
 export { cancelTransfer, type SendFileOptions, type SendProgress, sendFile } from './send-file.ts'
 export type { FileStorage, PartialFile, PartialMeta } from './storage.ts'
-export type { CompletedTransfer, FileReceiverOptions, StartRequest, StartResult } from './types.ts'
+export type {
+  CompletedTransfer,
+  FileReceiverEvents,
+  FileReceiverOptions,
+  StartRequest,
+  StartResult,
+} from './types.ts'

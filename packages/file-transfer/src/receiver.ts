@@ -1,169 +1,24 @@
-import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
-import { crc32 } from 'node:zlib'
-import {
-  argError,
-  bool,
-  knownKeys,
-  limit,
-  ms,
-  string as nonEmptyString,
-  positiveInt,
-} from '@verb-tcp/core/validate'
-import {
-  DEFAULT_IDLE_TIMEOUT_MS,
-  DEFAULT_MAX_CHUNK_BYTES,
-  DEFAULT_MAX_CONCURRENT_TRANSFERS,
-  DEFAULT_MAX_FILE_BYTES,
-  DEFAULT_MAX_QUEUED_BYTES,
-  DEFAULT_MIN_FREE_BYTES,
-  DEFAULT_PARTIAL_TTL_MS,
-  TRANSFER_ID_BYTES,
-} from './constants.ts'
-import { refuse, type TransferError, WireCode } from './errors.ts'
-import { openHash, type StreamHash } from './hasher.ts'
+import { argError, string as nonEmptyString } from '@verb-tcp/core/validate'
+import { crcOf, ioFailure, writeChunk } from './chunk-writer.ts'
+import { refuse, TransferError, WireCode } from './errors.ts'
+import type { StreamHash } from './hasher.ts'
 import { LocalDirectoryStorage } from './local-storage.ts'
-import { nameProblem } from './name.ts'
+import { ReceiverConnection } from './receiver-connection.ts'
+import { type ReceiverSettings, settings } from './receiver-options.ts'
 import type { FileStorage, PartialFile, PartialMeta } from './storage.ts'
-import type { CompletedTransfer, FileReceiverOptions, StartRequest, StartResult } from './types.ts'
+import { newTransfer, type Transfer } from './transfer.ts'
+import { createTransfer, type OpenContext, resumeTransfer } from './transfer-open.ts'
+import type {
+  CompletedTransfer,
+  FileReceiverEvents,
+  FileReceiverOptions,
+  StartRequest,
+  StartResult,
+} from './types.ts'
 
 const ID = /^[0-9a-f]{32}$/
-const SHA256 = /^[0-9a-f]{64}$/
-
-const OPTION_KEYS = [
-  'storage',
-  'maxFileBytes',
-  'maxChunkBytes',
-  'maxConnectionBytes',
-  'maxConcurrentTransfers',
-  'minFreeBytes',
-  'partialTtlMs',
-  'overwrite',
-  'requireSha256',
-  'maxQueuedBytes',
-  'idleTimeoutMs',
-] as const
-
-interface Settings {
-  maxFileBytes: number
-  maxChunkBytes: number
-  maxConnectionBytes: number
-  maxConcurrentTransfers: number
-  minFreeBytes: number
-  partialTtlMs: number
-  overwrite: boolean
-  requireSha256: boolean
-  maxQueuedBytes: number
-  idleTimeoutMs: number
-}
-
-function settings(options: FileReceiverOptions): Settings {
-  knownKeys(options, OPTION_KEYS, 'FileReceiver')
-  const minFree = options.minFreeBytes
-  return {
-    maxFileBytes: positiveInt(options.maxFileBytes, 'maxFileBytes', DEFAULT_MAX_FILE_BYTES),
-    maxChunkBytes: positiveInt(options.maxChunkBytes, 'maxChunkBytes', DEFAULT_MAX_CHUNK_BYTES),
-    maxConnectionBytes: limit(
-      options.maxConnectionBytes,
-      'maxConnectionBytes',
-      Number.POSITIVE_INFINITY,
-    ),
-    maxConcurrentTransfers: positiveInt(
-      options.maxConcurrentTransfers,
-      'maxConcurrentTransfers',
-      DEFAULT_MAX_CONCURRENT_TRANSFERS,
-    ),
-    // 0 is a valid floor (no reserve), so this is not positiveInt.
-    minFreeBytes: minFree === 0 ? 0 : positiveInt(minFree, 'minFreeBytes', DEFAULT_MIN_FREE_BYTES),
-    partialTtlMs: ms(options.partialTtlMs, 'partialTtlMs', DEFAULT_PARTIAL_TTL_MS, 1),
-    overwrite: bool(options.overwrite, 'overwrite', false),
-    requireSha256: bool(options.requireSha256, 'requireSha256', false),
-    maxQueuedBytes: positiveInt(options.maxQueuedBytes, 'maxQueuedBytes', DEFAULT_MAX_QUEUED_BYTES),
-    idleTimeoutMs: ms(options.idleTimeoutMs, 'idleTimeoutMs', DEFAULT_IDLE_TIMEOUT_MS, 0),
-  }
-}
-
-/** One upload this process is writing. */
-interface Transfer {
-  readonly id: string
-  readonly meta: PartialMeta
-  readonly file: PartialFile
-  readonly hash: StreamHash
-  readonly release: () => Promise<void>
-  readonly owner: ReceiverConnection
-  readonly startedAt: number
-  readonly startOffset: number
-  /** Bytes accepted (hashed, queued for writing). Chunks must start here. */
-  received: number
-  /** Bytes written (the write callback came back). */
-  durable: number
-  /** The last queued write; writes go one after another. */
-  tail: Promise<void>
-  failure: TransferError | undefined
-  ending: boolean
-  /** `durable` when the last background flush began. */
-  flushedAt: number
-  /** A background flush in flight. */
-  flushing: Promise<void> | undefined
-  /** What a background flush failed with: Linux reports a writeback error to one fsync only. */
-  flushError: unknown
-  /** Fires when no chunk came in for `idleTimeoutMs`; refreshed by every chunk and write. */
-  idle: NodeJS.Timeout | undefined
-}
-
-/**
- * Bytes written between background flushes. Flushing while the upload streams lets the disk
- * write back during the transfer, so the fsync before publishing finds little left to do.
- */
-const FLUSH_EVERY_BYTES = 32 * 1024 * 1024
-
-export interface FileReceiverEvents {
-  /** An upload was verified and published. */
-  complete: [transfer: CompletedTransfer]
-  /** An upload failed and its partial was removed (checksum, disk error, size). */
-  failed: [transferId: string, error: TransferError]
-  /** Unfinished uploads were removed after the TTL; the count. */
-  expired: [count: number]
-  /** `close()` was called: connections tell their peers before anything else happens. */
-  shutdown: []
-  /** An upload took in no chunk for `idleTimeoutMs` and was released; its partial is kept. */
-  timeout: [transferId: string, error: TransferError]
-}
-
-function crcOf(data: Uint8Array | readonly Uint8Array[]): number {
-  if (ArrayBuffer.isView(data)) return crc32(data)
-  let crc = 0
-  for (const piece of data) crc = crc32(piece, crc)
-  return crc
-}
-
-/** One write for a chunk, whether it came as one buffer or as the pieces it arrived in. */
-function writeAt(
-  file: PartialFile,
-  data: Uint8Array | readonly Uint8Array[],
-  offset: number,
-): Promise<void> {
-  if (ArrayBuffer.isView(data)) return file.write(data, offset)
-  if (data.length === 1) return file.write(data[0] as Uint8Array, offset)
-  if (file.writev) return file.writev(data, offset)
-  // A store without writev: the pieces one after another.
-  return (async () => {
-    let at = offset
-    for (const piece of data) {
-      await file.write(piece, at)
-      at += piece.byteLength
-    }
-  })()
-}
-
-function ioFailure(id: string, cause: unknown): TransferError {
-  const code = (cause as NodeJS.ErrnoException)?.code
-  return refuse(WireCode.IO_ERROR, `the upload could not be written${code ? ` (${code})` : ''}`, {
-    transferId: id,
-    cause,
-  })
-}
 
 /**
  * The receiving side of a file transfer, independent of the wire: both protocol adapters (the
@@ -176,13 +31,14 @@ function ioFailure(id: string, cause: unknown): TransferError {
  */
 export class FileReceiver extends EventEmitter<FileReceiverEvents> {
   readonly storage: FileStorage
-  readonly #settings: Settings
+  readonly #settings: ReceiverSettings
   readonly #transfers = new Map<string, Transfer>()
   /** Names being written by this process: two uploads of one name cannot both run. */
   readonly #names = new Set<string>()
   /** Transfers whose connection closed, still finishing their last write. */
   readonly #detaching = new Map<string, Promise<void>>()
   #ready: Promise<void> | undefined
+  readonly #opening: OpenContext
   #sweepTimer: NodeJS.Timeout | undefined
   #closing = false
 
@@ -201,9 +57,21 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
       }
       this.storage = storage
     }
+    const receiver = this
+    this.#opening = {
+      settings: this.#settings,
+      storage: this.storage,
+      names: this.#names,
+      transfers: this.#transfers,
+      detaching: this.#detaching,
+      get closing() {
+        return receiver.#closing
+      },
+      adopt: (...args) => this.#adopt(...args),
+    }
   }
 
-  get options(): Readonly<Settings> {
+  get options(): Readonly<ReceiverSettings> {
     return this.#settings
   }
 
@@ -275,136 +143,24 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
 
   /** @internal */
   async start(owner: ReceiverConnection, request: StartRequest): Promise<StartResult> {
-    await this.ready()
-    if (this.#closing) throw refuse(WireCode.SHUTTING_DOWN, 'the server is shutting down')
-    return request.transferId === undefined
-      ? this.#create(owner, request)
-      : this.#resume(owner, request, request.transferId)
-  }
-
-  async #create(owner: ReceiverConnection, request: StartRequest): Promise<StartResult> {
-    const s = this.#settings
-    const problem = nameProblem(request.name)
-    if (problem) throw refuse(WireCode.NAME_INVALID, problem)
-    const { name, size } = request
-    if (!Number.isSafeInteger(size) || size < 0) {
-      throw refuse(WireCode.BAD_REQUEST, 'size must be a non-negative integer')
-    }
-    if (size > s.maxFileBytes) {
-      throw refuse(WireCode.TOO_LARGE, `size ${size} is over the limit of ${s.maxFileBytes}`, {
-        limit: s.maxFileBytes,
-        declaredLength: size,
-      })
-    }
-    owner.checkQuota(size)
-    if (this.#names.has(name) || (!s.overwrite && (await this.storage.exists(name)))) {
-      throw refuse(WireCode.EXISTS, `${name} exists or is being uploaded`)
-    }
-    await this.#checkSpace(size)
-    if (this.#closing) throw refuse(WireCode.SHUTTING_DOWN, 'the server is shutting down')
-    // Checked again after the awaits: another start may have taken the name or the quota.
-    if (this.#names.has(name)) throw refuse(WireCode.EXISTS, `${name} is being uploaded`)
-    owner.checkQuota(size)
-    const id = randomBytes(TRANSFER_ID_BYTES).toString('hex')
-    this.#names.add(name)
+    let result: StartResult
     try {
-      const release = await this.storage.lock(id)
-      if (!release) throw refuse(WireCode.BUSY, 'the new transfer is locked')
-      const meta: PartialMeta = { name, size, sha256: request.sha256, createdAt: Date.now() }
-      let file: PartialFile
-      try {
-        file = await this.storage.create(id, meta)
-      } catch (cause) {
-        await release()
-        await this.storage.remove(id).catch(() => {})
-        throw ioFailure(id, cause)
-      }
-      this.#adopt(owner, id, meta, file, openHash(size), release)
-      return { transferId: id, name, size, offset: 0, resumed: false }
+      await this.ready()
+      if (this.#closing) throw refuse(WireCode.SHUTTING_DOWN, 'the server is shutting down')
+      result =
+        request.transferId === undefined
+          ? await createTransfer(this.#opening, owner, request)
+          : await resumeTransfer(this.#opening, owner, request, request.transferId)
     } catch (error) {
-      this.#names.delete(name)
+      this.emit(
+        'refused',
+        error instanceof TransferError ? error : ioFailure(request.transferId ?? '', error),
+        request,
+      )
       throw error
     }
-  }
-
-  async #resume(
-    owner: ReceiverConnection,
-    request: StartRequest,
-    id: string,
-  ): Promise<StartResult> {
-    if (!ID.test(id)) throw refuse(WireCode.BAD_REQUEST, 'transferId must be 32 hex characters')
-    // A reconnect often arrives before the old connection's last write is done: wait for it.
-    await this.#detaching.get(id)
-    const current = this.#transfers.get(id)
-    if (current) {
-      if (current.owner === owner) {
-        return {
-          transferId: id,
-          name: current.meta.name,
-          size: current.meta.size,
-          offset: current.received,
-          resumed: true,
-        }
-      }
-      throw refuse(WireCode.BUSY, 'another connection is writing this transfer', { transferId: id })
-    }
-    const release = await this.storage.lock(id)
-    if (!release) {
-      throw refuse(WireCode.BUSY, 'another connection is writing this transfer', { transferId: id })
-    }
-    let adopted = false
-    try {
-      const found = await this.storage.reopen(id).catch((cause) => {
-        throw ioFailure(id, cause)
-      })
-      if (!found) throw refuse(WireCode.NOT_FOUND, 'no such transfer', { transferId: id })
-      const { meta, file } = found
-      try {
-        if (request.name !== undefined && request.name !== meta.name) {
-          throw refuse(WireCode.BAD_REQUEST, 'name differs from the transfer being resumed', {
-            transferId: id,
-          })
-        }
-        if (request.size !== undefined && request.size !== meta.size) {
-          throw refuse(WireCode.BAD_REQUEST, 'size differs from the transfer being resumed', {
-            transferId: id,
-          })
-        }
-        if (this.#names.has(meta.name)) {
-          throw refuse(WireCode.EXISTS, `${meta.name} is being uploaded`, { transferId: id })
-        }
-        // A crash can leave bytes past the declared size only if the disk lies; refuse to go on.
-        if (file.size > meta.size) throw ioFailure(id, new Error('partial longer than declared'))
-        owner.checkQuota(meta.size - file.size)
-        await this.#checkSpace(meta.size - file.size)
-        // The hash state cannot be saved, so a resumed upload re-reads what is on disk.
-        const hash = openHash(meta.size)
-        try {
-          for await (const chunk of this.storage.read(id, file.size)) await hash.update(chunk)
-          if (this.#closing) throw refuse(WireCode.SHUTTING_DOWN, 'the server is shutting down')
-          if (this.#names.has(meta.name)) {
-            throw refuse(WireCode.EXISTS, `${meta.name} is being uploaded`, { transferId: id })
-          }
-        } catch (error) {
-          hash.discard()
-          throw error
-        }
-        this.#names.add(meta.name)
-        this.#adopt(owner, id, meta, file, hash, release, file.size)
-        adopted = true
-        return {
-          transferId: id,
-          name: meta.name,
-          size: meta.size,
-          offset: file.size,
-          resumed: true,
-        }
-      } finally {
-        if (!adopted) await file.close().catch(() => {})
-      }
-    } finally {
-      if (!adopted) await release()
-    }
+    this.emit('start', result)
+    return result
   }
 
   #adopt(
@@ -416,25 +172,7 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
     release: () => Promise<void>,
     offset = 0,
   ): void {
-    const transfer: Transfer = {
-      id,
-      meta,
-      file,
-      hash,
-      release,
-      owner,
-      startedAt: performance.now(),
-      startOffset: offset,
-      received: offset,
-      durable: offset,
-      tail: Promise.resolve(),
-      failure: undefined,
-      ending: false,
-      flushedAt: offset,
-      flushing: undefined,
-      flushError: undefined,
-      idle: undefined,
-    }
+    const transfer = newTransfer(owner, id, meta, file, hash, release, offset)
     const idleMs = this.#settings.idleTimeoutMs
     if (idleMs > 0) {
       transfer.idle = setTimeout(() => this.#onIdle(transfer), idleMs)
@@ -442,13 +180,6 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
     }
     this.#transfers.set(id, transfer)
     owner.adopt(transfer)
-  }
-
-  async #checkSpace(bytes: number): Promise<void> {
-    const free = await this.storage.freeBytes().catch(() => Number.POSITIVE_INFINITY)
-    if (free - bytes < this.#settings.minFreeBytes) {
-      throw refuse(WireCode.QUOTA, `not enough free space for ${bytes} bytes`, { limit: free })
-    }
   }
 
   /**
@@ -500,46 +231,7 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
     t.idle?.refresh()
     t.received += length
     owner.queued += length
-    // Submitted before hashing, so the write runs on libuv's pool while this thread hashes;
-    // writes at distinct offsets may run at once, and are acknowledged in order.
-    let submitted: Promise<void>
-    try {
-      submitted = writeAt(t.file, data, offset)
-    } catch (cause) {
-      submitted = Promise.reject(cause)
-    }
-    submitted.catch(() => {})
-    // Hashed on the hashing thread for large uploads; its backlog counts as queued bytes.
-    const hashed = t.hash.update(data)
-    hashed.catch(() => {})
-    const written = t.tail.then(async () => {
-      try {
-        await submitted
-        await hashed
-      } catch (cause) {
-        const error = t.failure ?? ioFailure(id, cause)
-        // Not awaited: failing waits for the queue, and this write is in it.
-        void this.#fail(t, error)
-        throw error
-      }
-      if (t.failure) throw t.failure
-      // A slow disk is not an idle sender: progress here counts as activity too.
-      t.idle?.refresh()
-      t.durable = offset + length
-      if (t.durable - t.flushedAt >= FLUSH_EVERY_BYTES && t.flushing === undefined) {
-        t.flushedAt = t.durable
-        t.flushing = t.file.sync().then(
-          () => {
-            t.flushing = undefined
-          },
-          (cause) => {
-            t.flushError ??= cause
-            t.flushing = undefined
-          },
-        )
-      }
-      return t.durable
-    })
+    const written = writeChunk(t, offset, data, length, (error) => void this.#fail(t, error))
     const settled = written.finally(() => {
       owner.queued -= length
       owner.drained()
@@ -601,6 +293,25 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
       await this.#detach(t)
       throw refuse(WireCode.SHUTTING_DOWN, 'the server is shutting down', { transferId: id })
     }
+    await this.#publish(t)
+    await this.#forget(t)
+    const durationMs = performance.now() - t.startedAt
+    const bytes = t.meta.size - t.startOffset
+    const done: CompletedTransfer = {
+      transferId: id,
+      name: t.meta.name,
+      size: t.meta.size,
+      sha256: digest,
+      durationMs,
+      bytesPerSec: Math.round((bytes * 1000) / Math.max(durationMs, 1)),
+    }
+    this.emit('complete', done)
+    return done
+  }
+
+  /** Makes a verified upload durable and gives it its name; a failure fails the transfer. */
+  async #publish(t: Transfer): Promise<void> {
+    const id = t.id
     try {
       await t.flushing
       if (t.flushError !== undefined) throw t.flushError
@@ -624,19 +335,6 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
       await this.#fail(t, error, false)
       throw error
     }
-    await this.#forget(t)
-    const durationMs = performance.now() - t.startedAt
-    const bytes = t.meta.size - t.startOffset
-    const done: CompletedTransfer = {
-      transferId: id,
-      name: t.meta.name,
-      size: t.meta.size,
-      sha256: digest,
-      durationMs,
-      bytesPerSec: Math.round((bytes * 1000) / Math.max(durationMs, 1)),
-    }
-    this.emit('complete', done)
-    return done
   }
 
   /** @internal Removes the upload; `not_found` when there is none this connection may cancel. */
@@ -750,126 +448,5 @@ export class FileReceiver extends EventEmitter<FileReceiverEvents> {
     this.#names.delete(t.meta.name)
     await t.release().catch(() => {})
     t.owner.forget(t)
-  }
-}
-
-/**
- * One connection's view of a `FileReceiver`: its quotas (bytes declared, transfers open) and its
- * backpressure (`queued` bytes accepted but not yet written). Protocol adapters make one per
- * socket and call `close()` when the socket closes.
- */
-export class ReceiverConnection {
-  readonly receiver: FileReceiver
-  /** Bytes accepted and not yet written. Adapters stop reading above `maxQueuedBytes`. */
-  queued = 0
-  /** Bytes declared by transfers started or resumed on this connection. */
-  declared = 0
-  readonly #open = new Set<Transfer>()
-  #onDrained: (() => void) | undefined
-  /**
-   * Set by the protocol adapter: a transfer of this connection was released for idleness
-   * (`timeout`, partial kept). The adapter tells the peer; its later chunks are `not_found`.
-   */
-  onTimeout: ((transferId: string, error: TransferError) => void) | undefined
-
-  constructor(receiver: FileReceiver) {
-    this.receiver = receiver
-  }
-
-  /** Transfers this connection is writing. */
-  get openTransfers(): number {
-    return this.#open.size
-  }
-
-  start(request: StartRequest): Promise<StartResult> {
-    return this.receiver.start(this, request)
-  }
-
-  /**
-   * Accepts a chunk at `offset`, as one buffer or as the pieces it arrived in, in order (a coded
-   * `TransferError` is thrown at once if it cannot be: unknown transfer, wrong offset, too large,
-   * bad CRC-32). The promise resolves to the bytes on disk after this chunk's write callback.
-   * The buffers must not be reused until then.
-   */
-  write(
-    id: string,
-    offset: number,
-    data: Uint8Array | readonly Uint8Array[],
-    crc?: number,
-  ): Promise<number> {
-    return this.receiver.write(this, id, offset, data, crc)
-  }
-
-  end(id: string, sha256?: string): Promise<CompletedTransfer> {
-    if (sha256 !== undefined && !SHA256.test(sha256)) {
-      return Promise.reject(
-        refuse(WireCode.BAD_REQUEST, 'sha256 must be 64 lowercase hex characters', {
-          transferId: id,
-          recoverable: true,
-        }),
-      )
-    }
-    return this.receiver.end(this, id, sha256)
-  }
-
-  cancel(id: string): Promise<void> {
-    return this.receiver.cancel(this, id)
-  }
-
-  /** The connection is gone: its transfers are kept on disk for resume and unlocked. */
-  close(): Promise<void> {
-    return this.receiver.detachAll(this)
-  }
-
-  /** True when the adapter should stop reading until `onDrained` fires. */
-  get congested(): boolean {
-    return this.queued >= this.receiver.options.maxQueuedBytes
-  }
-
-  /** Called once when `queued` falls below the limit again. */
-  whenDrained(callback: () => void): void {
-    this.#onDrained = callback
-  }
-
-  /** @internal */
-  drained(): void {
-    if (this.#onDrained && !this.congested) {
-      const callback = this.#onDrained
-      this.#onDrained = undefined
-      callback()
-    }
-  }
-
-  /** @internal */
-  timedOut(transferId: string, error: TransferError): void {
-    this.onTimeout?.(transferId, error)
-  }
-
-  /** @internal */
-  checkQuota(bytes: number): void {
-    const { maxConcurrentTransfers, maxConnectionBytes } = this.receiver.options
-    if (this.#open.size >= maxConcurrentTransfers) {
-      throw refuse(
-        WireCode.QUOTA,
-        `over the limit of ${maxConcurrentTransfers} transfers at once`,
-        { limit: maxConcurrentTransfers },
-      )
-    }
-    if (this.declared + bytes > maxConnectionBytes) {
-      throw refuse(WireCode.QUOTA, `over the connection's quota of ${maxConnectionBytes} bytes`, {
-        limit: maxConnectionBytes,
-      })
-    }
-  }
-
-  /** @internal */
-  adopt(t: Transfer): void {
-    this.#open.add(t)
-    this.declared += t.meta.size - t.received
-  }
-
-  /** @internal */
-  forget(t: Transfer): void {
-    this.#open.delete(t)
   }
 }

@@ -1,3 +1,4 @@
+import type { TransferError } from './errors.ts'
 import type { FileStorage } from './storage.ts'
 
 export interface FileReceiverOptions {
@@ -58,4 +59,24 @@ export interface CompletedTransfer {
   durationMs: number
   /** Bytes received by this connection per second (`durationMs` counted as at least 1 ms). */
   bytesPerSec: number
+}
+
+export interface FileReceiverEvents {
+  /** An upload was started or resumed (`resumed`): its chunks are taken from `offset` on. */
+  start: [transfer: StartResult]
+  /**
+   * A start or resume was refused (`exists`, `quota`, `busy`, `shutting_down`, …) or failed:
+   * no transfer was opened. The error is the one the peer is told (any other error as `io_error`).
+   */
+  refused: [error: TransferError, request: StartRequest]
+  /** An upload was verified and published. */
+  complete: [transfer: CompletedTransfer]
+  /** An upload failed and its partial was removed (checksum, disk error, size). */
+  failed: [transferId: string, error: TransferError]
+  /** Unfinished uploads were removed after the TTL; the count. */
+  expired: [count: number]
+  /** `close()` was called: connections tell their peers before anything else happens. */
+  shutdown: []
+  /** An upload took in no chunk for `idleTimeoutMs` and was released; its partial is kept. */
+  timeout: [transferId: string, error: TransferError]
 }

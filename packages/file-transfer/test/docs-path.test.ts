@@ -110,3 +110,29 @@ it('a docs client that sends start, every chunk and end without waiting gets the
   expect(c.inbox.filter((m) => m.type === 'error')).toEqual([])
   expect(readFileSync(join(box.uploads, 'pipelined.bin')).equals(data)).toBe(true)
 })
+
+it("reports each start as 'start' and each refused one as 'refused', with the peer's error", async () => {
+  const box = sandbox()
+  const files = server(box.uploads)
+  const started: unknown[] = []
+  const refused: unknown[] = []
+  files.receiver.on('start', (transfer) => started.push(transfer))
+  files.receiver.on('refused', (error, request) =>
+    refused.push({ code: error.code, wireCode: error.wireCode, name: request.name }),
+  )
+  const port = await docsServer(files)
+  const c = new DocsClient(await client(port))
+  const start = (transferId: string) =>
+    c.send({ type: 'file_start', transferId, filename: 'once.bin', fileSize: 2 })
+  start('t1')
+  const ack = await c.type('file_start_ack')
+  c.send({ type: 'file_chunk', transferId: 't1', data: Buffer.from('hi').toString('base64') })
+  c.send({ type: 'file_end', transferId: 't1' })
+  await c.type('file_complete')
+  start('t2')
+  expect(await c.type('error')).toMatchObject({ code: 'exists', transferId: 't2' })
+  expect(started).toEqual([
+    { transferId: ack.uploadId, name: 'once.bin', size: 2, offset: 0, resumed: false },
+  ])
+  expect(refused).toEqual([{ code: 'ERR_FT_EXISTS', wireCode: 'exists', name: 'once.bin' }])
+})

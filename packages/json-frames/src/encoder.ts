@@ -1,7 +1,7 @@
 import { ProtocolError } from '@verb-tcp/core'
 import { knownKeys, optionKeys } from '@verb-tcp/core/validate'
 import { JsonFramesErrorCode } from './errors.ts'
-import { checkLimit } from './frame-decoder.ts'
+import { checkLimit } from './limits.ts'
 import type { EncoderOptions } from './types.ts'
 
 const ENCODER_KEYS = optionKeys<EncoderOptions>({ maxFrameBytes: true })

@@ -1,7 +1,6 @@
 import { ProtocolError } from '@verb-tcp/core'
 import {
   ChunkDecoder,
-  checkFrameLimit,
   type DecodeSink,
   FrameRemainder,
   hexPreview,
@@ -10,16 +9,12 @@ import {
   TruncatedFrameError,
 } from '@verb-tcp/core/codec'
 import { bool, knownKeys, oneOf, optionKeys } from '@verb-tcp/core/validate'
-import { LF, MAX_FRAME_BYTES_LIMIT, MAX_SKIP_DIGITS } from './constants.ts'
+import { LF, MAX_SKIP_DIGITS } from './constants.ts'
 import { JsonFramesErrorCode } from './errors.ts'
+import { checkLimit } from './limits.ts'
 import type { FrameDecoderOptions, RawFrameDecoderOptions } from './types.ts'
 
 const OVERSIZE = ['error', 'skip'] as const
-
-/** Validates a byte limit option, so a bad config fails at construction, not mid-stream. */
-export function checkLimit(value: number | undefined, name?: string): number {
-  return checkFrameLimit(value, MAX_FRAME_BYTES_LIMIT, name)
-}
 
 /**
  * The `<digits>\n<payload>` state machine, shared by the raw and the message decoder, which

@@ -3,7 +3,7 @@ import type { ProtocolError } from '@verb-tcp/core'
 import { SocketCodecHandler } from '@verb-tcp/core/codec'
 import { knownKeys, optionKeys } from '@verb-tcp/core/validate'
 import { encodeWithin } from './encoder.ts'
-import { checkLimit } from './frame-decoder.ts'
+import { checkLimit } from './limits.ts'
 import { MessageDecoder } from './message-decoder.ts'
 import type { MessageDecoderOptions } from './types.ts'
 

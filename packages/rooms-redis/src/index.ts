@@ -17,8 +17,5 @@
 export { ENVELOPE_VERSION } from './constants.ts'
 export { RedisAdapterErrorCode } from './errors.ts'
 export type { RedisAdapterOptions } from './options.ts'
-export {
-  RedisAdapter,
-  type RedisAdapterEvents,
-  type RedisAdapterStats,
-} from './redis-adapter.ts'
+export { RedisAdapter } from './redis-adapter.ts'
+export type { RedisAdapterEvents, RedisAdapterStats } from './types.ts'

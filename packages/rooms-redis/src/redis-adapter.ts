@@ -16,61 +16,19 @@ import { closeConnection, openConnection } from './connections.ts'
 import { EnvelopeKind, RecordType } from './constants.ts'
 import {
   decodeEnvelope,
-  encodeMembersReply,
-  encodeMembersRequest,
   encodeNodeHeader,
-  encodeRoomEnvelope,
-  type MembersReplyEnvelope,
   type MembersRequestEnvelope,
   type RoomEnvelope,
   type RoomRecord,
 } from './envelope.ts'
 import { RedisAdapterErrorCode } from './errors.ts'
-import { HEARTBEAT_SCRIPT, REAP_SCRIPT } from './liveness.ts'
+import { InFlight } from './in-flight.ts'
+import { Liveness, type ReapedMember } from './liveness.ts'
 import { decodeMemberInfo, encodeMemberInfo } from './member-info.ts'
+import { MembersQueries } from './members-query.ts'
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.ts'
-
-/** Counters, for dashboards and tests. Read through `adapter.stats` (a copy). */
-export interface RedisAdapterStats {
-  /** True while both connections to Redis are ready. */
-  connected: boolean
-  /** Times the adapter lost Redis after having had it. */
-  outages: number
-  /** Envelopes published. */
-  published: number
-  /** Broadcasts and notices not sent to other nodes because Redis was away (lost: at most once). */
-  dropped: number
-  /** Envelopes received from other nodes. */
-  received: number
-  /** Envelopes that could not be decoded: counted and ignored. */
-  malformed: number
-  /** Nodes this node declared dead (their heartbeat key expired) and removed. */
-  nodesReaped: number
-  /** `members()` answers that lacked some node's reply. */
-  incompleteMembers: number
-}
-
-export interface RedisAdapterEvents {
-  /** Redis became unreachable (or refused a command). Local delivery goes on. */
-  redisDown: [error: VerbTcpError]
-  /** Both connections are back; rooms are resubscribed and cross-node delivery resumes. */
-  redisUp: []
-  /** Another node's heartbeat expired; its members were announced as left. */
-  nodeDown: [info: { nodeId: string; members: number }]
-  /** An envelope could not be decoded; it was ignored. */
-  malformed: [error: ProtocolError]
-}
-
-interface PendingQuery {
-  members: RoomMember[]
-  repliedBy: Set<string>
-  expected: number | undefined
-  resolve: (result: MembersResult) => void
-  timer: NodeJS.Timeout
-}
-
-/** Above this many bytes of records waiting for the end of the turn, a room's batch goes out at once. */
-const FLUSH_BYTES = 256 * 1024
+import { RoomBatcher } from './room-batcher.ts'
+import type { RedisAdapterEvents, RedisAdapterStats } from './types.ts'
 
 /**
  * The `@verb-tcp/rooms` adapter on Redis. Every node delivers to its own members; this adapter
@@ -91,8 +49,10 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   readonly #rooms = new Set<string>()
   /** Local members per room, with their description as published (for the registry and goodbyes). */
   readonly #members = new Map<string, Map<string, Buffer>>()
-  readonly #batches = new Map<string, { records: RoomRecord[]; bytes: number }>()
-  readonly #queries = new Map<number, PendingQuery>()
+  readonly #batcher: RoomBatcher
+  readonly #queries: MembersQueries
+  readonly #liveness: Liveness
+  readonly #inFlight = new InFlight()
   readonly #stats: RedisAdapterStats = {
     connected: false,
     outages: 0,
@@ -105,29 +65,8 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   }
   #host: RoomsAdapterHost | undefined
   #closed = false
-  #flushScheduled = false
-  /**
-   * Room envelopes sent and not yet answered by Redis. While any is, new records wait and go out
-   * together when the last answer comes: under load a node sends one PUBLISH per room per round
-   * trip instead of one per turn, so every node gets fewer, larger envelopes (fewer turns, fewer
-   * writes to its members); when idle, a broadcast still goes out at the end of its turn.
-   */
-  #unanswered = 0
-  /** Bumped when the publish connection closes: answers from before it no longer hold anything back. */
-  #publishEpoch = 0
-  #nextQuery = 0
-  #heartbeat: NodeJS.Timeout | undefined
   #wasConnected = false
   #subscribed = false
-  /**
-   * Commands `settled()` waits for, per connection. When a connection closes, ioredis keeps the
-   * commands it had written to resend them after a reconnect, and their promises stay pending
-   * until then (forever if Redis does not come back): they are forgotten here instead, so neither
-   * `settled()` nor `close()` waits on a Redis that is gone.
-   */
-  readonly #inFlight = new Map<Redis, Set<Promise<unknown>>>()
-  /** Wakes the `settled()` calls waiting right now when a connection closes. */
-  readonly #wakeOnClose = new Set<() => void>()
   #down = false
   #resolveReady: () => void = () => {}
   #rejectReady: (error: Error) => void = () => {}
@@ -145,24 +84,48 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     this.ready.catch(() => {})
     this.#pub = openConnection(this.#options.redis, `verb-tcp-rooms:${this.nodeId}:pub`)
     this.#sub = openConnection(this.#options.redis, `verb-tcp-rooms:${this.nodeId}:sub`)
+    this.#batcher = new RoomBatcher({
+      pub: this.#pub,
+      header: this.#header,
+      publish: (room, envelope) =>
+        this.#inFlight.track(this.#pub, this.#publishRaw(this.#names.room(room), envelope)),
+      dropped: (records) => {
+        this.#stats.dropped += records
+      },
+      report: (error) => this.#report(error),
+    })
+    this.#queries = new MembersQueries({
+      header: this.#header,
+      requestsChannel: this.#names.requests,
+      replyChannel: (nodeId) => this.#names.reply(nodeId),
+      publish: (channel, envelope) => this.#publishRaw(channel, envelope),
+      report: (error) => this.#report(error),
+      malformed: () => this.#stats.malformed++,
+      incomplete: () => this.#stats.incompleteMembers++,
+    })
+    this.#liveness = new Liveness({
+      pub: this.#pub,
+      names: this.#names,
+      nodeId: this.nodeId,
+      nodeTimeoutMs: this.#options.nodeTimeoutMs,
+      heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
+      reregister: (announce) => this.#reregister(announce),
+      reaped: (nodeId, members) => this.#onReaped(nodeId, members),
+      lost: (error) => this.#lost(error),
+    })
     for (const redis of [this.#pub, this.#sub]) {
       // ioredis emits 'error' for every failed (re)connect; an adapter must not crash its process.
       redis.on('error', (error: Error) => this.#lost(error))
       redis.on('close', () => this.#lost(new Error('connection to Redis closed')))
       redis.on('ready', () => this.#onReady(redis))
-      redis.on('close', () => this.#forgetInFlight(redis))
+      redis.on('close', () => this.#inFlight.forget(redis))
     }
     // Only a new subscribe connection needs the channels again; a publish connection that drops
     // and comes back while the other one stays up must not wait for a resubscription.
     this.#sub.on('close', () => {
       this.#subscribed = false
     })
-    // Publishes lost with the connection may never be answered: they must not hold the next ones.
-    this.#pub.on('close', () => {
-      this.#publishEpoch++
-      this.#unanswered = 0
-      if (this.#batches.size > 0) this.#scheduleFlush()
-    })
+    this.#pub.on('close', () => this.#batcher.connectionClosed())
     const onMessage = (_channel: Buffer, message: Buffer) => this.#onMessage(message)
     this.#sub.on(this.#options.sharded ? 'smessageBuffer' : 'messageBuffer', onMessage)
   }
@@ -192,7 +155,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     const done = this.#options.sharded
       ? this.#sub.sunsubscribe(channel)
       : this.#sub.unsubscribe(channel)
-    this.#track(this.#sub, done).catch((error: Error) => this.#lost(error))
+    this.#inFlight.track(this.#sub, done).catch((error: Error) => this.#lost(error))
   }
 
   publish(room: string, bytes: Uint8Array, options: PublishOptions): void {
@@ -248,35 +211,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     // The query goes out after this node's earlier envelopes and subscriptions, so an answer
     // also means the other nodes have seen everything this node sent before asking.
     await this.settled()
-    this.#nextQuery = (this.#nextQuery + 1) >>> 0
-    const requestId = this.#nextQuery
-    const timeoutMs = options.timeoutMs ?? this.#options.membersTimeoutMs
-    return new Promise<MembersResult>((resolve) => {
-      const query: PendingQuery = {
-        members,
-        repliedBy: new Set(),
-        expected: undefined,
-        resolve,
-        timer: setTimeout(() => this.#finishQuery(requestId, false), timeoutMs),
-      }
-      this.#queries.set(requestId, query)
-      let envelope: Buffer
-      try {
-        envelope = encodeMembersRequest(this.#header, requestId, room)
-      } catch (error) {
-        this.#report(error as Error)
-        this.#finishQuery(requestId, false)
-        return
-      }
-      this.#publishRaw(this.#names.requests, envelope).then(
-        (receivers) => {
-          // Every subscriber of the request channel got it, this node's own subscription included.
-          query.expected = Math.max(0, receivers - 1)
-          if (query.repliedBy.size >= query.expected) this.#finishQuery(requestId, true)
-        },
-        () => this.#finishQuery(requestId, false),
-      )
-    })
+    return this.#queries.ask(room, members, options.timeoutMs ?? this.#options.membersTimeoutMs)
   }
 
   /**
@@ -285,28 +220,18 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
    * new rooms. For tests and orderly startups; never rejects.
    */
   async settled(): Promise<void> {
-    this.#flush()
-    for (let i = 0; i < 100; i++) {
-      const pending = [...this.#inFlight.values()].flatMap((operations) => [...operations])
-      if (pending.length === 0) return
-      let wake = () => {}
-      const closed = new Promise<void>((resolve) => {
-        wake = resolve
-      })
-      this.#wakeOnClose.add(wake)
-      await Promise.race([Promise.allSettled(pending), closed])
-      this.#wakeOnClose.delete(wake)
-    }
+    this.#batcher.flush()
+    await this.#inFlight.settled()
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    clearInterval(this.#heartbeat)
+    this.#liveness.stop()
     this.#rejectReady(
       new VerbTcpError(RedisAdapterErrorCode.ADAPTER_CLOSED, 'the adapter was closed'),
     )
-    for (const id of [...this.#queries.keys()]) this.#finishQuery(id, false)
+    this.#queries.finishAll()
     // Goodbye: this node's members leave everywhere at once, not after the node timeout.
     for (const [room, members] of this.#members) {
       for (const [connection, info] of members) {
@@ -347,65 +272,10 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
 
   // -- sending -------------------------------------------------------------------------------
 
-  /** Queues a record for its room's envelope; envelopes go out at the end of the turn. */
+  /** Queues a record for its room's envelope (after close, only the goodbye's leaves). */
   #record(room: string, record: RoomRecord): void {
     if (this.#closed && record.type !== RecordType.LEAVE) return
-    let batch = this.#batches.get(room)
-    if (batch === undefined) {
-      batch = { records: [], bytes: 0 }
-      this.#batches.set(room, batch)
-    }
-    batch.records.push(record)
-    batch.bytes += record.payload.length
-    if (batch.bytes >= FLUSH_BYTES) {
-      this.#batches.delete(room)
-      this.#send(room, batch.records)
-    }
-    if (this.#unanswered === 0) this.#scheduleFlush()
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return
-    this.#flushScheduled = true
-    setImmediate(() => this.#flush())
-  }
-
-  /** Sends every waiting batch now, whatever is still unanswered. */
-  #flush(): void {
-    this.#flushScheduled = false
-    if (this.#batches.size === 0) return
-    const batches = [...this.#batches]
-    this.#batches.clear()
-    for (const [room, batch] of batches) this.#send(room, batch.records)
-  }
-
-  #send(room: string, records: RoomRecord[]): void {
-    if (this.#pub.status !== 'ready') {
-      this.#stats.dropped += records.length
-      return
-    }
-    let envelope: Buffer
-    try {
-      envelope = encodeRoomEnvelope(this.#header, room, records)
-    } catch (error) {
-      this.#stats.dropped += records.length
-      this.#report(error as Error)
-      return
-    }
-    const epoch = this.#publishEpoch
-    this.#unanswered++
-    const answered = () => {
-      if (epoch !== this.#publishEpoch) return
-      this.#unanswered--
-      if (this.#unanswered === 0 && this.#batches.size > 0) this.#scheduleFlush()
-    }
-    this.#track(this.#pub, this.#publishRaw(this.#names.room(room), envelope)).then(
-      answered,
-      () => {
-        this.#stats.dropped += records.length
-        answered()
-      },
-    )
+    this.#batcher.add(room, record)
   }
 
   /** Publishes, counting it; resolves with the number of receivers, rejects (reported) on failure. */
@@ -436,33 +306,13 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
         this.#options.sharded ? this.#sub.ssubscribe(...chunk) : this.#sub.subscribe(...chunk),
       )
     }
-    return this.#track(this.#sub, Promise.all(done)).then(
+    return this.#inFlight.track(this.#sub, Promise.all(done)).then(
       () => true,
       (error: Error) => {
         this.#lost(error)
         return false
       },
     )
-  }
-
-  /** Keeps `settled()` waiting for `operation`. */
-  #track<T>(connection: Redis, operation: Promise<T>): Promise<T> {
-    let operations = this.#inFlight.get(connection)
-    if (operations === undefined) {
-      operations = new Set()
-      this.#inFlight.set(connection, operations)
-    }
-    const tracked = operations
-    tracked.add(operation)
-    const forget = () => tracked.delete(operation)
-    operation.then(forget, forget)
-    return operation
-  }
-
-  /** The connection closed: what it had in flight may never be answered (see `#inFlight`). */
-  #forgetInFlight(connection: Redis): void {
-    this.#inFlight.delete(connection)
-    for (const wake of this.#wakeOnClose) wake()
   }
 
   // -- receiving -----------------------------------------------------------------------------
@@ -500,7 +350,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
         this.#onMembersRequest(host, envelope)
         break
       case EnvelopeKind.MEMBERS_REPLY:
-        this.#onMembersReply(envelope)
+        this.#queries.onReply(envelope)
         break
     }
   }
@@ -532,37 +382,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
           connectionId: m.connectionId,
           info: encodeMemberInfo(this.nodeId, m),
         }))
-    let reply: Buffer
-    try {
-      reply = encodeMembersReply(this.#header, envelope.requestId, list)
-    } catch (error) {
-      this.#report(error as Error)
-      return
-    }
-    this.#publishRaw(this.#names.reply(envelope.nodeId), reply).catch(() => {})
-  }
-
-  #onMembersReply(envelope: MembersReplyEnvelope): void {
-    const query = this.#queries.get(envelope.requestId)
-    if (query === undefined || query.repliedBy.has(envelope.nodeId)) return
-    query.repliedBy.add(envelope.nodeId)
-    for (const { connectionId, info } of envelope.members) {
-      const member = decodeMemberInfo(connectionId, info)
-      if (member === undefined) this.#stats.malformed++
-      else query.members.push(member)
-    }
-    if (query.expected !== undefined && query.repliedBy.size >= query.expected) {
-      this.#finishQuery(envelope.requestId, true)
-    }
-  }
-
-  #finishQuery(requestId: number, complete: boolean): void {
-    const query = this.#queries.get(requestId)
-    if (query === undefined) return
-    this.#queries.delete(requestId)
-    clearTimeout(query.timer)
-    if (!complete) this.#stats.incompleteMembers++
-    query.resolve({ members: query.members, complete })
+    this.#queries.answer(envelope, list)
   }
 
   // -- connection state and liveness ---------------------------------------------------------
@@ -578,7 +398,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
         this.#checkUp()
       })
     } else {
-      this.#beat()
+      this.#liveness.beat()
       this.#checkUp()
     }
   }
@@ -587,10 +407,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     if (this.#closed || !this.#subscribed) return
     if (this.#pub.status !== 'ready' || this.#sub.status !== 'ready') return
     this.#stats.connected = true
-    if (this.#heartbeat === undefined) {
-      this.#heartbeat = setInterval(() => this.#beat(), this.#options.heartbeatIntervalMs)
-      this.#heartbeat.unref()
-    }
+    this.#liveness.start()
     if (!this.#wasConnected) {
       this.#wasConnected = true
       this.#resolveReady()
@@ -626,22 +443,6 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     this.#host?.error(error)
   }
 
-  /** Refreshes this node's heartbeat, re-registers it if Redis forgot it, and reaps dead nodes. */
-  #beat(): void {
-    if (this.#closed || this.#pub.status !== 'ready') return
-    const n = this.#names
-    const id = this.nodeId
-    const ttl = this.#options.nodeTimeoutMs
-    this.#pub
-      .eval(HEARTBEAT_SCRIPT, 3, n.nodes, n.heartbeat(id), n.reaped(id), id, ttl)
-      .then((state) => {
-        if (state !== 0) this.#reregister(state === 2)
-        return this.#pub.eval(REAP_SCRIPT, 1, n.nodes, n.keyPrefix, id, ttl * 4)
-      })
-      .then((reaped) => this.#onReaped(reaped as unknown[]))
-      .catch((error: Error) => this.#lost(error))
-  }
-
   /** Writes every local member back into the registry; after a false death, announces them again. */
   #reregister(announce: boolean): void {
     if (this.#members.size === 0) return
@@ -655,27 +456,17 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     this.#command(() => this.#pub.hset(this.#names.members(this.nodeId), ...fields))
   }
 
-  #onReaped(reaped: unknown[]): void {
-    for (let i = 0; i + 1 < reaped.length; i += 2) {
-      const deadNode = String(reaped[i])
-      const flat = reaped[i + 1] as unknown[]
-      let count = 0
-      for (let j = 0; j + 1 < flat.length; j += 2) {
-        const field = String(flat[j])
-        const colon = field.indexOf(':')
-        const roomLength = Number(field.slice(0, colon))
-        const room = field.slice(colon + 1, colon + 1 + roomLength)
-        const connection = field.slice(colon + 1 + roomLength)
-        const info = Buffer.from(String(flat[j + 1]), 'utf8')
-        const member = decodeMemberInfo(connection, info)
-        if (member === undefined || colon < 1) continue
-        count++
-        // Members here hear it now; other nodes through the room channel.
-        if (this.#rooms.has(room)) this.#host?.remoteLeft(room, member)
-        this.#record(room, { type: RecordType.LEAVE, connection, payload: info })
-      }
-      this.#stats.nodesReaped++
-      this.emit('nodeDown', { nodeId: deadNode, members: count })
+  #onReaped(nodeId: string, members: ReapedMember[]): void {
+    let count = 0
+    for (const { room, connection, info } of members) {
+      const member = decodeMemberInfo(connection, info)
+      if (member === undefined) continue
+      count++
+      // Members here hear it now; other nodes through the room channel.
+      if (this.#rooms.has(room)) this.#host?.remoteLeft(room, member)
+      this.#record(room, { type: RecordType.LEAVE, connection, payload: info })
     }
+    this.#stats.nodesReaped++
+    this.emit('nodeDown', { nodeId, members: count })
   }
 }

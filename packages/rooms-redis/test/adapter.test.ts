@@ -1,5 +1,5 @@
 // The adapter against a real redis-server, with recording hosts standing in for room managers.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { RedisAdapter } from '../src/index.ts'
 import {
   client,
@@ -12,16 +12,9 @@ import {
   shardNumsub,
   until,
 } from './helpers.ts'
-import { RedisServer } from './redis-server.ts'
+import { useRedis } from './redis-server.ts'
 
-let redis: RedisServer
-
-beforeAll(async () => {
-  redis = await RedisServer.start()
-})
-afterAll(async () => {
-  await redis?.stop()
-})
+const redis = useRedis()
 afterEach(closeOpen)
 
 describe.each([

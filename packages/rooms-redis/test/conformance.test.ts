@@ -1,17 +1,10 @@
 // The adapter conformance suite of @verb-tcp/rooms, against real Redis.
 import { adapterConformance } from '@verb-tcp/rooms/testing'
-import { afterAll, beforeAll, it } from 'vitest'
+import { it } from 'vitest'
 import { RedisAdapter } from '../src/index.ts'
-import { RedisServer } from './redis-server.ts'
+import { useRedis } from './redis-server.ts'
 
-let redis: RedisServer
-
-beforeAll(async () => {
-  redis = await RedisServer.start()
-})
-afterAll(async () => {
-  await redis?.stop()
-})
+const redis = useRedis()
 
 for (const sharded of [false, true]) {
   let run = 0

@@ -4,8 +4,8 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { Socket } from 'node:net'
 import { MessageHandler } from '@verb-tcp/json-frames'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { RedisServer } from './redis-server.ts'
+import { afterAll, expect, it } from 'vitest'
+import { useRedis } from './redis-server.ts'
 
 interface Message {
   type: string
@@ -14,11 +14,9 @@ interface Message {
 
 const children = new Set<ChildProcess>()
 const sockets = new Set<Socket>()
-let redis: RedisServer
+// Registered first, so that its afterAll (stopping Redis) runs after the one below.
+const redis = useRedis()
 
-beforeAll(async () => {
-  redis = await RedisServer.start()
-})
 afterAll(async () => {
   for (const socket of sockets) socket.destroy()
   await Promise.all(
@@ -29,7 +27,6 @@ afterAll(async () => {
       await exited
     }),
   )
-  await redis?.stop()
 })
 
 /** Waits (bounded: about 15 s) for `predicate`, polling. */

@@ -1,16 +1,9 @@
 // Redis stopped and started again under two nodes: what goes on, what is lost, what comes back.
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
+import { afterEach, expect, it } from 'vitest'
 import { client, closeOpen, joinAs, leaveAs, member, node, numsub, until } from './helpers.ts'
-import { RedisServer } from './redis-server.ts'
+import { RedisServer, useRedis } from './redis-server.ts'
 
-let redis: RedisServer
-
-beforeAll(async () => {
-  redis = await RedisServer.start()
-})
-afterAll(async () => {
-  await redis?.stop()
-})
+const redis = useRedis()
 afterEach(closeOpen)
 
 const slowly = { turns: 100, waits: 1500, interval: 10 }

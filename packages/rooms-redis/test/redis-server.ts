@@ -1,8 +1,11 @@
 // Starts a private redis-server for a test file: a free loopback port, no persistence, stopped
-// at the end. A missing binary is a failure that says how to install it, never a silent pass.
+// at the end. Without the binary the Redis tests are skipped with the reason on a developer's
+// machine (`npm test` installs it first where it can), and fail under CI, where a skip would
+// hide that the cross-process behaviour went untested.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer, Socket } from 'node:net'
+import { afterAll, beforeAll, beforeEach } from 'vitest'
 
 const BINARY = process.env.REDIS_SERVER ?? 'redis-server'
 
@@ -13,8 +16,49 @@ export function redisServerMissing(binary = BINARY): string | undefined {
   return (
     `${binary} was not found, and these tests need a real Redis. Install it ` +
     '(Debian/Ubuntu: `apt-get install -y redis-server`; macOS: `brew install redis`) or point ' +
-    'REDIS_SERVER at the binary. CI installs it in .ci/run.'
+    'REDIS_SERVER at the binary. `npm test` installs it by itself as root (apt-get) or with Homebrew.'
   )
+}
+
+/** Whether `env` is a CI run (`CI` set to anything but empty, `0` or `false`). */
+export function isCI(env: NodeJS.ProcessEnv = process.env): boolean {
+  const ci = env.CI?.trim().toLowerCase()
+  return ci !== undefined && ci !== '' && ci !== '0' && ci !== 'false'
+}
+
+/**
+ * Why the Redis tests are skipped, or `undefined` when they run: they are skipped only where
+ * redis-server is missing and this is not CI. Under CI they run, and fail with `missing`.
+ */
+export function redisSkipReason(
+  missing: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  return missing !== undefined && !isCI(env) ? missing : undefined
+}
+
+/**
+ * The Redis of one test file: started before its tests and stopped after them. Where
+ * `redisSkipReason` says so, nothing is started and each test is skipped with the reason.
+ */
+export function useRedis(): RedisServer {
+  const skip = skipWithoutRedis()
+  const server = new RedisServer()
+  beforeAll(async () => {
+    if (skip === undefined) await server.launch()
+  })
+  afterAll(() => server.stop())
+  return server
+}
+
+/**
+ * Skips each test of the current file or `describe` with the reason, where `redisSkipReason`
+ * says so; returns that reason.
+ */
+export function skipWithoutRedis(): string | undefined {
+  const skip = redisSkipReason(redisServerMissing())
+  if (skip !== undefined) beforeEach((context) => context.skip(skip))
+  return skip
 }
 
 async function freePort(): Promise<number> {
@@ -51,24 +95,34 @@ async function answersPing(port: number): Promise<boolean> {
 export class RedisServer {
   #child: ChildProcess | undefined
   #log = ''
-
-  private constructor(readonly port: number) {}
+  #port = 0
 
   /** Starts redis-server on a free loopback port; throws (with install hints) if it cannot. */
   static async start(): Promise<RedisServer> {
+    const server = new RedisServer()
+    await server.launch()
+    return server
+  }
+
+  /** Starts this (not yet started) server on a free loopback port. */
+  async launch(): Promise<void> {
     const missing = redisServerMissing()
     if (missing !== undefined) throw new Error(missing)
     let lastError: unknown
     for (let attempt = 0; attempt < 5; attempt++) {
-      const server = new RedisServer(await freePort())
+      this.#port = await freePort()
       try {
-        await server.#spawn()
-        return server
+        await this.#spawn()
+        return
       } catch (error) {
         lastError = error
       }
     }
     throw lastError
+  }
+
+  get port(): number {
+    return this.#port
   }
 
   get url(): string {

@@ -1,15 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { ProtocolError, type TCPSocket } from '@verb-tcp/core'
-import {
-  argError,
-  bool,
-  fn,
-  knownKeys,
-  limit,
-  ms,
-  oneOf,
-  positiveInt,
-} from '@verb-tcp/core/validate'
+import { argError, ms } from '@verb-tcp/core/validate'
 import {
   InProcessAdapter,
   type MemberInfo,
@@ -18,20 +9,11 @@ import {
   type RoomsAdapter,
   type RoomsAdapterHost,
 } from './adapter.ts'
-import {
-  DEFAULT_MAX_BUFFERED_BYTES,
-  DEFAULT_MAX_MEMBERS_PER_ROOM,
-  DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_MAX_ROOM_NAME_BYTES,
-  DEFAULT_MAX_ROOMS_PER_CLIENT,
-  DEFAULT_MEMBERS_TIMEOUT_MS,
-  DEFAULT_RESERVED_PREFIX,
-} from './constants.ts'
-import { defaultEncoder } from './default-encoder.ts'
 import { RoomsErrorCode } from './errors.ts'
+import { type ResolvedRoomOptions, resolveOptions } from './options.ts'
 import { checkRoomName } from './room-name.ts'
+import { type QueuedMember, SendQueue } from './send-queue.ts'
 import type {
-  AuthorizeHook,
   ClientInfo,
   Encoder,
   RoomManagerEvents,
@@ -39,30 +21,11 @@ import type {
   RoomStats,
 } from './types.ts'
 
-const OPTION_KEYS = [
-  'encoder',
-  'adapter',
-  'authorize',
-  'maxRoomNameBytes',
-  'reservedPrefix',
-  'maxRoomsPerClient',
-  'maxMembersPerRoom',
-  'maxMessageBytes',
-  'maxBufferedBytes',
-  'slowMember',
-  'nonMemberBroadcast',
-  'replyErrors',
-  'membersTimeoutMs',
-  'notices',
-] as const
-
 /** One added client. Also what `getRoomMembers` hands out, typed as `ClientInfo`. */
-class Client implements ClientInfo, MemberInfo {
+class Client implements ClientInfo, MemberInfo, QueuedMember {
   readonly rooms = new Set<string>()
-  /** This turn's messages, written in one `socket.write` at the end of the turn. */
   pending: Uint8Array | Uint8Array[] | undefined = undefined
   pendingBytes = 0
-  /** The socket's `writableLength` when this turn's first message was queued. */
   socketBuffered = 0
   removed = false
   constructor(
@@ -84,23 +47,10 @@ type Room = Map<string, Client>
 export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
   readonly #clients = new Map<string, Client>()
   readonly #rooms = new Map<string, Room>()
+  readonly #options: ResolvedRoomOptions
   readonly #encode: Encoder
   readonly #adapter: RoomsAdapter
-  readonly #authorize: AuthorizeHook | undefined
-  readonly #maxRoomNameBytes: number
-  readonly #reservedPrefix: string
-  readonly #maxRoomsPerClient: number
-  readonly #maxMembersPerRoom: number
-  readonly #maxMessageBytes: number
-  readonly #maxBufferedBytes: number
-  readonly #slowMember: 'drop' | 'close'
-  readonly #nonMemberBroadcast: 'allow' | 'refuse'
-  readonly #replyErrors: boolean
-  readonly #membersTimeoutMs: number
-  readonly #notices: boolean
-  /** Clients with messages waiting for the end of this turn. */
-  #dirty: Client[] = []
-  #flushScheduled = false
+  readonly #queue: SendQueue<Client>
   #closed = false
   #stats = {
     broadcasts: 0,
@@ -114,52 +64,10 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
 
   constructor(options: RoomManagerOptions = {}) {
     super()
-    knownKeys(options, OPTION_KEYS, 'TCPRoomManager')
-    this.#encode =
-      fn<Encoder | undefined>(options.encoder, 'encoder', undefined) ?? defaultEncoder()
-    this.#authorize = fn<AuthorizeHook | undefined>(options.authorize, 'authorize', undefined)
-    this.#maxRoomNameBytes = positiveInt(
-      options.maxRoomNameBytes,
-      'maxRoomNameBytes',
-      DEFAULT_MAX_ROOM_NAME_BYTES,
-    )
-    if (options.reservedPrefix !== undefined && typeof options.reservedPrefix !== 'string') {
-      throw argError('ERR_INVALID_ARG_TYPE', 'reservedPrefix must be a string')
-    }
-    this.#reservedPrefix = options.reservedPrefix ?? DEFAULT_RESERVED_PREFIX
-    this.#maxRoomsPerClient = limit(
-      options.maxRoomsPerClient,
-      'maxRoomsPerClient',
-      DEFAULT_MAX_ROOMS_PER_CLIENT,
-    )
-    this.#maxMembersPerRoom = limit(
-      options.maxMembersPerRoom,
-      'maxMembersPerRoom',
-      DEFAULT_MAX_MEMBERS_PER_ROOM,
-    )
-    this.#maxMessageBytes = limit(
-      options.maxMessageBytes,
-      'maxMessageBytes',
-      DEFAULT_MAX_MESSAGE_BYTES,
-    )
-    this.#maxBufferedBytes = limit(
-      options.maxBufferedBytes,
-      'maxBufferedBytes',
-      DEFAULT_MAX_BUFFERED_BYTES,
-    )
-    this.#slowMember = oneOf(options.slowMember, 'slowMember', ['drop', 'close'], 'drop')
-    this.#nonMemberBroadcast = oneOf(
-      options.nonMemberBroadcast,
-      'nonMemberBroadcast',
-      ['allow', 'refuse'],
-      'allow',
-    )
-    this.#replyErrors = bool(options.replyErrors, 'replyErrors', true)
-    this.#notices = bool(options.notices, 'notices', true)
-    this.#membersTimeoutMs = ms(
-      options.membersTimeoutMs,
-      'membersTimeoutMs',
-      DEFAULT_MEMBERS_TIMEOUT_MS,
+    this.#options = resolveOptions(options)
+    this.#encode = this.#options.encoder
+    this.#queue = new SendQueue(this.#options.maxBufferedBytes, (client, buffered) =>
+      this.#slow(client, buffered),
     )
     const adapter = options.adapter ?? new InProcessAdapter()
     if (typeof adapter !== 'object' || adapter === null || typeof adapter.attach !== 'function') {
@@ -223,10 +131,10 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
     if (!client) return false
     if (!this.#checkName(client, roomId)) return false
     if (client.rooms.has(roomId)) return true
-    if (this.#authorize) {
+    if (this.#options.authorize) {
       let allowed: boolean | Promise<boolean>
       try {
-        allowed = this.#authorize(connectionId, roomId, client.metadata)
+        allowed = this.#options.authorize(connectionId, roomId, client.metadata)
       } catch (cause) {
         return this.#refuseJoin(client, roomId, cause)
       }
@@ -252,10 +160,10 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
     if (!client) return false
     if (!this.#checkName(client, roomId)) return false
     if (client.rooms.has(roomId)) return true
-    if (this.#authorize) {
+    if (this.#options.authorize) {
       let allowed: boolean
       try {
-        allowed = await this.#authorize(connectionId, roomId, client.metadata)
+        allowed = await this.#options.authorize(connectionId, roomId, client.metadata)
       } catch (cause) {
         return this.#refuseJoin(client, roomId, cause)
       }
@@ -283,7 +191,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
     const room = this.#rooms.get(roomId)
     if (
       excludeClient !== undefined &&
-      this.#nonMemberBroadcast === 'refuse' &&
+      this.#options.nonMemberBroadcast === 'refuse' &&
       !room?.has(excludeClient)
     ) {
       const sender = this.#clients.get(excludeClient)
@@ -313,14 +221,14 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
       )
       return 0
     }
-    if (bytes.byteLength > this.#maxMessageBytes) {
+    if (bytes.byteLength > this.#options.maxMessageBytes) {
       this.#refuse(
         this.#clients.get(excludeClient ?? ''),
         roomId,
         new ProtocolError(
           RoomsErrorCode.MESSAGE_REFUSED,
-          `a broadcast can have at most ${this.#maxMessageBytes} bytes, got ${bytes.byteLength}`,
-          { limit: this.#maxMessageBytes, declaredLength: bytes.byteLength },
+          `a broadcast can have at most ${this.#options.maxMessageBytes} bytes, got ${bytes.byteLength}`,
+          { limit: this.#options.maxMessageBytes, declaredLength: bytes.byteLength },
         ),
       )
       return 0
@@ -363,7 +271,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
 
   /** Members of the room on every node, through the adapter; `complete` is false if a node did not answer in time. */
   members(roomId: string, options: { timeoutMs?: number } = {}): Promise<MembersResult> {
-    const timeoutMs = ms(options.timeoutMs, 'timeoutMs', this.#membersTimeoutMs)
+    const timeoutMs = ms(options.timeoutMs, 'timeoutMs', this.#options.membersTimeoutMs)
     return this.#adapter.members(roomId, { timeoutMs }).catch((error: unknown) => {
       this.#adapterError(error)
       return { members: this.#localMembers(roomId), complete: false }
@@ -376,7 +284,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
    */
   async close(): Promise<void> {
     if (this.#closed) return
-    this.#flush()
+    this.#queue.flush()
     for (const id of [...this.#clients.keys()]) this.removeClient(id)
     this.#closed = true
     try {
@@ -389,7 +297,11 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
   // -- membership ------------------------------------------------------------------------------
 
   #checkName(client: Client, roomId: unknown): roomId is string {
-    const error = checkRoomName(roomId, this.#maxRoomNameBytes, this.#reservedPrefix)
+    const error = checkRoomName(
+      roomId,
+      this.#options.maxRoomNameBytes,
+      this.#options.reservedPrefix,
+    )
     if (!error) return true
     this.#refuse(client, roomId, error)
     return false
@@ -406,25 +318,25 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
   }
 
   #join(client: Client, roomId: string): boolean {
-    if (client.rooms.size >= this.#maxRoomsPerClient) {
+    if (client.rooms.size >= this.#options.maxRoomsPerClient) {
       this.#refuse(
         client,
         roomId,
         new ProtocolError(
           RoomsErrorCode.TOO_MANY_ROOMS,
-          `a client can be in at most ${this.#maxRoomsPerClient} rooms`,
-          { limit: this.#maxRoomsPerClient },
+          `a client can be in at most ${this.#options.maxRoomsPerClient} rooms`,
+          { limit: this.#options.maxRoomsPerClient },
         ),
       )
       return false
     }
     let room = this.#rooms.get(roomId)
-    if (room && room.size >= this.#maxMembersPerRoom) {
+    if (room && room.size >= this.#options.maxMembersPerRoom) {
       this.#refuse(
         client,
         roomId,
         new ProtocolError(RoomsErrorCode.ROOM_FULL, `room ${JSON.stringify(roomId)} is full`, {
-          limit: this.#maxMembersPerRoom,
+          limit: this.#options.maxMembersPerRoom,
         }),
       )
       return false
@@ -465,7 +377,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
     roomId: string,
     exclude?: string,
   ): void {
-    if (!this.#notices) return
+    if (!this.#options.notices) return
     let bytes: Uint8Array
     try {
       bytes = this.#encode({ type, connectionId, room: roomId, timestamp: Date.now() })
@@ -480,7 +392,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
 
   #refuse(client: Client | undefined, room: unknown, error: ProtocolError): void {
     this.#stats.refused++
-    if (client && this.#replyErrors && !client.removed) {
+    if (client && this.#options.replyErrors && !client.removed) {
       try {
         const bytes = this.#encode({
           type: 'error',
@@ -508,70 +420,22 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
   }
 
   #enqueue(client: Client, bytes: Uint8Array): boolean {
-    const pending = client.pending
-    const size = bytes.byteLength
-    if (pending === undefined) {
-      // The socket's state is read once per member per turn: nothing else writes to it before
-      // the flush (a destroy in between is checked there).
-      const socket = client.socket
-      if (socket.destroyed || !socket.writable) return false
-      const buffered = socket.writableLength
-      if (buffered + size > this.#maxBufferedBytes) {
-        this.#slow(client, buffered)
-        return false
-      }
-      client.socketBuffered = buffered
-      client.pending = bytes
-      client.pendingBytes = size
-      this.#dirty.push(client)
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true
-        setImmediate(this.#flushNow)
-      }
-    } else {
-      const buffered = client.socketBuffered + client.pendingBytes
-      if (buffered + size > this.#maxBufferedBytes) {
-        this.#slow(client, buffered)
-        return false
-      }
-      if (Array.isArray(pending)) pending.push(bytes)
-      else client.pending = [pending, bytes]
-      client.pendingBytes += size
-    }
+    if (!this.#queue.enqueue(client, bytes)) return false
     this.#stats.deliveries++
     return true
   }
 
   #slow(client: Client, buffered: number): void {
     this.#stats.drops++
-    if (this.#slowMember === 'close') {
+    if (this.#options.slowMember === 'close') {
       this.#stats.slowClosed++
-      client.pending = undefined
-      client.pendingBytes = 0
+      this.#queue.discard(client)
       this.emit('slow', { connectionId: client.connectionId, action: 'close', buffered })
       client.socket.destroy()
       // 'close' comes later; leave the rooms now so the others hear `user_left` in order.
       this.removeClient(client.connectionId)
     } else {
       this.emit('slow', { connectionId: client.connectionId, action: 'drop', buffered })
-    }
-  }
-
-  readonly #flushNow = (): void => {
-    this.#flushScheduled = false
-    this.#flush()
-  }
-
-  #flush(): void {
-    const dirty = this.#dirty
-    if (dirty.length === 0) return
-    this.#dirty = []
-    for (const client of dirty) {
-      const pending = client.pending
-      client.pending = undefined
-      client.pendingBytes = 0
-      if (pending === undefined || client.socket.destroyed) continue
-      client.socket.write(Array.isArray(pending) ? Buffer.concat(pending) : pending)
     }
   }
 

@@ -9,6 +9,7 @@ const HELP = `Commands:
   /all TEXT          send TEXT to everyone
   /msg ID TEXT       send TEXT to connection ID only
   /ping              round trip to the server
+  /help              this list
   /quit              leave (Ctrl-D too)`
 
 /** `chat`: a person's session on the message port, one line per event. */
@@ -60,6 +61,8 @@ export async function runChat({ host, port }: { host: string; port: number }): P
       case 'user_left':
         return print(`* ${m.connectionId} left ${m.room}`)
       case 'joined':
+        // The current room changes once the server said yes, not when /join was typed.
+        room = m.room
         return print(`* you joined ${m.room}`)
       case 'left':
         return print(`* you left ${m.room}`)
@@ -92,31 +95,51 @@ export async function runChat({ host, port }: { host: string; port: number }): P
     if (input === '') return tty ? rl.prompt() : undefined
     const [word, ...words] = input.split(/\s+/)
     const after = (n: number) => input.split(/\s+/).slice(n).join(' ')
-    if (!word?.startsWith('/')) {
-      if (room !== undefined) send({ type: 'room_message', room, data: input })
-      else send({ type: 'broadcast', data: input })
-    } else if (word === '/join' && words[0]) {
-      room = words[0]
-      send({ type: 'join_room', room })
-    } else if (word === '/leave' && (words[0] ?? room)) {
-      const which = (words[0] ?? room) as string
-      if (which === room) room = undefined
-      send({ type: 'leave_room', room: which })
-    } else if (word === '/room' && words[0] && words.length > 1) {
-      send({ type: 'room_message', room: words[0], data: after(2) })
-    } else if (word === '/all' && words.length > 0) {
-      send({ type: 'broadcast', data: after(1) })
-    } else if (word === '/msg' && words[0] && words.length > 1) {
-      send({ type: 'private', target: words[0], data: after(2) })
-    } else if (word === '/ping') {
-      const id = ++nextPing
-      pings.set(id, performance.now())
-      send({ type: 'ping', id })
-    } else if (word === '/quit') {
-      rl.close()
-      return
-    } else {
-      print(HELP)
+    // A command that lacks what it needs gets its usage line, an unknown one says so: the
+    // whole list again would hide what went wrong.
+    const usage = (text: string) => print(`! usage: ${text}`)
+    switch (word) {
+      case '/join':
+        if (words[0] === undefined) usage('/join ROOM')
+        else send({ type: 'join_room', room: words[0] })
+        break
+      case '/leave': {
+        const which = words[0] ?? room
+        if (which === undefined) print('! you are in no room (/leave ROOM leaves ROOM)')
+        else {
+          if (which === room) room = undefined
+          send({ type: 'leave_room', room: which })
+        }
+        break
+      }
+      case '/room':
+        if (words.length < 2) usage('/room ROOM TEXT')
+        else send({ type: 'room_message', room: words[0], data: after(2) })
+        break
+      case '/all':
+        if (words.length < 1) usage('/all TEXT')
+        else send({ type: 'broadcast', data: after(1) })
+        break
+      case '/msg':
+        if (words.length < 2) usage('/msg ID TEXT')
+        else send({ type: 'private', target: words[0], data: after(2) })
+        break
+      case '/ping': {
+        const id = ++nextPing
+        pings.set(id, performance.now())
+        send({ type: 'ping', id })
+        break
+      }
+      case '/quit':
+        rl.close()
+        return
+      case '/help':
+        print(HELP)
+        break
+      default:
+        if (word?.startsWith('/')) print(`! unknown command ${word} (/help lists the commands)`)
+        else if (room !== undefined) send({ type: 'room_message', room, data: input })
+        else send({ type: 'broadcast', data: input })
     }
     if (tty) rl.prompt()
   })

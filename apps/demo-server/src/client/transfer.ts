@@ -21,6 +21,8 @@ export interface TransferOptions {
   command: 'send' | 'resume'
   /** `send`: the file; `resume`: the transfer id. */
   arg: string
+  /** `send`: the name to publish under, instead of the file's own. */
+  as?: string
 }
 
 /** Where `send` remembers its transfers, so `resume ID` knows the file. */
@@ -79,7 +81,13 @@ async function sha256Of(path: string): Promise<string> {
  * `send FILE` and `resume ID`: an upload over the binary port's fast path (file-transfer's
  * `sendFile`), with progress, and the server's SHA-256 checked against the file's own.
  */
-export async function runTransfer({ host, port, command, arg }: TransferOptions): Promise<void> {
+export async function runTransfer({
+  host,
+  port,
+  command,
+  arg,
+  as,
+}: TransferOptions): Promise<void> {
   const state = readState()
   let path: string
   let name: string
@@ -91,7 +99,7 @@ export async function runTransfer({ host, port, command, arg }: TransferOptions)
       process.exitCode = 2
       return
     }
-    name = path.split(/[\\/]/).at(-1) as string
+    name = as ?? (path.split(/[\\/]/).at(-1) as string)
   } else {
     const known = state[arg]
     if (!known) {
@@ -147,9 +155,14 @@ export async function runTransfer({ host, port, command, arg }: TransferOptions)
     progress.done()
     const e = error as Error & { code?: string; transferId?: string }
     const id = e.transferId
-    process.stderr.write(
-      `demo-client: upload failed: ${e.message}${id ? `; resume with: demo-client resume ${id}` : ''}\n`,
-    )
+    // The server never replaces a file: another name is the way to upload this one.
+    const hint =
+      e.code === 'ERR_FT_EXISTS' && command === 'send'
+        ? '; to upload it under another name: demo-client send FILE --as NAME'
+        : id
+          ? `; resume with: demo-client resume ${id}`
+          : ''
+    process.stderr.write(`demo-client: upload failed: ${e.message}${hint}\n`)
     process.exitCode = 1
   } finally {
     socket.destroy()

@@ -1,0 +1,7 @@
+import { checkFrameLimit } from '@verb-tcp/core/codec'
+import { MAX_FRAME_BYTES_LIMIT } from './constants.ts'
+
+/** Validates a byte limit option, so a bad config fails at construction, not mid-stream. */
+export function checkLimit(value: number | undefined, name?: string): number {
+  return checkFrameLimit(value, MAX_FRAME_BYTES_LIMIT, name)
+}
