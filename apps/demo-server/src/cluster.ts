@@ -244,7 +244,12 @@ export async function runPrimary(config: ServerConfig, logger: Logger): Promise<
         { signal, workers: members.size, gracePeriod: config.gracePeriod },
         'shutting down',
       )
-      for (const m of members.values()) tell(m, { verb: 'shutdown', phase: 'graceful' })
+      for (const m of members.values()) {
+        // A worker still starting (a reload's) has no listener for the message yet: it has no
+        // clients either, and the signal ends it.
+        if (m.ready) tell(m, { verb: 'shutdown', phase: 'graceful' })
+        else m.worker.kill()
+      }
       void (async () => {
         while (members.size > 0) await once(cluster, 'exit')
         await new Promise<void>((resolve) => http.close(() => resolve()))

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto'
+import { createHash, randomBytes, X509Certificate } from 'node:crypto'
 import { once } from 'node:events'
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -8,9 +8,10 @@ import { describe, expect, it } from 'vitest'
 import { GREETING } from '../src/echo.ts'
 import { defer } from './helpers.ts'
 import { MessageClient } from './message-client.ts'
-import { CLI, type Run, runServer, startServer, tempDir } from './process.ts'
+import { CLI, CLIENT, type Run, runClient, runServer, startServer, tempDir } from './process.ts'
 
-const built = existsSync(CLI)
+const built = existsSync(CLI) && existsSync(CLIENT)
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 
 // core's two test pairs for localhost / 127.0.0.1.
 const fixture = (name: string) =>
@@ -205,6 +206,9 @@ describe.skipIf(!built)('reload (SIGHUP)', () => {
     expect(await after.next((m) => m.type === 'pong')).toMatchObject({ id: 'new' })
     const health = await (await fetch(`http://127.0.0.1:${ports.http}/healthz`)).json()
     expect(health).toMatchObject({ status: 'ok', workers: 2, generation: 2 })
+    // The one /metrics port adds up the workers serving now (the old ones have exited).
+    const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text()
+    expect(metrics).toMatch(/^verb_tcp_connections\{port="message"\} 1$/m)
   }, 60_000)
 
   it('--workers with TLS: the new generation serves renewed certificate files; a bad pair fails the reload and the old workers go on', async () => {
@@ -310,5 +314,49 @@ describe.skipIf(!built)('reload (SIGHUP)', () => {
     const late = await runServer(['reload', '--pid-file', pidFile]).exited
     expect(late.code).toBe(1)
     expect(late.stderr).toContain('no pid file at')
+  }, 60_000)
+
+  it('an upload in progress during a reload completes by resume on the new workers, its digest verified', async () => {
+    const dir = tempDir()
+    const uploads = join(dir, 'uploads')
+    const env = { VERB_TCP_UPLOAD_DIR: uploads, VERB_TCP_CLIENT_STATE: join(dir, 'state.json') }
+    const { run, ports } = await startServer(
+      ['--workers', '2', '--rooms', 'per-worker', '--grace-period', '2000'],
+      { env },
+    )
+    const file = join(dir, 'big.bin')
+    const content = randomBytes(64 * 1024 * 1024)
+    writeFileSync(file, content)
+    const target = ['--binary-port', String(ports.binary)]
+
+    const first = runClient(['send', file, ...target], { env })
+    const id = (await first.textLine((l) => l.startsWith('transfer '))).split(' ')[1] as string
+    await first.textLine((l) => l.startsWith('progress '))
+    // Held still, so the reload is sure to catch the upload in the middle.
+    first.child.kill('SIGSTOP')
+    await reload(run, 2)
+    first.child.kill('SIGCONT')
+    await first.exited
+    expect(first.text.some((l) => l.startsWith('uploaded '))).toBe(false)
+
+    const second = runClient(['resume', id, ...target], { env })
+    const resumed = await second.textLine((l) => l.startsWith(`transfer ${id} resumed`))
+    expect(Number(/at byte (\d+)/.exec(resumed)?.[1])).toBeGreaterThan(0)
+    const { code, stdout } = await second.exited
+    expect(code).toBe(0)
+    expect(stdout).toContain(
+      `uploaded big.bin: 67108864 bytes, sha256 ${sha256(content)} (verified)`,
+    )
+    expect(sha256(readFileSync(join(uploads, 'big.bin')))).toBe(sha256(content))
+  }, 90_000)
+
+  it('SIGTERM during a reload stops the workers still starting too, and the server exits 0', async () => {
+    const { run } = await startServer(['--workers', '2', '--rooms', 'per-worker'])
+    run.child.kill('SIGHUP')
+    await run.line((l) => l.msg === 'reloading')
+    run.child.kill('SIGTERM')
+    const { code } = await run.exited
+    expect(code).toBe(0)
+    expect(run.lines.find((l) => l.msg === 'server closed')).toBeDefined()
   }, 60_000)
 })
