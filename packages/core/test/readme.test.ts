@@ -1,6 +1,7 @@
 // Every code block of the README, extracted, type-checked and run as a user would run it.
-import { testReadme } from '@verb-tcp/readme-examples'
+
 import { fileURLToPath } from 'node:url'
+import { testReadme } from '@verb-tcp/readme-examples'
 import { expect } from 'vitest'
 
 testReadme(new URL('../README.md', import.meta.url), {
