@@ -1,14 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { MessageClient } from './message-client.ts'
-import { CLI, CLIENT, runClient, spawnRun, startServer, tempDir } from './process.ts'
+import { CLI, CLIENT, expectResumed, runClient, spawnRun, startServer, tempDir } from './process.ts'
 
 const built = existsSync(CLI) && existsSync(CLIENT)
 const BENCH = fileURLToPath(new URL('../bench', import.meta.url))
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 
 async function scrape(port: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
@@ -190,15 +189,7 @@ describe.skipIf(!built)('demo-client binary (dist/client.js)', () => {
       await first.exited
       expect(first.text.some((l) => l.startsWith('uploaded '))).toBe(false)
 
-      const second = runClient(['resume', id, ...target], { env })
-      const resumed = await second.textLine((l) => l.startsWith(`transfer ${id} resumed`))
-      expect(Number(/at byte (\d+)/.exec(resumed)?.[1])).toBeGreaterThan(0)
-      const { code, stdout } = await second.exited
-      expect(code).toBe(0)
-      expect(stdout).toContain(
-        `uploaded big.bin: 134217728 bytes, sha256 ${sha256(content)} (verified)`,
-      )
-      expect(sha256(readFileSync(join(uploads, 'big.bin')))).toBe(sha256(content))
+      await expectResumed(id, target, env, { name: 'big.bin', content, uploads })
 
       const metrics = await scrape(ports.http)
       expect(metrics).toMatch(/^verb_tcp_transfers_total\{outcome="completed"\} 1$/m)

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, X509Certificate } from 'node:crypto'
+import { randomBytes, X509Certificate } from 'node:crypto'
 import { once } from 'node:events'
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -8,10 +8,21 @@ import { describe, expect, it } from 'vitest'
 import { GREETING } from '../src/echo.ts'
 import { defer } from './helpers.ts'
 import { MessageClient } from './message-client.ts'
-import { CLI, CLIENT, type Run, runClient, runServer, startServer, tempDir } from './process.ts'
+import {
+  CLI,
+  CLIENT,
+  expectResumed,
+  FREE_PORTS,
+  type Run,
+  runClient,
+  runServer,
+  startServer,
+  tempDir,
+} from './process.ts'
 
 const built = existsSync(CLI) && existsSync(CLIENT)
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
+/** Two workers, rooms per worker (no Redis here), a short grace period. */
+const WORKERS = ['--workers', '2', '--rooms', 'per-worker', '--grace-period', '5000']
 
 // core's two test pairs for localhost / 127.0.0.1.
 const fixture = (name: string) =>
@@ -147,14 +158,7 @@ function connectLoop(port: number, parallel: number, maxAttempts: number) {
 
 describe.skipIf(!built)('reload (SIGHUP)', () => {
   it('--workers 2: five reloads in a row while clients connect continuously: none refused or reset, every one greeted', async () => {
-    const { run, ports } = await startServer([
-      '--workers',
-      '2',
-      '--rooms',
-      'per-worker',
-      '--grace-period',
-      '5000',
-    ])
+    const { run, ports } = await startServer(WORKERS)
     const loop = connectLoop(ports.message, 8, 200_000)
     for (let generation = 2; generation <= 6; generation++) {
       // Each reload starts only once connections are flowing to the current generation.
@@ -174,14 +178,7 @@ describe.skipIf(!built)('reload (SIGHUP)', () => {
   }, 120_000)
 
   it('clients connected before a reload get the goodbye notice after their last answers; new clients reach the new workers', async () => {
-    const { run, ports } = await startServer([
-      '--workers',
-      '2',
-      '--rooms',
-      'per-worker',
-      '--grace-period',
-      '5000',
-    ])
+    const { run, ports } = await startServer(WORKERS)
     const clients = await Promise.all(
       Array.from({ length: 4 }, () => MessageClient.join(ports.message)),
     )
@@ -213,15 +210,7 @@ describe.skipIf(!built)('reload (SIGHUP)', () => {
 
   it('--workers with TLS: the new generation serves renewed certificate files; a bad pair fails the reload and the old workers go on', async () => {
     const files = certFiles(A)
-    const { run, ports } = await startServer([
-      '--workers',
-      '2',
-      '--rooms',
-      'per-worker',
-      '--grace-period',
-      '5000',
-      ...files.args,
-    ])
+    const { run, ports } = await startServer([...WORKERS, ...files.args])
     const before = await tlsClient(ports.echo)
     expect(served(before)).toBe(fingerprint(A.cert))
 
@@ -273,17 +262,7 @@ describe.skipIf(!built)('reload (SIGHUP)', () => {
 
   it('refuses to start with certificate files that are not a pair, saying why', async () => {
     const files = certFiles({ key: B.key, cert: A.cert })
-    const run = runServer([
-      '--port',
-      '0',
-      '--message-port',
-      '0',
-      '--binary-port',
-      '0',
-      '--http-port',
-      '0',
-      ...files.args,
-    ])
+    const run = runServer([...FREE_PORTS, ...files.args])
     const { code, stderr } = await run.exited
     expect(code).toBe(1)
     expect(stderr).toMatch(
@@ -293,14 +272,7 @@ describe.skipIf(!built)('reload (SIGHUP)', () => {
 
   it('demo-server reload --pid-file sends SIGHUP to the server that wrote it', async () => {
     const pidFile = join(tempDir(), 'demo.pid')
-    const { run } = await startServer([
-      '--workers',
-      '2',
-      '--rooms',
-      'per-worker',
-      '--pid-file',
-      pidFile,
-    ])
+    const { run } = await startServer([...WORKERS, '--pid-file', pidFile])
     expect(Number(readFileSync(pidFile, 'utf8'))).toBe(run.child.pid)
     const sent = runServer(['reload', '--pid-file', pidFile])
     const { code, stdout } = await sent.exited
@@ -339,19 +311,11 @@ describe.skipIf(!built)('reload (SIGHUP)', () => {
     await first.exited
     expect(first.text.some((l) => l.startsWith('uploaded '))).toBe(false)
 
-    const second = runClient(['resume', id, ...target], { env })
-    const resumed = await second.textLine((l) => l.startsWith(`transfer ${id} resumed`))
-    expect(Number(/at byte (\d+)/.exec(resumed)?.[1])).toBeGreaterThan(0)
-    const { code, stdout } = await second.exited
-    expect(code).toBe(0)
-    expect(stdout).toContain(
-      `uploaded big.bin: 67108864 bytes, sha256 ${sha256(content)} (verified)`,
-    )
-    expect(sha256(readFileSync(join(uploads, 'big.bin')))).toBe(sha256(content))
+    await expectResumed(id, target, env, { name: 'big.bin', content, uploads })
   }, 90_000)
 
   it('SIGTERM during a reload stops the workers still starting too, and the server exits 0', async () => {
-    const { run } = await startServer(['--workers', '2', '--rooms', 'per-worker'])
+    const { run } = await startServer(WORKERS)
     run.child.kill('SIGHUP')
     await run.line((l) => l.msg === 'reloading')
     run.child.kill('SIGTERM')
