@@ -146,7 +146,8 @@ export function createCertificateWatcher(
     try {
       onReload?.(certificate)
     } catch (thrown) {
-      fail(thrown as Error)
+      // Like a throwing onListening: the application's bug, for the server's onError.
+      host.report(thrown instanceof Error ? thrown : new Error(String(thrown)))
     }
     return 'reloaded'
   }

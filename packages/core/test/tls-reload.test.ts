@@ -200,6 +200,26 @@ describe('watchCertificates', () => {
     expect(errors[0]?.cause).toMatchObject({ code: 'ENOENT' })
   })
 
+  it("a throwing onReload goes to the server's onError; the new pair serves all the same", async () => {
+    const { app, errors } = echoServer()
+    const files = certDir(A)
+    const watcher = app.watchCertificates({
+      cert: files.cert,
+      key: files.key,
+      watch: false,
+      onReload: () => {
+        throw new Error('bug in onReload')
+      },
+    })
+    defer(() => watcher.close())
+    const { port } = await app.listen()
+    replace(files.key, B.key)
+    replace(files.cert, B.cert)
+    expect(watcher.reload()).toBe('reloaded')
+    expect(errors.map((e) => e.message)).toEqual(['bug in onReload'])
+    expect(served(await client(port))).toBe(fingerprint(B.cert))
+  })
+
   it('watches the files: a renewal renamed into place is served without a call', async () => {
     const { app } = echoServer()
     const files = certDir(A)
