@@ -21,7 +21,10 @@ export interface ServerConfig {
   uploadDir: string
   redis: string | undefined
   workers: number
-  /** `per-worker`: with --workers and no --redis, rooms reach the clients of one worker only. */
+  /**
+   * `shared`: rooms, broadcasts and private messages reach every client (with `--workers`,
+   * through Redis or else through the primary); `per-worker`: only the sender's worker's.
+   */
   rooms: (typeof ROOMS)[number]
   /** Where `demo-server reload` finds the primary's pid. */
   pidFile: string | undefined
@@ -153,7 +156,7 @@ export const OPTIONS: readonly Option[] = [
     flag: 'rooms',
     arg: 'scope',
     default: 'shared',
-    help: 'shared (every client; --workers > 1 needs --redis) or per-worker',
+    help: 'shared (with --workers: through --redis, else through the primary) or per-worker',
     parse: oneOf(ROOMS),
   },
   {
@@ -305,14 +308,6 @@ export function parseCliArgs(
     const source = fromFlag !== undefined ? `--${option.flag}` : fromEnv !== undefined ? name : ''
     config[option.key] =
       raw === undefined ? undefined : option.parse(raw, source || `--${option.flag}`)
-  }
-  const { workers, redis, rooms } = config as Pick<ServerConfig, 'workers' | 'redis' | 'rooms'>
-  if (workers > 1 && redis === undefined && rooms === 'shared') {
-    throw new UsageError(
-      `--workers ${workers} without --redis: a room message, broadcast or private message would ` +
-        "reach only the clients of the sender's worker. Give --redis <url> to share rooms between " +
-        'the workers, or --rooms per-worker to run that way knowingly.',
-    )
   }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new UsageError('--tls-cert and --tls-key go together: give both, or neither')

@@ -8,6 +8,7 @@ import type { ServerConfig } from './args.ts'
 import { type BoundPorts, Demo } from './demo.ts'
 import { createHttpServer } from './http-server.ts'
 import { couldNotListen } from './listen-error.ts'
+import { isRoomsMessage, nodeIdOf, PrimaryRoomsAdapter, relayRooms } from './primary-rooms.ts'
 import { roomsAdapter } from './redis.ts'
 import { onReloadSignal, onShutdownSignals } from './signals.ts'
 
@@ -68,6 +69,8 @@ export async function runPrimary(config: ServerConfig, logger: Logger): Promise<
   let ports: BoundPorts | undefined
   /** What the workers retired by the last reload reported when they closed. */
   let retired: CloseResult[] = []
+  // Without --redis, the workers' rooms reach each other through here.
+  const rooms = relayRooms(() => members.keys())
 
   const fork = (gen: number): Member => {
     const worker = cluster.fork()
@@ -85,6 +88,10 @@ export async function runPrimary(config: ServerConfig, logger: Logger): Promise<
     }
     members.set(worker, member)
     worker.on('message', (message: unknown) => {
+      if (isRoomsMessage(message)) {
+        rooms.relay(worker, message)
+        return
+      }
       if (!isOurs(message)) return
       const m = message as ToPrimary
       if (m.verb === 'ready') {
@@ -118,8 +125,12 @@ export async function runPrimary(config: ServerConfig, logger: Logger): Promise<
         tell(member, { verb: 'exit' })
       }
     })
+    // A message to a worker that is exiting fails with EPIPE, emitted here: it is expected (the
+    // worker's exit is handled below), and without a listener it would end the primary.
+    worker.on('error', (error) => logger.debug({ worker: worker.id, err: error }, 'worker channel'))
     worker.on('exit', (code, signal) => {
       members.delete(worker)
+      rooms.gone(worker)
       member.settle(false)
       if (shuttingDown || startFailed || member.retiring) return
       if (!member.ready) {
@@ -269,7 +280,10 @@ export async function runPrimary(config: ServerConfig, logger: Logger): Promise<
 export async function runWorker(config: ServerConfig, logger: Logger): Promise<void> {
   const id = cluster.worker?.id ?? 0
   const log = logger.child({ worker: id })
-  const scaleOut = await roomsAdapter(config, log)
+  const scaleOut =
+    config.redis === undefined && config.rooms === 'shared'
+      ? { roomsAdapter: new PrimaryRoomsAdapter(nodeIdOf(id)) }
+      : await roomsAdapter(config, log)
   const demo = new Demo({
     config,
     logger: log,
@@ -317,6 +331,8 @@ export async function runWorker(config: ServerConfig, logger: Logger): Promise<v
     if (!isOurs(message)) return
     const m = message as ToWorker
     if (m.verb === 'exit') process.exit(0)
+    else if (m.verb !== 'shutdown')
+      return // the rooms' messages have their own listener
     else if (m.phase === 'force') force()
     else graceful(m.reason)
   })

@@ -82,17 +82,14 @@ describe('parseCliArgs', () => {
     for (const option of OPTIONS) expect(text).toContain(envName(option.flag))
   })
 
-  it('--workers auto is one per core; more than one worker needs --redis or --rooms per-worker', () => {
-    const cores = availableParallelism()
-    expect(parseCliArgs(['--workers', 'auto', '--rooms', 'per-worker'])).toMatchObject({
-      workers: cores,
-    })
-    expect(() => parseCliArgs(['--workers', '2'])).toThrow(
-      /^--workers 2 without --redis: a room message, broadcast or private message would reach only the clients of the sender's worker\. Give --redis <url>.*--rooms per-worker/,
-    )
-    expect(parseCliArgs(['--workers', '2', '--redis', 'redis://127.0.0.1:6379'])).toMatchObject({
-      workers: 2,
+  it('--workers auto is one per core; --rooms is shared or per-worker', () => {
+    expect(parseCliArgs(['--workers', 'auto'])).toMatchObject({
+      workers: availableParallelism(),
       rooms: 'shared',
+    })
+    expect(parseCliArgs(['--workers', '2', '--rooms', 'per-worker'])).toMatchObject({
+      workers: 2,
+      rooms: 'per-worker',
     })
     expect(() => parseCliArgs(['--rooms', 'global'])).toThrow(
       '--rooms must be one of shared, per-worker',

@@ -21,8 +21,8 @@ import {
 } from './process.ts'
 
 const built = existsSync(CLI) && existsSync(CLIENT)
-/** Two workers, rooms per worker (no Redis here), a short grace period. */
-const WORKERS = ['--workers', '2', '--rooms', 'per-worker', '--grace-period', '5000']
+/** Two workers (rooms through the primary: no Redis here), a short grace period. */
+const WORKERS = ['--workers', '2', '--grace-period', '5000']
 
 // core's two test pairs for localhost / 127.0.0.1.
 const fixture = (name: string) =>
@@ -292,10 +292,7 @@ describe.skipIf(!built)('reload (SIGHUP)', () => {
     const dir = tempDir()
     const uploads = join(dir, 'uploads')
     const env = { VERB_TCP_UPLOAD_DIR: uploads, VERB_TCP_CLIENT_STATE: join(dir, 'state.json') }
-    const { run, ports } = await startServer(
-      ['--workers', '2', '--rooms', 'per-worker', '--grace-period', '2000'],
-      { env },
-    )
+    const { run, ports } = await startServer(['--workers', '2', '--grace-period', '2000'], { env })
     const file = join(dir, 'big.bin')
     const content = randomBytes(64 * 1024 * 1024)
     writeFileSync(file, content)

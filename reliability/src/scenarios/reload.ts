@@ -87,10 +87,10 @@ export const reload: Scenario = {
     const resident = mode === 'full' ? 50 : 4
     report.load = `--workers 2, ${reloads} SIGHUP reloads in a row; ${parallel} clients connecting continuously; ${resident} connected clients with a last ping before each reload`
     const server = await startServer({
-      flags: { ...OPEN_LIMITS, workers: 2, rooms: 'per-worker', 'grace-period': GRACE_PERIOD },
+      flags: { ...OPEN_LIMITS, workers: 2, 'grace-period': GRACE_PERIOD },
     })
-    if (server.ignoredFlags.includes('workers') || server.ignoredFlags.includes('rooms')) {
-      report.skipped = 'the server has no --workers (or --rooms) flag'
+    if (server.ignoredFlags.includes('workers')) {
+      report.skipped = 'the server has no --workers flag'
       return
     }
     const port = server.ports.message as number
