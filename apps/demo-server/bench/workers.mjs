@@ -17,6 +17,7 @@ import { connect } from 'node:net'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { cpuSeconds } from './cpu.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -29,16 +30,6 @@ const { values } = parseArgs({
 })
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 
-/** CPU seconds a process has used so far (user + system), from /proc (Linux). */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  } catch {
-    return Number.NaN
-  }
-}
 /** The pid and its children's pids (the cluster's workers). */
 function tree(pid) {
   try {
