@@ -8,13 +8,19 @@ const SEPARATORS = /[/\\]/
 // With the `u` flag a surrogate range matches only unpaired halves.
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 const ONLY_DOTS_AND_SPACES = /^[.\s]*$/u
+// Device names Windows reserves in every folder, with any extension and in any case: a file
+// published as `nul.txt` cannot be opened or copied on Windows (a share of the upload folder,
+// a backup, a client that downloads it).
+const WINDOWS_DEVICE =
+  /^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])\s*(\..*)?$/iu
 
 /**
  * Why `name` cannot be a file name, or `undefined` when it can. A name is a basename, never a
  * path: not empty, at most 255 UTF-8 bytes, no `/`, `\`, NUL or control characters, not `.`,
- * `..` or only dots and spaces, not ending in a dot or a space (Windows would strip them), and
- * none of that after Unicode compatibility normalisation either (`．．` is `..` under NFKC). The
- * partial area's own name is reserved.
+ * `..` or only dots and spaces, not ending in a dot or a space (Windows would strip them), not
+ * a Windows device name (`CON`, `nul.txt`, `Com1.log`), and none of that after Unicode
+ * compatibility normalisation either (`．．` is `..` under NFKC). The partial area's own name is
+ * reserved.
  */
 export function nameProblem(name: unknown): string | undefined {
   if (typeof name !== 'string') return 'the name must be a string'
@@ -26,6 +32,7 @@ export function nameProblem(name: unknown): string | undefined {
     if (CONTROL.test(form)) return 'the name contains a control character'
     if (ONLY_DOTS_AND_SPACES.test(form)) return 'the name is only dots or spaces'
     if (/[.\s]$/u.test(form)) return 'the name ends in a dot or a space'
+    if (WINDOWS_DEVICE.test(form)) return 'the name is a device name on Windows'
   }
   if (name === PARTIAL_DIR) return 'the name is reserved'
   return undefined

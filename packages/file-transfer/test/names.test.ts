@@ -47,6 +47,13 @@ const BAD_NAMES = [
   'trailing ',
   '\ud800',
   '.partial',
+  'CON', // Windows device names, with any extension, in any case
+  'nul.txt',
+  'Com1.log',
+  'lpt9',
+  'AUX .tar.gz',
+  'com\u00b9', // COM¹
+  '\uff23\uff2f\uff2e', // full-width CON: "CON" under NFKC
 ]
 
 describe('name rules', () => {
@@ -64,6 +71,9 @@ describe('name rules', () => {
     '..x',
     'a..b',
     '..%2Fx', // never URL-decoded: a literal name inside the directory
+    'console.log', // a device name only as the whole stem
+    'com10',
+    'auxiliary.md',
   ])('accepts %s', (name) => {
     expect(nameProblem(name)).toBeUndefined()
   })

@@ -1,4 +1,16 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
+
+/** One of the adapter's connections: to one Redis, or to a Redis Cluster. */
+export type Connection = Redis | Cluster
+
+/** A Redis Cluster to connect to: its startup nodes, and ioredis' cluster options. */
+export interface RedisClusterSource {
+  cluster: ClusterNode[]
+  options?: ClusterOptions
+}
+
+/** Where Redis is, as the application says it (see `RedisAdapterOptions.redis`). */
+export type RedisSource = string | RedisOptions | Redis | Cluster | RedisClusterSource
 
 /**
  * What the adapter needs of its connections. Commands fail at once while Redis is away
@@ -16,8 +28,38 @@ const OWN: RedisOptions = {
   lazyConnect: false,
 }
 
-/** Opens one connection of the adapter's own from what the application gave. */
-export function openConnection(source: string | RedisOptions | Redis, name: string): Redis {
+/** Whether `source` names a Redis Cluster. */
+export function isClusterSource(source: RedisSource): source is Cluster | RedisClusterSource {
+  return (
+    source instanceof Cluster ||
+    (typeof source === 'object' &&
+      source !== null &&
+      Array.isArray((source as { cluster?: unknown }).cluster))
+  )
+}
+
+/**
+ * Opens one connection of the adapter's own from what the application gave. `sharded` asks a
+ * cluster connection for sharded subscribers (SSUBSCRIBE goes to each channel's master).
+ */
+export function openConnection(source: RedisSource, name: string, sharded = false): Connection {
+  if (isClusterSource(source)) {
+    const own: ClusterOptions = {
+      enableOfflineQueue: false,
+      enableAutoPipelining: false,
+      lazyConnect: false,
+      shardedSubscribers: sharded,
+      redisOptions: { connectionName: name, autoResubscribe: false },
+    }
+    // ioredis 6 types its cluster options per reply mapping; these connections use the default.
+    type Typed = ConstructorParameters<typeof Cluster>[1]
+    if (source instanceof Cluster) return source.duplicate([], own as Typed)
+    return new Cluster(source.cluster, {
+      ...source.options,
+      ...own,
+      redisOptions: { ...source.options?.redisOptions, ...own.redisOptions },
+    } as Typed)
+  }
   const options: RedisOptions = { ...OWN, connectionName: name }
   if (source instanceof Redis) return source.duplicate(options)
   // ioredis 6 types its constructor per reply mapping; these connections use the default one.
@@ -27,7 +69,7 @@ export function openConnection(source: string | RedisOptions | Redis, name: stri
 }
 
 /** Closes a connection without waiting on a Redis that may be gone. */
-export async function closeConnection(redis: Redis): Promise<void> {
+export async function closeConnection(redis: Connection): Promise<void> {
   if (redis.status === 'end') return
   if (redis.status !== 'ready') {
     redis.disconnect()
@@ -38,4 +80,11 @@ export async function closeConnection(redis: Redis): Promise<void> {
   } catch {
     redis.disconnect()
   }
+}
+
+/** Errors a cluster gives while a master it needs is gone (or until the cluster has noticed). */
+export function clusterUnavailable(error: Error): boolean {
+  return /CLUSTERDOWN|TRYAGAIN|Cluster redirections|Connection is closed|ECONNREFUSED|refresh slots/i.test(
+    error.message,
+  )
 }

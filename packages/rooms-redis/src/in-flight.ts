@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Connection } from './connections.ts'
 
 /**
  * The commands `settled()` waits for, per connection. When a connection closes, ioredis keeps
@@ -7,12 +7,12 @@ import type { Redis } from 'ioredis'
  * nothing waits on a Redis that is gone.
  */
 export class InFlight {
-  readonly #byConnection = new Map<Redis, Set<Promise<unknown>>>()
+  readonly #byConnection = new Map<Connection, Set<Promise<unknown>>>()
   /** Wakes the `settled()` calls waiting right now when a connection closes. */
   readonly #wakeOnClose = new Set<() => void>()
 
   /** Keeps `settled()` waiting for `operation`; returns it. */
-  track<T>(connection: Redis, operation: Promise<T>): Promise<T> {
+  track<T>(connection: Connection, operation: Promise<T>): Promise<T> {
     let operations = this.#byConnection.get(connection)
     if (operations === undefined) {
       operations = new Set()
@@ -26,7 +26,7 @@ export class InFlight {
   }
 
   /** The connection closed: what it had in flight may never be answered. */
-  forget(connection: Redis): void {
+  forget(connection: Connection): void {
     this.#byConnection.delete(connection)
     for (const wake of this.#wakeOnClose) wake()
   }

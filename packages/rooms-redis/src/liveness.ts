@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis'
 import type { Names } from './channels.ts'
+import type { Connection } from './connections.ts'
 
 /**
  * The two scripts behind node liveness. Each node refreshes its heartbeat key (with a TTL) and
@@ -47,7 +47,7 @@ export interface ReapedMember {
 
 /** What liveness needs of its adapter. */
 export interface LivenessLink {
-  readonly pub: Redis
+  readonly pub: Connection
   readonly names: Names
   readonly nodeId: string
   readonly nodeTimeoutMs: number
@@ -59,6 +59,8 @@ export interface LivenessLink {
   reregister(announce: boolean): void
   /** This node reaped a dead one: exactly one node gets each dead node's members. */
   reaped(nodeId: string, members: ReapedMember[]): void
+  /** A heartbeat went through, scripts and all. */
+  alive(): void
   lost(error: Error): void
 }
 
@@ -97,6 +99,7 @@ export class Liveness {
       })
       .then((reaped) => {
         for (const node of parseReaped(reaped as unknown[])) link.reaped(node.nodeId, node.members)
+        link.alive()
       })
       .catch((error: Error) => link.lost(error))
   }

@@ -20,6 +20,12 @@ export interface MembersQueryLink {
   malformed(): void
   /** A query was answered without some node's reply. */
   incomplete(): void
+  /**
+   * Where PUBLISH's answer does not count every node that got the request (a Redis Cluster
+   * counts only the subscribers on the node that took the PUBLISH): how many nodes to expect a
+   * reply from, this one included.
+   */
+  nodes?: () => Promise<number>
 }
 
 interface PendingQuery {
@@ -64,14 +70,18 @@ export class MembersQueries {
         this.#finish(requestId, false)
         return
       }
-      this.#link.publish(this.#link.requestsChannel, envelope).then(
-        (receivers) => {
-          // Every subscriber of the request channel got it, this node's own subscription included.
-          query.expected = Math.max(0, receivers - 1)
-          if (query.repliedBy.size >= query.expected) this.#finish(requestId, true)
-        },
-        () => this.#finish(requestId, false),
-      )
+      const nodes = this.#link.nodes
+      this.#link
+        .publish(this.#link.requestsChannel, envelope)
+        .then((receivers) => (nodes ? nodes() : receivers))
+        .then(
+          (receivers) => {
+            // Every subscriber of the request channel got it, this node's own included.
+            query.expected = Math.max(0, receivers - 1)
+            if (query.repliedBy.size >= query.expected) this.#finish(requestId, true)
+          },
+          () => this.#finish(requestId, false),
+        )
     })
   }
 

@@ -1,16 +1,18 @@
 import { randomBytes } from 'node:crypto'
 import { argError, bool, knownKeys, ms, string } from '@verb-tcp/core/validate'
-import { Redis, type RedisOptions } from 'ioredis'
+import { Redis } from 'ioredis'
+import { isClusterSource, type RedisSource } from './connections.ts'
 import { MAX_NODE_ID_BYTES } from './constants.ts'
 
 export interface RedisAdapterOptions {
   /**
-   * Where Redis is: a URL (`redis://host:port`), ioredis options, or an ioredis client. The
-   * adapter always opens two connections of its own from it (one to publish, one to subscribe)
-   * and closes them in `close()`; a client you pass stays yours and is never used or closed.
-   * @default 'redis://127.0.0.1:6379'
+   * Where Redis is: a URL (`redis://host:port`), ioredis options, or an ioredis client; for a
+   * Redis Cluster, an ioredis `Cluster` or `{ cluster: startupNodes, options?: ClusterOptions }`.
+   * The adapter always opens two connections of its own from it (one to publish, one to
+   * subscribe) and closes them in `close()`; a client you pass stays yours and is never used or
+   * closed. @default 'redis://127.0.0.1:6379'
    */
-  redis?: string | RedisOptions | Redis
+  redis?: RedisSource
   /** Prefix of every channel and key, so several applications can share one Redis. @default 'verb-tcp:rooms' */
   prefix?: string
   /** This node's id, unique in the cluster, at most 255 UTF-8 bytes. @default random */
@@ -36,7 +38,7 @@ export interface RedisAdapterOptions {
 }
 
 export interface ResolvedOptions {
-  redis: string | RedisOptions | Redis
+  redis: RedisSource
   prefix: string
   nodeId: string
   sharded: boolean
@@ -62,12 +64,13 @@ export function resolveOptions(options: RedisAdapterOptions = {}): ResolvedOptio
   const redis = options.redis ?? 'redis://127.0.0.1:6379'
   if (
     !(redis instanceof Redis) &&
+    !isClusterSource(redis) &&
     typeof redis !== 'string' &&
     (typeof redis !== 'object' || redis === null || Array.isArray(redis))
   ) {
     throw argError(
       'ERR_INVALID_ARG_TYPE',
-      'redis must be a URL, ioredis options or an ioredis client',
+      'redis must be a URL, ioredis options, an ioredis client or Cluster, or { cluster: nodes }',
     )
   }
   const nodeId = string(options.nodeId, 'nodeId', randomBytes(8).toString('hex'))

@@ -10,9 +10,14 @@ import type {
   RoomsAdapter,
   RoomsAdapterHost,
 } from '@verb-tcp/rooms'
-import type { Redis } from 'ioredis'
 import { memberField, type Names, names } from './channels.ts'
-import { closeConnection, openConnection } from './connections.ts'
+import {
+  type Connection,
+  closeConnection,
+  clusterUnavailable,
+  isClusterSource,
+  openConnection,
+} from './connections.ts'
 import { EnvelopeKind, RecordType } from './constants.ts'
 import {
   decodeEnvelope,
@@ -44,8 +49,8 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   readonly #options: ResolvedOptions
   readonly #names: Names
   readonly #header: Buffer
-  readonly #pub: Redis
-  readonly #sub: Redis
+  readonly #pub: Connection
+  readonly #sub: Connection
   readonly #rooms = new Set<string>()
   /** Local members per room, with their description as published (for the registry and goodbyes). */
   readonly #members = new Map<string, Map<string, Buffer>>()
@@ -68,12 +73,16 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   #wasConnected = false
   #subscribed = false
   #down = false
+  readonly #cluster: boolean
+  /** On a cluster: a command failed for want of a master since the last heartbeat. */
+  #failedSinceBeat = false
   #resolveReady: () => void = () => {}
   #rejectReady: (error: Error) => void = () => {}
 
   constructor(options?: RedisAdapterOptions) {
     super()
     this.#options = resolveOptions(options)
+    this.#cluster = isClusterSource(this.#options.redis)
     this.nodeId = this.#options.nodeId
     this.#names = names(this.#options.prefix)
     this.#header = encodeNodeHeader(this.nodeId)
@@ -83,7 +92,11 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     })
     this.ready.catch(() => {})
     this.#pub = openConnection(this.#options.redis, `verb-tcp-rooms:${this.nodeId}:pub`)
-    this.#sub = openConnection(this.#options.redis, `verb-tcp-rooms:${this.nodeId}:sub`)
+    this.#sub = openConnection(
+      this.#options.redis,
+      `verb-tcp-rooms:${this.nodeId}:sub`,
+      this.#options.sharded,
+    )
     this.#batcher = new RoomBatcher({
       pub: this.#pub,
       header: this.#header,
@@ -102,6 +115,11 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
       report: (error) => this.#report(error),
       malformed: () => this.#stats.malformed++,
       incomplete: () => this.#stats.incompleteMembers++,
+      // A classic PUBLISH on a cluster answers with the receivers on one node only: the nodes
+      // registered in the liveness set are expected instead (a dead one not yet reaped makes
+      // the answer wait for the timeout, and come back incomplete).
+      ...(this.#cluster &&
+        !this.#options.sharded && { nodes: () => this.#pub.scard(this.#names.nodes) }),
     })
     this.#liveness = new Liveness({
       pub: this.#pub,
@@ -111,6 +129,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       reregister: (announce) => this.#reregister(announce),
       reaped: (nodeId, members) => this.#onReaped(nodeId, members),
+      alive: () => this.#alive(),
       lost: (error) => this.#lost(error),
     })
     for (const redis of [this.#pub, this.#sub]) {
@@ -300,8 +319,10 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   /** Resolves when Redis confirmed every subscription (or the attempt failed, reported). */
   #subscribeChannels(channels: string[]): Promise<boolean> {
     const done: Promise<unknown>[] = []
-    for (let i = 0; i < channels.length; i += 1000) {
-      const chunk = channels.slice(i, i + 1000)
+    // On a cluster, the channels of one SSUBSCRIBE must share a slot: one channel per command.
+    const size = this.#options.sharded && this.#cluster ? 1 : 1000
+    for (let i = 0; i < channels.length; i += size) {
+      const chunk = channels.slice(i, i + size)
       done.push(
         this.#options.sharded ? this.#sub.ssubscribe(...chunk) : this.#sub.subscribe(...chunk),
       )
@@ -387,7 +408,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
 
   // -- connection state and liveness ---------------------------------------------------------
 
-  #onReady(redis: Redis): void {
+  #onReady(redis: Connection): void {
     if (this.#closed) return
     if (redis === this.#sub) {
       const channels = [this.#names.requests, this.#names.reply(this.nodeId)]
@@ -426,9 +447,14 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
       { cause: error },
     )
     if (this.#pub.status === 'ready' && this.#sub.status === 'ready') {
-      // A command failed on live connections: reported, no outage.
-      this.#report(reported)
-      return
+      if (!this.#cluster || !clusterUnavailable(error)) {
+        // A command failed on live connections: reported, no outage.
+        this.#report(reported)
+        return
+      }
+      // A cluster connection stays ready while one of its masters is gone: commands failing
+      // for want of a master are how that outage shows, and it is reported as one.
+      this.#failedSinceBeat = true
     }
     this.#stats.connected = false
     // ioredis reports every failed reconnect attempt; one outage is reported once.
@@ -437,6 +463,22 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     if (this.#wasConnected) this.#stats.outages++
     this.#report(reported)
     this.emit('redisDown', reported)
+  }
+
+  /**
+   * A heartbeat went through. On a cluster, an outage seen as failing commands ends at the
+   * first heartbeat with no failure since the one before: the rooms are subscribed again (a
+   * master that came back empty has none of them) and cross-node delivery resumes.
+   */
+  #alive(): void {
+    const failed = this.#failedSinceBeat
+    this.#failedSinceBeat = false
+    if (!this.#cluster || !this.#down || failed || this.#closed) return
+    if (this.#pub.status !== 'ready' || this.#sub.status !== 'ready') return
+    const channels = [...this.#rooms].map((room) => this.#names.room(room))
+    void this.#subscribeChannels(channels).then((ok) => {
+      if (ok) this.#checkUp()
+    })
   }
 
   #report(error: Error): void {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Connection } from './connections.ts'
 import { encodeRoomEnvelope, type RoomRecord } from './envelope.ts'
 
 /** Above this many bytes of records waiting for the end of the turn, a room's batch goes out at once. */
@@ -6,7 +6,7 @@ const FLUSH_BYTES = 256 * 1024
 
 /** What the batcher needs of its adapter. */
 export interface RoomBatcherLink {
-  readonly pub: Redis
+  readonly pub: Connection
   /** This node's envelope header. */
   readonly header: Buffer
   /** Publishes a room's envelope; rejects (already reported) on failure. */

@@ -37,11 +37,18 @@ export class RecordingHost implements RoomsAdapterHost {
 const open = new Set<{ close(): Promise<void> | void }>()
 
 /** An adapter with a recording host, closed by `closeOpen`. */
-export async function node(
+export function node(
   url: string,
   options: RedisAdapterOptions = {},
 ): Promise<{ adapter: RedisAdapter; host: RecordingHost }> {
-  const adapter = new RedisAdapter({ redis: url, prefix: 'test', ...options })
+  return nodeOn({ redis: url, prefix: 'test', ...options })
+}
+
+/** `node`, with every option given (a cluster, say). */
+export async function nodeOn(
+  options: RedisAdapterOptions,
+): Promise<{ adapter: RedisAdapter; host: RecordingHost }> {
+  const adapter = new RedisAdapter(options)
   const host = new RecordingHost()
   adapter.attach(host)
   open.add(adapter)

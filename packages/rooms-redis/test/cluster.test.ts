@@ -1,0 +1,78 @@
+// The adapter on a real three-master Redis Cluster (ioredis' Cluster client), in classic and
+// sharded pub/sub: the adapter conformance suite of @verb-tcp/rooms, then a master killed.
+import { adapterConformance } from '@verb-tcp/rooms/testing'
+import { afterEach, expect, it } from 'vitest'
+import { RedisAdapter } from '../src/index.ts'
+import { closeOpen, joinAs, member, nodeOn, until } from './helpers.ts'
+import { useRedisCluster } from './redis-cluster.ts'
+
+const cluster = useRedisCluster()
+afterEach(closeOpen)
+
+for (const sharded of [false, true]) {
+  let run = 0
+  const cases = adapterConformance({
+    async create(nodes) {
+      // A prefix per case: nothing one case leaves in Redis is seen by the next.
+      const prefix = `cluster-${sharded ? 's' : 'p'}-${++run}`
+      const adapters = Array.from(
+        { length: nodes },
+        () => new RedisAdapter({ redis: { cluster: cluster.nodes }, prefix, sharded }),
+      )
+      await Promise.all(adapters.map((adapter) => adapter.ready))
+      return adapters
+    },
+  })
+  for (const { name, run: body } of cases) {
+    it(`cluster${sharded ? ', sharded' : ''}: ${name}`, body, 30_000)
+  }
+}
+
+/**
+ * A master killed (no replicas: nothing can take over its slots) under two nodes, then started
+ * again empty. Sharded, the room's channel lives on the killed master; classic, the node
+ * registry does (PUBLISH goes through any master).
+ */
+for (const sharded of [false, true]) {
+  it(`cluster${sharded ? ', sharded' : ''}: a killed master is an outage, reported once; after it comes back delivery resumes`, async () => {
+    const prefix = `outage-${sharded ? 's' : 'p'}`
+    const options = {
+      redis: { cluster: cluster.nodes },
+      prefix,
+      sharded,
+      heartbeatIntervalMs: 100,
+      nodeTimeoutMs: 10_000,
+    }
+    const a = await nodeOn(options)
+    const b = await nodeOn(options)
+    const events: string[] = []
+    a.adapter.on('redisDown', (error) => events.push(`down ${error.code}`))
+    a.adapter.on('redisUp', () => events.push('up'))
+    joinAs(a.adapter, a.host, 'r', member('a1'))
+    joinAs(b.adapter, b.host, 'r', member('b1'))
+    await Promise.all([a.adapter.settled(), b.adapter.settled()])
+
+    const victim = cluster.masterOf(sharded ? `${prefix}#room#r` : `{${prefix}}:nodes`)
+    await cluster.kill(victim)
+    // A broadcast a turn, so that the outage shows in sharded mode too.
+    const slowly = { turns: 200, waits: 2000, interval: 10 }
+    await until(() => {
+      a.adapter.publish('r', Buffer.from('during'), {})
+      return events.length > 0
+    }, slowly)
+    expect(events).toEqual(['down ERR_REDIS_UNAVAILABLE'])
+    expect(a.adapter.stats).toMatchObject({ connected: false, outages: 1 })
+    // Nothing throws while it lasts, and the errors are the one outage, not one per command.
+    for (let i = 0; i < 10; i++) a.adapter.publish('r', Buffer.from('lost'), {})
+    await a.adapter.settled()
+    expect(events).toEqual(['down ERR_REDIS_UNAVAILABLE'])
+
+    await cluster.restart(victim)
+    await until(() => events.includes('up'), slowly)
+    expect(events).toEqual(['down ERR_REDIS_UNAVAILABLE', 'up'])
+    await until(() => {
+      a.adapter.publish('r', Buffer.from('after'), {})
+      return b.host.delivered.some((d) => d.text === 'after')
+    }, slowly)
+  }, 90_000)
+}
