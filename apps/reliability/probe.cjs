@@ -3,7 +3,10 @@
 // leak checks compare settled numbers instead of whatever the collector last left. The channel
 // is unref'd: the probe must never be what keeps a closing server alive.
 'use strict'
-if (typeof process.send === 'function') {
+// Not in a cluster worker (`--workers`, which inherits `--require`): its channel is the
+// cluster's own, which the worker needs to listen, and unref'd it let the worker exit while it
+// waited for the primary's answer. The suite's figures are the primary's.
+if (typeof process.send === 'function' && !require('node:cluster').isWorker) {
   // The longest event-loop stall since the last read: how long the server could not answer anyone.
   const delay = require('node:perf_hooks').monitorEventLoopDelay({ resolution: 10 })
   delay.enable()

@@ -24,6 +24,7 @@ import { get } from 'node:http'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { cpuSeconds } from './cpu.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -45,18 +46,6 @@ const SERVERS = {
   docs: './docs-server.mjs',
   socketio: './socketio-server.mjs',
   trivial: './trivial-server.mjs',
-}
-
-/** CPU seconds a process has used so far (user + system), or NaN where /proc is not there. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 a second on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  } catch {
-    return Number.NaN
-  }
 }
 
 /** The machine's CPU time so far, in seconds: everything busy, and the part in softirq. */

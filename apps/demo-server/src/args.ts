@@ -1,8 +1,10 @@
+import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 const SLOW_READER = ['close', 'skip'] as const
+const ROOMS = ['shared', 'per-worker'] as const
 
 /** A bad command line or environment: the CLI prints the message and exits with code 2. */
 export class UsageError extends Error {
@@ -19,6 +21,13 @@ export interface ServerConfig {
   uploadDir: string
   redis: string | undefined
   workers: number
+  /**
+   * `shared`: rooms, broadcasts and private messages reach every client (with `--workers`,
+   * through Redis or else through the primary); `per-worker`: only the sender's worker's.
+   */
+  rooms: (typeof ROOMS)[number]
+  /** Where `demo-server reload` finds the primary's pid. */
+  pidFile: string | undefined
   gracePeriod: number
   logLevel: LogLevel
   maxConnections: number
@@ -29,6 +38,9 @@ export interface ServerConfig {
   maxBufferedBytes: number
   slowReader: (typeof SLOW_READER)[number]
   maxFrameBytes: number
+  /** PEM certificate and key: the echo, message and binary ports speak TLS. */
+  tlsCert: string | undefined
+  tlsKey: string | undefined
 }
 
 type Parse = (raw: string, flag: string) => unknown
@@ -54,6 +66,9 @@ const int =
     return n
   }
 const port = int(0, 65535)
+const MAX_WORKERS = 256
+const workers: Parse = (raw, flag) =>
+  raw === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : int(1, MAX_WORKERS)(raw, flag)
 const text: Parse = (raw, flag) => {
   if (raw.trim() === '') throw new UsageError(`${flag} must not be empty`)
   return raw
@@ -133,15 +148,31 @@ export const OPTIONS: readonly Option[] = [
     flag: 'workers',
     arg: 'n',
     default: '1',
-    help: 'processes sharing the ports (node:cluster); 1 = no cluster',
-    parse: int(1, 256),
+    help: 'processes sharing the ports (node:cluster), or auto (one per core); 1 = no cluster',
+    parse: workers,
+  },
+  {
+    key: 'rooms',
+    flag: 'rooms',
+    arg: 'scope',
+    default: 'shared',
+    help: 'shared (with --workers: through --redis, else through the primary) or per-worker',
+    parse: oneOf(ROOMS),
+  },
+  {
+    key: 'pidFile',
+    flag: 'pid-file',
+    arg: 'file',
+    default: undefined,
+    help: 'write the pid here (the one `demo-server reload` signals)',
+    parse: text,
   },
   {
     key: 'gracePeriod',
     flag: 'grace-period',
     arg: 'ms',
     default: '30000',
-    help: 'on SIGTERM/SIGINT, how long clients get to leave before they are cut off',
+    help: 'on SIGTERM/SIGINT (and for old workers on reload), how long clients get to leave',
     parse: int(0, MAX_MS),
   },
   {
@@ -216,6 +247,22 @@ export const OPTIONS: readonly Option[] = [
     help: 'largest message or frame accepted',
     parse: int(0, 2 ** 32 - 1),
   },
+  {
+    key: 'tlsCert',
+    flag: 'tls-cert',
+    arg: 'file',
+    default: undefined,
+    help: 'PEM certificate (with --tls-key): the TCP ports speak TLS; re-read on change and SIGHUP',
+    parse: text,
+  },
+  {
+    key: 'tlsKey',
+    flag: 'tls-key',
+    arg: 'file',
+    default: undefined,
+    help: 'PEM private key of --tls-cert',
+    parse: text,
+  },
 ]
 
 /** `--message-port` reads `VERB_TCP_MESSAGE_PORT`. */
@@ -262,7 +309,42 @@ export function parseCliArgs(
     config[option.key] =
       raw === undefined ? undefined : option.parse(raw, source || `--${option.flag}`)
   }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together: give both, or neither')
+  }
   return config as CliCommand
+}
+
+/**
+ * `demo-server reload [--pid-file <file> | --pid <pid>]`: which process to send SIGHUP to.
+ * `--pid-file` also reads `VERB_TCP_PID_FILE`, as the server's flag does.
+ */
+export function parseReloadArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): { pid: number } | { pidFile: string } {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    ;({ values } = parseArgs({
+      args: [...argv],
+      options: { 'pid-file': { type: 'string' }, pid: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }))
+  } catch (error) {
+    throw new UsageError((error as Error).message, { cause: error })
+  }
+  if (typeof values.pid === 'string') {
+    return { pid: int(1, 2 ** 31 - 1)(values.pid, '--pid') as number }
+  }
+  const fromEnv = env[envName('pid-file')] === '' ? undefined : env[envName('pid-file')]
+  const pidFile = (values['pid-file'] as string | undefined) ?? fromEnv
+  if (pidFile === undefined) {
+    throw new UsageError(
+      "reload needs the server: --pid-file <file> (the server's --pid-file) or --pid <pid>",
+    )
+  }
+  return { pidFile }
 }
 
 /** The `--help` text, generated from the option table so it cannot drift from the parser. */
@@ -273,11 +355,14 @@ export function usage(): string {
     return `${left.padEnd(31)}${o.help}${def}\n${''.padEnd(31)}env ${envName(o.flag)}`
   })
   return `Usage: demo-server [options]
+       demo-server reload --pid-file <file> | --pid <pid>
 
 The verb-tcp demo: one server assembled from every verb-tcp package. It listens on an
 echo port, a json-frames message port, a binary-frames port and an HTTP port, logs JSON
 lines (pino) to stdout (pretty on a terminal), and stops gracefully on SIGTERM or SIGINT;
-a second signal closes the remaining connections at once.
+a second signal closes the remaining connections at once. SIGHUP (or \`demo-server reload\`)
+reloads: with --workers, a new generation of workers takes over without refusing a
+connection; the TLS certificate files are read again.
 
 Options (a flag beats its environment variable, which beats the default):
 ${rows.join('\n')}

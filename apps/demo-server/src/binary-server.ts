@@ -38,6 +38,8 @@ export interface BinaryServerOptions {
   streams?: Map<string, StreamService>
   /** The per-turn work budget: a stream costs `STREAM_COST`, and none is opened past it. */
   reads?: ReadScheduler
+  /** `'tls'` serves TLS. @default 'tcp' */
+  protocol?: 'tcp' | 'tls'
 }
 
 /** What opening a mux stream is charged against the turn's budget, in bytes. */
@@ -59,7 +61,7 @@ export class BinaryServer {
       ['echo', (stream) => pipeline(stream, stream, () => {})],
       ...(options.streams ?? []),
     ])
-    this.app = createServer().onConnection((socket) => this.#serve(socket))
+    this.app = createServer(options.protocol).onConnection((socket) => this.#serve(socket))
   }
 
   #serve(socket: TCPSocket): void {

@@ -2,7 +2,13 @@ import { once } from 'node:events'
 import { mkdirSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { CloseResult, TCPSocket, TcpServer } from '@verb-tcp/core'
+import type {
+  CertificateWatcher,
+  CloseResult,
+  ReloadOutcome,
+  TCPSocket,
+  TcpServer,
+} from '@verb-tcp/core'
 import { FileReceiver, TCPFileTransferServer } from '@verb-tcp/file-transfer'
 import { encodeMessage } from '@verb-tcp/json-frames'
 import { type Attachment, attach, ConnectionPool, ConnectionThrottler } from '@verb-tcp/pool'
@@ -55,12 +61,14 @@ export class Demo {
   readonly files: TCPFileTransferServer
   readonly #options: DemoOptions
   #http: Server | undefined
+  #certificates: CertificateWatcher | undefined
   #closing: Promise<CloseResult> | undefined
 
   constructor(options: DemoOptions) {
     this.#options = options
     const { config, logger } = options
     const stats = this.stats
+    const protocol = config.tlsCert === undefined ? 'tcp' : 'tls'
     const pool = () =>
       new ConnectionPool({
         maxConnections: config.maxConnections,
@@ -120,11 +128,12 @@ export class Demo {
     // One budget of work per event-loop turn for every connection on every port.
     const reads = new ReadScheduler()
 
-    this.echo = createDemoServer({ logger: logger.child({ port: 'echo' }) })
+    this.echo = createDemoServer({ logger: logger.child({ port: 'echo' }), protocol })
     const prefix = options.idPrefix ?? ''
     this.messages = new MessageServer({
       logger,
       stats,
+      protocol,
       pool: this.pools.message,
       connectionId: (id) => `${prefix}${id}`,
       maxFrameBytes: config.maxFrameBytes,
@@ -148,6 +157,7 @@ export class Demo {
     this.binary = new BinaryServer({
       logger,
       stats,
+      protocol,
       maxFrameBytes: config.maxFrameBytes,
       receiver: this.receiver,
       reads,
@@ -239,10 +249,53 @@ export class Demo {
     return this.apps.reduce((n, app) => n + app.connections.size, 0)
   }
 
+  /**
+   * With `--tls-cert`: the certificate files are read (and checked) here, then watched; a
+   * renewed pair is put in service on every TLS port without closing anything.
+   */
+  #watchCertificates(): void {
+    const { config, logger } = this.#options
+    if (config.tlsCert === undefined || config.tlsKey === undefined) return
+    const [first, ...others] = this.apps as [TcpServer, ...TcpServer[]]
+    this.#certificates = first.watchCertificates({
+      cert: config.tlsCert,
+      key: config.tlsKey,
+      // The one watcher's checked pair goes to the other ports as it is.
+      onReload: (certificate) => {
+        const tls = first.options.tcp?.tls
+        if (tls) for (const app of others) app.setSecureContext(tls)
+        logger.info(
+          { fingerprint256: certificate.fingerprint256, validTo: certificate.validTo },
+          'certificate reloaded',
+        )
+      },
+      onError: (error) =>
+        logger.error(
+          { err: error, code: error.code },
+          'certificate reload failed; the old one stays',
+        ),
+    })
+    const tls = first.options.tcp?.tls
+    if (tls) for (const app of others) app.setSecureContext(tls)
+    logger.info(
+      {
+        fingerprint256: this.#certificates.certificate.fingerprint256,
+        validTo: this.#certificates.certificate.validTo,
+      },
+      'serving TLS',
+    )
+  }
+
+  /** Re-reads the `--tls-cert`/`--tls-key` files now (SIGHUP); `undefined` without TLS. */
+  reloadCertificates(): ReloadOutcome | undefined {
+    return this.#certificates?.reload()
+  }
+
   /** Binds every port (rejects, with everything closed again, if one cannot be bound). */
   async listen(): Promise<BoundPorts> {
     const { config, logger } = this.#options
     try {
+      this.#watchCertificates()
       const [echo, message, binary] = await Promise.all([
         this.echo.listen(config.port, config.host),
         this.messages.app.listen(config.messagePort, config.host),
@@ -296,6 +349,7 @@ export class Demo {
           })
         : Promise.resolve({ closed: 0, forced: 0 })
     const http = this.#http
+    this.#certificates?.close()
     // Uploads in flight are told `shutting_down` and kept for resume before the ports close.
     const uploads = this.receiver.close().catch(() => {})
     this.#closing = Promise.all([

@@ -11,6 +11,8 @@ export const GOODBYE = 'Server shutting down, goodbye!\n'
 export interface DemoServerOptions {
   /** Every log line goes here: connections at info, echoes at debug, errors at warn/error. */
   logger: Logger
+  /** `'tls'` serves TLS (give it a certificate with `setSecureContext`). @default 'tcp' */
+  protocol?: 'tcp' | 'tls'
 }
 
 /**
@@ -18,8 +20,8 @@ export interface DemoServerOptions {
  * `Echo: `, and logs connections. Returns the core server, configured but not yet listening: call
  * `listen(port, host)` and, for shutdown, `close({ notify: sayGoodbye })` or `handleSignals(...)`.
  */
-export function createDemoServer({ logger }: DemoServerOptions): TcpServer {
-  const app = createServer(ServerProtocol.TCP)
+export function createDemoServer({ logger, protocol }: DemoServerOptions): TcpServer {
+  const app = createServer(protocol === 'tls' ? ServerProtocol.TLS : ServerProtocol.TCP)
   app.onConnection((socket) => serve(socket, logger))
   app.onError((error, socket) => {
     if (socket) {

@@ -15,6 +15,12 @@ const FLAG_OF_PORT: [keyof ServerConfig, string, string][] = [
 export function couldNotListen(logger: Logger, config: ServerConfig, error: unknown): void {
   const err = error as NodeJS.ErrnoException & { port?: number; address?: string }
   logger.fatal({ err, host: config.host }, 'could not listen')
+  if (err.code?.startsWith('ERR_TLS_')) {
+    process.stderr.write(
+      `demo-server: could not start TLS (--tls-cert, --tls-key): ${err.message}\n`,
+    )
+    return
+  }
   const match = FLAG_OF_PORT.find(([key]) => config[key] === err.port)
   const which = match ? `the ${match[2]} port ${config.host}:${err.port}` : `${config.host}`
   const hint =

@@ -68,6 +68,8 @@ export interface MessageServerOptions {
   extra?: (client: Client, message: Incoming) => boolean
   /** The per-turn work budget (see `ReadScheduler`); without it, every message is handled at once. */
   reads?: ReadScheduler
+  /** `'tls'` serves TLS. @default 'tcp' */
+  protocol?: 'tcp' | 'tls'
 }
 
 /**
@@ -85,7 +87,7 @@ export class MessageServer {
   constructor(options: MessageServerOptions) {
     this.#options = options
     this.hub = options.hub(this.clients)
-    this.app = createServer().onConnection((socket) => this.#accept(socket))
+    this.app = createServer(options.protocol).onConnection((socket) => this.#accept(socket))
   }
 
   /**

@@ -26,3 +26,16 @@ export function onShutdownSignals({ onGraceful, onForce }: ShutdownHandlers): ()
     process.off('SIGINT', listener)
   }
 }
+
+/** The signal that asks a running server to reload (`kill -HUP`, systemd's `ExecReload`). */
+export const RELOAD_SIGNAL = 'SIGHUP'
+
+/**
+ * SIGHUP: `onReload` runs for each one. Without a listener SIGHUP ends a Node process, so the
+ * server installs this in every process, workers included (a closing terminal sends SIGHUP to
+ * the whole process group). Returns a function that removes it.
+ */
+export function onReloadSignal(onReload: (signal: NodeJS.Signals) => void): () => void {
+  process.on(RELOAD_SIGNAL, onReload)
+  return () => process.off(RELOAD_SIGNAL, onReload)
+}

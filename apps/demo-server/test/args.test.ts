@@ -1,5 +1,6 @@
+import { availableParallelism } from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { envName, OPTIONS, parseCliArgs, UsageError, usage } from '../src/args.ts'
+import { envName, OPTIONS, parseCliArgs, parseReloadArgs, UsageError, usage } from '../src/args.ts'
 
 describe('parseCliArgs', () => {
   it('has sane defaults: loopback, ports 8080-8082 and 9090, one process, level info', () => {
@@ -79,5 +80,40 @@ describe('parseCliArgs', () => {
     const text = usage()
     for (const option of OPTIONS) expect(text).toContain(`--${option.flag} <${option.arg}>`)
     for (const option of OPTIONS) expect(text).toContain(envName(option.flag))
+  })
+
+  it('--workers auto is one per core; --rooms is shared or per-worker', () => {
+    expect(parseCliArgs(['--workers', 'auto'])).toMatchObject({
+      workers: availableParallelism(),
+      rooms: 'shared',
+    })
+    expect(parseCliArgs(['--workers', '2', '--rooms', 'per-worker'])).toMatchObject({
+      workers: 2,
+      rooms: 'per-worker',
+    })
+    expect(() => parseCliArgs(['--rooms', 'global'])).toThrow(
+      '--rooms must be one of shared, per-worker',
+    )
+  })
+
+  it('--tls-cert and --tls-key go together', () => {
+    expect(parseCliArgs(['--tls-cert', 'c.pem', '--tls-key', 'k.pem'])).toMatchObject({
+      tlsCert: 'c.pem',
+      tlsKey: 'k.pem',
+    })
+    expect(() => parseCliArgs(['--tls-cert', 'c.pem'])).toThrow(
+      '--tls-cert and --tls-key go together',
+    )
+  })
+})
+
+describe('parseReloadArgs (demo-server reload)', () => {
+  it('takes --pid, --pid-file or VERB_TCP_PID_FILE', () => {
+    expect(parseReloadArgs(['--pid', '123'])).toEqual({ pid: 123 })
+    expect(parseReloadArgs(['--pid-file', 'x.pid'])).toEqual({ pidFile: 'x.pid' })
+    expect(parseReloadArgs([], { VERB_TCP_PID_FILE: 'env.pid' })).toEqual({ pidFile: 'env.pid' })
+    expect(() => parseReloadArgs([])).toThrow('reload needs the server')
+    expect(() => parseReloadArgs(['--pid', 'x'])).toThrow(UsageError)
+    expect(() => parseReloadArgs(['--now'])).toThrow("Unknown option '--now'")
   })
 })

@@ -1,14 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { MessageClient } from './message-client.ts'
-import { CLI, CLIENT, runClient, spawnRun, startServer, tempDir } from './process.ts'
+import { CLI, CLIENT, expectResumed, runClient, spawnRun, startServer, tempDir } from './process.ts'
 
 const built = existsSync(CLI) && existsSync(CLIENT)
 const BENCH = fileURLToPath(new URL('../bench', import.meta.url))
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 
 async function scrape(port: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
@@ -169,7 +168,9 @@ describe.skipIf(!built)('demo-client binary (dist/client.js)', () => {
       const uploads = join(dir, 'uploads')
       const state = join(dir, 'state.json')
       const env = { VERB_TCP_UPLOAD_DIR: uploads, VERB_TCP_CLIENT_STATE: state }
-      const { ports } = await startServer(['--workers', String(workers)], { env })
+      const { ports } = await startServer(['--workers', String(workers), '--rooms', 'per-worker'], {
+        env,
+      })
       const file = join(dir, 'big.bin')
       const block = randomBytes(1024 * 1024)
       const content = Buffer.concat(
@@ -188,15 +189,7 @@ describe.skipIf(!built)('demo-client binary (dist/client.js)', () => {
       await first.exited
       expect(first.text.some((l) => l.startsWith('uploaded '))).toBe(false)
 
-      const second = runClient(['resume', id, ...target], { env })
-      const resumed = await second.textLine((l) => l.startsWith(`transfer ${id} resumed`))
-      expect(Number(/at byte (\d+)/.exec(resumed)?.[1])).toBeGreaterThan(0)
-      const { code, stdout } = await second.exited
-      expect(code).toBe(0)
-      expect(stdout).toContain(
-        `uploaded big.bin: 134217728 bytes, sha256 ${sha256(content)} (verified)`,
-      )
-      expect(sha256(readFileSync(join(uploads, 'big.bin')))).toBe(sha256(content))
+      await expectResumed(id, target, env, { name: 'big.bin', content, uploads })
 
       const metrics = await scrape(ports.http)
       expect(metrics).toMatch(/^verb_tcp_transfers_total\{outcome="completed"\} 1$/m)
@@ -204,7 +197,7 @@ describe.skipIf(!built)('demo-client binary (dist/client.js)', () => {
   }
 
   it('--workers: one listening line, clients on every worker, metrics added up, SIGTERM reaches them all', async () => {
-    const { run, ports } = await startServer(['--workers', '2'])
+    const { run, ports } = await startServer(['--workers', '2', '--rooms', 'per-worker'])
     expect(run.lines.filter((l) => l.msg === 'listening')).toEqual([
       expect.objectContaining({ workers: 2 }),
     ])

@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { MessageHandler } from '@verb-tcp/json-frames'
+import { expect } from 'vitest'
 import { defer } from './helpers.ts'
 
 // biome-ignore lint/suspicious/noExplicitAny: test messages are read field by field
@@ -66,3 +67,25 @@ export class MessageClient {
     for (const resolve of this.#waiters.splice(0)) resolve()
   }
 }
+
+/**
+ * `from` (a member of room `lobby`) sends 5 room messages and 5 broadcasts; `to` (a member on
+ * another process) must get each exactly once, in order, and `from` none of its own. Messages
+ * from one sender travel in order, so once the last has arrived a duplicate of an earlier one
+ * would have too.
+ */
+export async function expectOnceInOrder(from: Joined, to: Joined): Promise<void> {
+  for (let seq = 1; seq <= 5; seq++) {
+    from.send({ type: 'room_message', room: 'lobby', data: { seq } })
+    from.send({ type: 'broadcast', data: { seq } })
+  }
+  await to.next((m) => m.type === 'broadcast' && m.data?.seq === 5)
+  await to.next((m) => m.type === 'room_message' && m.data?.seq === 5)
+  const seqs = (type: string) =>
+    to.received.filter((m) => m.type === type && m.data?.seq).map((m) => m.data.seq)
+  expect(seqs('room_message')).toEqual([1, 2, 3, 4, 5])
+  expect(seqs('broadcast')).toEqual([1, 2, 3, 4, 5])
+  expect(from.received.filter((m) => m.from === from.id)).toEqual([])
+}
+
+type Joined = MessageClient & { id: string }

@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { expect } from 'vitest'
 import { defer, type LogLine } from './helpers.ts'
 
 export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
@@ -181,4 +183,28 @@ export function alive(pid: number): boolean {
   } catch {
     return false
   }
+}
+
+export const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
+
+/**
+ * `demo-client resume <id>` for an upload that was cut off: it must resume past byte 0, exit 0
+ * with the server's digest verified, and leave the file intact in `uploads`.
+ */
+export async function expectResumed(
+  id: string,
+  args: string[],
+  env: Record<string, string>,
+  file: { name: string; content: Buffer; uploads: string },
+): Promise<void> {
+  const run = runClient(['resume', id, ...args], { env })
+  const resumed = await run.textLine((l) => l.startsWith(`transfer ${id} resumed`))
+  expect(Number(/at byte (\d+)/.exec(resumed)?.[1])).toBeGreaterThan(0)
+  const { code, stdout } = await run.exited
+  expect(code).toBe(0)
+  const digest = sha256(file.content)
+  expect(stdout).toContain(
+    `uploaded ${file.name}: ${file.content.length} bytes, sha256 ${digest} (verified)`,
+  )
+  expect(sha256(readFileSync(join(file.uploads, file.name)))).toBe(digest)
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 // rooms-redis's own helper: a private redis-server on a free loopback port, no persistence.
 import { RedisServer, skipWithoutRedis } from '../../../packages/rooms-redis/test/redis-server.ts'
 import { defer } from './helpers.ts'
-import { MessageClient, type Msg } from './message-client.ts'
+import { expectOnceInOrder, MessageClient, type Msg } from './message-client.ts'
 import { CLI, startServer } from './process.ts'
 
 const built = existsSync(CLI)
@@ -106,17 +106,7 @@ describe.skipIf(!built)('two servers on one Redis (--redis)', () => {
     // Now that the subscriptions are settled: each message exactly once, in order. Messages
     // from one sender reach Redis, and the other worker, in the order they were sent, so once
     // the last has arrived a duplicate of any earlier one would have too.
-    for (let seq = 1; seq <= 5; seq++) {
-      ada.send({ type: 'room_message', room: 'lobby', data: { seq } })
-      ada.send({ type: 'broadcast', data: { seq } })
-    }
-    await bob.next((m) => m.type === 'broadcast' && m.data?.seq === 5)
-    await bob.next((m) => m.type === 'room_message' && m.data?.seq === 5)
-    const seqs = (type: string) =>
-      bob.received.filter((m) => m.type === type && m.data?.seq).map((m) => m.data.seq)
-    expect(seqs('room_message')).toEqual([1, 2, 3, 4, 5])
-    expect(seqs('broadcast')).toEqual([1, 2, 3, 4, 5])
-    expect(ada.received.filter((m) => m.from === ada.id)).toEqual([])
+    await expectOnceInOrder(ada, bob)
 
     run.child.kill('SIGTERM')
     for (const client of [ada, bob]) await client.next((m) => m.type === 'server_shutdown')

@@ -5,10 +5,11 @@ import { fuzz } from './scenarios/fuzz.ts'
 import { hostile } from './scenarios/hostile.ts'
 import { load } from './scenarios/load.ts'
 import { redis } from './scenarios/redis.ts'
+import { reload } from './scenarios/reload.ts'
 import { ServerProcess, type StartOptions } from './server.ts'
 
 /** Every scenario, in the order the suite runs them. */
-export const SCENARIOS: Scenario[] = [load, churn, hostile, fuzz, faults, redis]
+export const SCENARIOS: Scenario[] = [load, churn, hostile, fuzz, faults, redis, reload]
 
 export interface RunOptions {
   mode: Mode

@@ -99,6 +99,15 @@ export const ErrorCode = {
   RECONNECT_GAVE_UP: 'ERR_RECONNECT_GAVE_UP',
   /** The reconnecting client was closed while a caller was waiting for a connection. */
   CLIENT_CLOSED: 'ERR_CLIENT_CLOSED',
+  /**
+   * TLS material was rejected before it reached a server: a certificate or key OpenSSL cannot
+   * read, or a file that cannot be read. The error is in `cause`; the old context keeps serving.
+   */
+  TLS_CONTEXT_INVALID: 'ERR_TLS_CONTEXT_INVALID',
+  /** The private key does not belong to the certificate; the old context keeps serving. */
+  TLS_KEY_MISMATCH: 'ERR_TLS_KEY_MISMATCH',
+  /** A certificate watcher can no longer watch its files (a directory was removed). */
+  TLS_WATCH_FAILED: 'ERR_TLS_WATCH_FAILED',
 } as const
 
 export type CoreErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]

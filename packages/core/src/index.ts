@@ -22,6 +22,11 @@
  * @packageDocumentation
  */
 export { backoffDelay, DEFAULT_RETRY, type RetryOptions } from './backoff.ts'
+export type {
+  CertificateWatcher,
+  ReloadOutcome,
+  WatchCertificatesOptions,
+} from './certificate-watcher.ts'
 export {
   type ConnectOptions,
   connect,
@@ -46,6 +51,7 @@ export {
   VerbTcpError,
   type VerbTcpErrorOptions,
 } from './errors.ts'
+export { type CertificateInfo, checkSecureContext } from './secure-context.ts'
 export { createServer, type HandleSignalsOptions, TcpServer } from './server.ts'
 export type {
   AdmitHandler,

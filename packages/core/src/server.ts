@@ -1,6 +1,11 @@
 import { type AddressInfo, Server as NetServer, type Socket } from 'node:net'
-import { Server as TlsServer } from 'node:tls'
+import { type SecureContextOptions, Server as TlsServer } from 'node:tls'
 import { bind } from './bind.ts'
+import {
+  type CertificateWatcher,
+  createCertificateWatcher,
+  type WatchCertificatesOptions,
+} from './certificate-watcher.ts'
 import {
   DEFAULT_BACKLOG,
   DEFAULT_GRACE_PERIOD,
@@ -13,6 +18,7 @@ import {
 import { ErrorCode, VerbTcpError } from './errors.ts'
 import { mergeOptions, validateOptions } from './options.ts'
 import { asError, report } from './report.ts'
+import { type CertificateInfo, checkSecureContext } from './secure-context.ts'
 import type {
   AdmitHandler,
   CloseHandler,
@@ -26,7 +32,7 @@ import type {
   TcpOptions,
   TimeoutHandler,
 } from './types.ts'
-import { argError, MAX_TIMER_MS, number } from './validate.ts'
+import { argError, MAX_TIMER_MS, number, object } from './validate.ts'
 
 interface Handlers {
   onAdmit: AdmitHandler[]
@@ -212,6 +218,50 @@ export class TcpServer {
       exclusive: tcp.exclusive ?? false,
     })
     return listening
+  }
+
+  /**
+   * Replaces the TLS certificate and key (or any other `tls.createSecureContext` option given,
+   * merged into `tcp.tls`) of this TLS server without closing it: connections accepted from now
+   * on get the new context, open ones keep theirs. The options are checked first, and on failure
+   * this throws a `VerbTcpError` (`ERR_TLS_KEY_MISMATCH`, `ERR_TLS_CONTEXT_INVALID`) and the old
+   * context keeps serving. Before `listen`, it sets what `listen` will use. Returns the new
+   * certificate's details (`fingerprint256`, `subject`, `validFrom`, `validTo`).
+   */
+  setSecureContext(tls: SecureContextOptions): CertificateInfo | undefined {
+    return this.#setSecureContext(tls, 'the TLS options')
+  }
+
+  #setSecureContext(tls: SecureContextOptions, what: string): CertificateInfo | undefined {
+    if (tls === undefined) {
+      throw argError('ERR_INVALID_ARG_TYPE', 'setSecureContext expects TLS options, got undefined')
+    }
+    object(tls, 'tls', undefined)
+    if (this.protocol !== 'tls') {
+      throw new VerbTcpError(
+        ErrorCode.PROTOCOL_UNSUPPORTED,
+        'setSecureContext() is for TLS servers: createServer(ServerProtocol.TLS)',
+      )
+    }
+    const merged = mergeOptions(this.#tcp().tls ?? {}, tls as object)
+    const info = checkSecureContext(merged, what)
+    if (this.#server instanceof TlsServer) this.#server.setSecureContext(merged)
+    this.#options = mergeOptions(this.#options, { tcp: { tls: merged } })
+    return info
+  }
+
+  /**
+   * Serves the certificate and key in these files, and puts new ones in service when the files
+   * change (or when `reload()` is called, for SIGHUP), without closing anything: each new pair
+   * is checked first, a bad or mismatched one is reported to `onError` (or the server's
+   * `onError`) with a coded error and the old one stays. Throws if the files are not a valid
+   * pair now. Call it before or after `listen`.
+   */
+  watchCertificates(options: WatchCertificatesOptions): CertificateWatcher {
+    return createCertificateWatcher(options, {
+      apply: (tls, what) => this.#setSecureContext(tls, what),
+      report: (error) => report(this.#list('onError'), error, undefined, false),
+    })
   }
 
   /**
