@@ -58,7 +58,15 @@ it('Redis stopped for 3 s mid-stream and started again empty: 0 lost, 0 duplicat
     send(count)
     await sleep(count % 3 === 0 ? 5 : 0)
   }
-  await until(() => a.host.delivered.length >= count && b.host.delivered.length >= count, slowly)
+  // Delivery may resume before the pub/sub side is back: wait for both.
+  await until(
+    () =>
+      a.host.delivered.length >= count &&
+      b.host.delivered.length >= count &&
+      a.adapter.stats.connected &&
+      b.adapter.stats.connected,
+    slowly,
+  )
   await Promise.all([a.adapter.settled(), b.adapter.settled()])
   expect(texts(b.host)).toEqual(series('a', count))
   expect(texts(a.host)).toEqual(series('b', count))
