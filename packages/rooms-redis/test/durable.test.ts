@@ -4,7 +4,7 @@
 import { afterEach, expect, it } from 'vitest'
 import type { RedisAdapterOptions } from '../src/index.ts'
 import { client, closeOpen, joinAs, member, node, until } from './helpers.ts'
-import { useRedis } from './redis-server.ts'
+import { RedisServer, useRedis } from './redis-server.ts'
 
 const redis = useRedis()
 afterEach(async () => {
@@ -141,3 +141,28 @@ it('join and leave notices ride the stream too, in order with the broadcasts', a
   expect(b.host.joined[1]?.member).toMatchObject({ metadata: { name: 'ann' } })
   expect(texts(b.host)).toEqual(['hello'])
 }, 60_000)
+
+it('settled() and close() do not wait for XADDs a Redis that died never answered', async () => {
+  // Its own server: this test kills it.
+  const own = await RedisServer.start()
+  try {
+    const a = await node(own.url, { ...durable, heartbeatIntervalMs: 50, nodeTimeoutMs: 1000 })
+    joinAs(a.adapter, a.host, 'r', member('a1'))
+    await a.adapter.settled()
+    own.freeze()
+    a.adapter.publish('r', Buffer.from('unanswered'), {})
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
+    await own.crash()
+    await until(() => !a.adapter.stats.connected, slowly)
+    expect(a.adapter.stats.outbox).toBe(1) // kept for when Redis is back
+    const bounded = (done: Promise<void>) =>
+      Promise.race([
+        done.then(() => 'resolved'),
+        new Promise((resolve) => setTimeout(resolve, 2000, 'still waiting')),
+      ])
+    expect(await bounded(a.adapter.settled())).toBe('resolved')
+    expect(await bounded(a.adapter.close())).toBe('resolved')
+  } finally {
+    await own.crash()
+  }
+}, 20_000)
