@@ -3,7 +3,16 @@
 // outbox's limits.
 import { afterEach, expect, it } from 'vitest'
 import type { RedisAdapterOptions } from '../src/index.ts'
-import { client, closeOpen, joinAs, member, node, until } from './helpers.ts'
+import {
+  client,
+  closeOpen,
+  dieWithWritesUnanswered,
+  joinAs,
+  member,
+  node,
+  until,
+  within2s,
+} from './helpers.ts'
 import { RedisServer, useRedis } from './redis-server.ts'
 
 const redis = useRedis()
@@ -149,19 +158,12 @@ it('settled() and close() do not wait for XADDs a Redis that died never answered
     const a = await node(own.url, { ...durable, heartbeatIntervalMs: 50, nodeTimeoutMs: 1000 })
     joinAs(a.adapter, a.host, 'r', member('a1'))
     await a.adapter.settled()
-    own.freeze()
-    a.adapter.publish('r', Buffer.from('unanswered'), {})
-    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
-    await own.crash()
-    await until(() => !a.adapter.stats.connected, slowly)
+    await dieWithWritesUnanswered(own, a.adapter, () => {
+      a.adapter.publish('r', Buffer.from('unanswered'), {})
+    })
     expect(a.adapter.stats.outbox).toBe(1) // kept for when Redis is back
-    const bounded = (done: Promise<void>) =>
-      Promise.race([
-        done.then(() => 'resolved'),
-        new Promise((resolve) => setTimeout(resolve, 2000, 'still waiting')),
-      ])
-    expect(await bounded(a.adapter.settled())).toBe('resolved')
-    expect(await bounded(a.adapter.close())).toBe('resolved')
+    expect(await within2s(a.adapter.settled())).toBe('resolved')
+    expect(await within2s(a.adapter.close())).toBe('resolved')
   } finally {
     await own.crash()
   }
