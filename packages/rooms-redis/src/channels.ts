@@ -16,6 +16,10 @@ export interface Names {
   members(nodeId: string): string
   /** Set for a while after a node was declared dead, so it can tell when it comes back. */
   reaped(nodeId: string): string
+  /** Durable mode: the stream of every room envelope. */
+  readonly stream: string
+  /** Durable mode: the stream's generation token (another token: Redis lost the stream). */
+  readonly generation: string
   /** What the scripts prepend to a node id to find its keys. */
   readonly keyPrefix: string
 }
@@ -30,6 +34,8 @@ export function names(prefix: string): Names {
     heartbeat: (nodeId) => `${keyPrefix}hb:${nodeId}`,
     members: (nodeId) => `${keyPrefix}members:${nodeId}`,
     reaped: (nodeId) => `${keyPrefix}reaped:${nodeId}`,
+    stream: `${keyPrefix}stream`,
+    generation: `${keyPrefix}stream:generation`,
     keyPrefix,
   }
 }

@@ -41,15 +41,27 @@ export function isClusterSource(source: RedisSource): source is Cluster | RedisC
 /**
  * Opens one connection of the adapter's own from what the application gave. `sharded` asks a
  * cluster connection for sharded subscribers (SSUBSCRIBE goes to each channel's master).
+ * `resend: false` makes commands in flight when the connection drops fail instead of being
+ * written again after the reconnect (durable mode's stream connections resend themselves, in
+ * their own order).
  */
-export function openConnection(source: RedisSource, name: string, sharded = false): Connection {
+export function openConnection(
+  source: RedisSource,
+  name: string,
+  sharded = false,
+  resend = true,
+): Connection {
   if (isClusterSource(source)) {
     const own: ClusterOptions = {
       enableOfflineQueue: false,
       enableAutoPipelining: false,
       lazyConnect: false,
       shardedSubscribers: sharded,
-      redisOptions: { connectionName: name, autoResubscribe: false },
+      redisOptions: {
+        connectionName: name,
+        autoResubscribe: false,
+        autoResendUnfulfilledCommands: resend,
+      },
     }
     // ioredis 6 types its cluster options per reply mapping; these connections use the default.
     type Typed = ConstructorParameters<typeof Cluster>[1]
@@ -60,7 +72,11 @@ export function openConnection(source: RedisSource, name: string, sharded = fals
       redisOptions: { ...source.options?.redisOptions, ...own.redisOptions },
     } as Typed)
   }
-  const options: RedisOptions = { ...OWN, connectionName: name }
+  const options: RedisOptions = {
+    ...OWN,
+    connectionName: name,
+    autoResendUnfulfilledCommands: resend,
+  }
   if (source instanceof Redis) return source.duplicate(options)
   // ioredis 6 types its constructor per reply mapping; these connections use the default one.
   type Legacy = RedisOptions & { replyMapping?: 'legacy' }

@@ -1,7 +1,8 @@
 /**
  * `@verb-tcp/rooms-redis`: rooms across many server processes. The Redis adapter for
  * `@verb-tcp/rooms`: broadcasts, join/leave notices and members queries reach every node
- * through Redis pub/sub, one channel per room.
+ * through Redis pub/sub, one channel per room; with `delivery: 'durable'`, room traffic goes
+ * through one Redis stream instead and survives a Redis outage.
  *
  * @example
  * ```ts

@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { argError, bool, knownKeys, ms, string } from '@verb-tcp/core/validate'
+import {
+  argError,
+  bool,
+  knownKeys,
+  limit,
+  ms,
+  oneOf,
+  positiveInt,
+  string,
+} from '@verb-tcp/core/validate'
 import { Redis } from 'ioredis'
 import { isClusterSource, type RedisSource } from './connections.ts'
 import { MAX_NODE_ID_BYTES } from './constants.ts'
@@ -35,6 +44,20 @@ export interface RedisAdapterOptions {
    * `nodeTimeoutMs` instead. @default 5000
    */
   closeTimeoutMs?: number
+  /**
+   * `'at-most-once'`: room traffic on pub/sub, lost while Redis is away. `'durable'`: room traffic
+   * (broadcasts, join and leave notices) on one Redis stream, kept in a bounded outbox while Redis
+   * is away and read from where the node stopped, with resends deduplicated: each member gets each
+   * broadcast once, in order per sender, within the limits documented in the README.
+   * Every node of a cluster must agree. @default 'at-most-once'
+   */
+  delivery?: 'at-most-once' | 'durable'
+  /** Durable mode: bytes of envelopes the outbox keeps at most. @default 8388608 (8 MiB) */
+  outboxMaxBytes?: number
+  /** Durable mode: how long the outbox keeps an envelope, in ms. @default 60000 */
+  outboxMaxAgeMs?: number
+  /** Durable mode: the stream's approximate length limit (XADD MAXLEN ~). @default 10000 */
+  streamMaxLen?: number
 }
 
 export interface ResolvedOptions {
@@ -46,6 +69,10 @@ export interface ResolvedOptions {
   nodeTimeoutMs: number
   membersTimeoutMs: number
   closeTimeoutMs: number
+  delivery: 'at-most-once' | 'durable'
+  outboxMaxBytes: number
+  outboxMaxAgeMs: number
+  streamMaxLen: number
 }
 
 const KNOWN = [
@@ -57,6 +84,10 @@ const KNOWN = [
   'nodeTimeoutMs',
   'membersTimeoutMs',
   'closeTimeoutMs',
+  'delivery',
+  'outboxMaxBytes',
+  'outboxMaxAgeMs',
+  'streamMaxLen',
 ] as const
 
 export function resolveOptions(options: RedisAdapterOptions = {}): ResolvedOptions {
@@ -94,5 +125,9 @@ export function resolveOptions(options: RedisAdapterOptions = {}): ResolvedOptio
     nodeTimeoutMs,
     membersTimeoutMs: ms(options.membersTimeoutMs, 'membersTimeoutMs', 5000),
     closeTimeoutMs: ms(options.closeTimeoutMs, 'closeTimeoutMs', 5000),
+    delivery: oneOf(options.delivery, 'delivery', ['at-most-once', 'durable'], 'at-most-once'),
+    outboxMaxBytes: limit(options.outboxMaxBytes, 'outboxMaxBytes', 8 * 1024 * 1024),
+    outboxMaxAgeMs: ms(options.outboxMaxAgeMs, 'outboxMaxAgeMs', 60_000, 1),
+    streamMaxLen: positiveInt(options.streamMaxLen, 'streamMaxLen', 10_000),
   }
 }

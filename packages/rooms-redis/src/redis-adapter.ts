@@ -33,6 +33,7 @@ import { decodeMemberInfo, encodeMemberInfo } from './member-info.ts'
 import { MembersQueries } from './members-query.ts'
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.ts'
 import { RoomBatcher } from './room-batcher.ts'
+import { StreamTransport } from './stream-transport.ts'
 import type { RedisAdapterEvents, RedisAdapterStats } from './types.ts'
 
 /**
@@ -51,6 +52,10 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   readonly #header: Buffer
   readonly #pub: Connection
   readonly #sub: Connection
+  /** Durable mode: the stream's writer and reader connections, and the transport on them. */
+  readonly #stream:
+    | { writer: Connection; reader: Connection; transport: StreamTransport }
+    | undefined
   readonly #rooms = new Set<string>()
   /** Local members per room, with their description as published (for the registry and goodbyes). */
   readonly #members = new Map<string, Map<string, Buffer>>()
@@ -67,6 +72,11 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     malformed: 0,
     nodesReaped: 0,
     incompleteMembers: 0,
+    resent: 0,
+    duplicates: 0,
+    missed: 0,
+    streamResets: 0,
+    outbox: 0,
   }
   #host: RoomsAdapterHost | undefined
   #closed = false
@@ -97,11 +107,19 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
       `verb-tcp-rooms:${this.nodeId}:sub`,
       this.#options.sharded,
     )
+    this.#stream = this.#options.delivery === 'durable' ? this.#openStream() : undefined
+    const stream = this.#stream?.transport
     this.#batcher = new RoomBatcher({
-      pub: this.#pub,
+      canSend: () => stream !== undefined || this.#pub.status === 'ready',
       header: this.#header,
-      publish: (room, envelope) =>
-        this.#inFlight.track(this.#pub, this.#publishRaw(this.#names.room(room), envelope)),
+      publish: (room, envelope, records) => {
+        if (stream === undefined) {
+          return this.#inFlight.track(this.#pub, this.#publishRaw(this.#names.room(room), envelope))
+        }
+        // The outbox keeps it until Redis has it: nothing for the batcher to wait for.
+        stream.send(envelope, records)
+        return Promise.resolve()
+      },
       dropped: (records) => {
         this.#stats.dropped += records
       },
@@ -151,7 +169,43 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
 
   /** A copy of the counters. */
   get stats(): RedisAdapterStats {
-    return { ...this.#stats }
+    return { ...this.#stats, outbox: this.#stream?.transport.unacked ?? 0 }
+  }
+
+  /** Durable mode's two connections and the transport on them, wired to this adapter. */
+  #openStream(): { writer: Connection; reader: Connection; transport: StreamTransport } {
+    const { redis, nodeId } = this.#options
+    // ioredis must not write their commands again after a reconnect: the transport does, in
+    // sequence order, after checking whether Redis kept the stream.
+    const writer = openConnection(redis, `verb-tcp-rooms:${nodeId}:xadd`, false, false)
+    const reader = openConnection(redis, `verb-tcp-rooms:${nodeId}:xread`, false, false)
+    const transport = new StreamTransport({
+      writer,
+      reader,
+      stream: this.#names.stream,
+      generation: this.#names.generation,
+      nodeId,
+      maxLen: this.#options.streamMaxLen,
+      maxBytes: this.#options.outboxMaxBytes,
+      maxAgeMs: this.#options.outboxMaxAgeMs,
+      stats: this.#stats,
+      deliver: (envelope) => this.#onMessage(envelope),
+      changed: () => this.#checkUp(),
+      lost: (error) => this.#lost(error),
+    })
+    for (const redis of [writer, reader]) {
+      redis.on('error', (error: Error) => this.#lost(error))
+      redis.on('close', () => this.#lost(new Error('connection to Redis closed')))
+    }
+    writer.on('ready', () => {
+      if (!this.#closed) transport.writerReady()
+    })
+    writer.on('close', () => transport.writerClosed())
+    reader.on('ready', () => {
+      if (!this.#closed) transport.readerReady()
+    })
+    reader.on('close', () => transport.readerClosed())
+    return { writer, reader, transport }
   }
 
   attach(host: RoomsAdapterHost): void {
@@ -164,12 +218,14 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   subscribe(room: string): void {
     if (this.#closed || this.#rooms.has(room)) return
     this.#rooms.add(room)
-    if (this.#sub.status === 'ready') void this.#subscribeChannels([this.#names.room(room)])
+    // Durable mode reads every room's traffic from the stream and keeps what #rooms has.
+    if (this.#stream === undefined && this.#sub.status === 'ready')
+      void this.#subscribeChannels([this.#names.room(room)])
   }
 
   unsubscribe(room: string): void {
     if (!this.#rooms.delete(room)) return
-    if (this.#sub.status !== 'ready') return
+    if (this.#stream !== undefined || this.#sub.status !== 'ready') return
     const channel = this.#names.room(room)
     const done = this.#options.sharded
       ? this.#sub.sunsubscribe(channel)
@@ -241,6 +297,8 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   async settled(): Promise<void> {
     this.#batcher.flush()
     await this.#inFlight.settled()
+    // Durable mode: also acknowledged by Redis, and the stream read up to its end.
+    await this.#stream?.transport.settled()
   }
 
   async close(): Promise<void> {
@@ -268,7 +326,10 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     if (!orderly) {
       this.#pub.disconnect()
       this.#sub.disconnect()
+      this.#stream?.writer.disconnect()
     }
+    this.#stream?.transport.close()
+    this.#stream?.reader.disconnect()
     this.#host = undefined
     this.#stats.connected = false
   }
@@ -286,7 +347,9 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
         .catch(() => {})
     }
     this.#host = undefined
-    await Promise.all([closeConnection(this.#pub), closeConnection(this.#sub)])
+    const connections = [this.#pub, this.#sub]
+    if (this.#stream !== undefined) connections.push(this.#stream.writer)
+    await Promise.all(connections.map(closeConnection))
   }
 
   // -- sending -------------------------------------------------------------------------------
@@ -412,7 +475,9 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     if (this.#closed) return
     if (redis === this.#sub) {
       const channels = [this.#names.requests, this.#names.reply(this.nodeId)]
-      for (const room of this.#rooms) channels.push(this.#names.room(room))
+      if (this.#stream === undefined) {
+        for (const room of this.#rooms) channels.push(this.#names.room(room))
+      }
       void this.#subscribeChannels(channels).then((ok) => {
         if (!ok) return
         this.#subscribed = true
@@ -427,6 +492,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
   #checkUp(): void {
     if (this.#closed || !this.#subscribed) return
     if (this.#pub.status !== 'ready' || this.#sub.status !== 'ready') return
+    if (this.#stream !== undefined && !this.#stream.transport.up) return
     this.#stats.connected = true
     this.#liveness.start()
     if (!this.#wasConnected) {
@@ -446,7 +512,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
       `Redis is unavailable: ${error.message}`,
       { cause: error },
     )
-    if (this.#pub.status === 'ready' && this.#sub.status === 'ready') {
+    if (this.#pub.status === 'ready' && this.#sub.status === 'ready' && this.#streamReady()) {
       if (!this.#cluster || !clusterUnavailable(error)) {
         // A command failed on live connections: reported, no outage.
         this.#report(reported)
@@ -471,14 +537,25 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
    * master that came back empty has none of them) and cross-node delivery resumes.
    */
   #alive(): void {
+    // Durable mode: an XADD Redis refused is tried again at the next heartbeat.
+    this.#stream?.transport.retry()
     const failed = this.#failedSinceBeat
     this.#failedSinceBeat = false
     if (!this.#cluster || !this.#down || failed || this.#closed) return
     if (this.#pub.status !== 'ready' || this.#sub.status !== 'ready') return
-    const channels = [...this.#rooms].map((room) => this.#names.room(room))
+    const rooms = this.#stream === undefined ? [...this.#rooms] : []
+    const channels = rooms.map((room) => this.#names.room(room))
     void this.#subscribeChannels(channels).then((ok) => {
       if (ok) this.#checkUp()
     })
+  }
+
+  /** Durable mode's connections are ready too (always true in at-most-once mode). */
+  #streamReady(): boolean {
+    const stream = this.#stream
+    return (
+      stream === undefined || (stream.writer.status === 'ready' && stream.reader.status === 'ready')
+    )
   }
 
   #report(error: Error): void {

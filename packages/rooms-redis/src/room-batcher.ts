@@ -1,4 +1,3 @@
-import type { Connection } from './connections.ts'
 import { encodeRoomEnvelope, type RoomRecord } from './envelope.ts'
 
 /** Above this many bytes of records waiting for the end of the turn, a room's batch goes out at once. */
@@ -6,11 +5,12 @@ const FLUSH_BYTES = 256 * 1024
 
 /** What the batcher needs of its adapter. */
 export interface RoomBatcherLink {
-  readonly pub: Connection
+  /** Whether an envelope can go out now (false: its records are dropped). */
+  canSend(): boolean
   /** This node's envelope header. */
   readonly header: Buffer
-  /** Publishes a room's envelope; rejects (already reported) on failure. */
-  publish(room: string, envelope: Buffer): Promise<unknown>
+  /** Publishes a room's envelope of `records` records; rejects (already reported) on failure. */
+  publish(room: string, envelope: Buffer, records: number): Promise<unknown>
   /** Records that never reached Redis (lost: at most once). */
   dropped(records: number): void
   report(error: Error): void
@@ -75,7 +75,7 @@ export class RoomBatcher {
 
   #send(room: string, records: RoomRecord[]): void {
     const link = this.#link
-    if (link.pub.status !== 'ready') {
+    if (!link.canSend()) {
       link.dropped(records.length)
       return
     }
@@ -94,7 +94,7 @@ export class RoomBatcher {
       this.#unanswered--
       if (this.#unanswered === 0 && this.#batches.size > 0) this.#scheduleFlush()
     }
-    link.publish(room, envelope).then(answered, () => {
+    link.publish(room, envelope, records.length).then(answered, () => {
       link.dropped(records.length)
       answered()
     })

@@ -8,7 +8,10 @@ export interface RedisAdapterStats {
   outages: number
   /** Envelopes published. */
   published: number
-  /** Broadcasts and notices not sent to other nodes because Redis was away (lost: at most once). */
+  /**
+   * Broadcasts and notices not sent to other nodes: because Redis was away (at-most-once mode),
+   * or let go by the outbox's limits before Redis acknowledged them (durable mode).
+   */
   dropped: number
   /** Envelopes received from other nodes. */
   received: number
@@ -18,6 +21,16 @@ export interface RedisAdapterStats {
   nodesReaped: number
   /** `members()` answers that lacked some node's reply. */
   incompleteMembers: number
+  /** Durable mode: envelopes written to the stream again after a reconnect or a lost stream. */
+  resent: number
+  /** Durable mode: envelopes read again (resends) and ignored: members got them once. */
+  duplicates: number
+  /** Durable mode: envelopes of other nodes that never arrived (gaps in a sender's sequence). */
+  missed: number
+  /** Durable mode: times Redis was found to have lost the stream (it restarted empty). */
+  streamResets: number
+  /** Durable mode: envelopes of this node not yet acknowledged by Redis. */
+  outbox: number
 }
 
 export interface RedisAdapterEvents {

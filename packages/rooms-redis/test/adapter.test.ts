@@ -203,4 +203,19 @@ it('options are validated', () => {
   expect(() => new RedisAdapter({ sharded: 'yes' as never })).toThrow(
     expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
   )
+  expect(() => new RedisAdapter({ delivery: 'exactly-once' as never })).toThrow(
+    expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' }),
+  )
+  expect(() => new RedisAdapter({ outboxMaxBytes: 0 })).toThrow(
+    expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }),
+  )
+  expect(() => new RedisAdapter({ outboxMaxAgeMs: '5s' as never })).toThrow(
+    expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }),
+  )
+  expect(() => new RedisAdapter({ outboxMaxAgeMs: 0 })).toThrow(
+    expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+  )
+  expect(() => new RedisAdapter({ streamMaxLen: 1.5 })).toThrow(
+    expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+  )
 })

@@ -6,21 +6,27 @@ import { useRedis } from './redis-server.ts'
 
 const redis = useRedis()
 
-for (const sharded of [false, true]) {
+const modes = [
+  { label: '', sharded: false, delivery: 'at-most-once' },
+  { label: 'sharded: ', sharded: true, delivery: 'at-most-once' },
+  { label: 'durable: ', sharded: false, delivery: 'durable' },
+] as const
+
+for (const { label, sharded, delivery } of modes) {
   let run = 0
   const cases = adapterConformance({
     async create(nodes) {
       // A prefix per case: nothing one case leaves in Redis is seen by the next.
-      const prefix = `conformance-${sharded ? 's' : 'p'}-${++run}`
+      const prefix = `conformance-${delivery}-${sharded ? 's' : 'p'}-${++run}`
       const adapters = Array.from(
         { length: nodes },
-        () => new RedisAdapter({ redis: redis.url, prefix, sharded }),
+        () => new RedisAdapter({ redis: redis.url, prefix, sharded, delivery }),
       )
       await Promise.all(adapters.map((adapter) => adapter.ready))
       return adapters
     },
   })
   for (const { name, run: body } of cases) {
-    it(`${sharded ? 'sharded: ' : ''}${name}`, body, 30_000)
+    it(`${label}${name}`, body, 30_000)
   }
 }

@@ -2,6 +2,7 @@ import { until } from '@verb-tcp/core/testing'
 import type { MemberInfo, RoomMember, RoomsAdapterHost } from '@verb-tcp/rooms'
 import { Redis } from 'ioredis'
 import { RedisAdapter, type RedisAdapterOptions } from '../src/index.ts'
+import type { RedisServer } from './redis-server.ts'
 
 export { until }
 
@@ -112,4 +113,28 @@ export async function numsub(redis: Redis, channel: string): Promise<number> {
 export async function shardNumsub(redis: Redis, channel: string): Promise<number> {
   const reply = (await redis.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number]
   return Number(reply[1])
+}
+
+/**
+ * Freezes `server`, runs `write` (commands it will never answer), lets them be written, then
+ * kills the server and waits until `adapter` has seen the outage.
+ */
+export async function dieWithWritesUnanswered(
+  server: RedisServer,
+  adapter: RedisAdapter,
+  write: () => void,
+): Promise<void> {
+  server.freeze()
+  write()
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
+  await server.crash()
+  await until(() => !adapter.stats.connected, { turns: 100, waits: 1500, interval: 10 })
+}
+
+/** `'resolved'` when `done` resolves within 2 s, `'still waiting'` otherwise. */
+export function within2s(done: Promise<void>): Promise<unknown> {
+  return Promise.race([
+    done.then(() => 'resolved'),
+    new Promise((resolve) => setTimeout(resolve, 2000, 'still waiting')),
+  ])
 }

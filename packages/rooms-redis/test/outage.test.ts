@@ -1,6 +1,17 @@
 // Redis stopped and started again under two nodes: what goes on, what is lost, what comes back.
 import { afterEach, expect, it } from 'vitest'
-import { client, closeOpen, joinAs, leaveAs, member, node, numsub, until } from './helpers.ts'
+import {
+  client,
+  closeOpen,
+  dieWithWritesUnanswered,
+  joinAs,
+  leaveAs,
+  member,
+  node,
+  numsub,
+  until,
+  within2s,
+} from './helpers.ts'
 import { RedisServer, useRedis } from './redis-server.ts'
 
 const redis = useRedis()
@@ -84,21 +95,14 @@ it('settled() and close() do not wait for commands a Redis that died never answe
     joinAs(a.adapter, a.host, 'r', member('a1'))
     joinAs(a.adapter, a.host, 's', member('a1'))
     await a.adapter.settled()
-    own.freeze()
     // Written to a Redis that no longer answers: a broadcast, a leave and an unsubscribe.
-    a.adapter.publish('s', Buffer.from('unanswered'), {})
-    leaveAs(a.adapter, a.host, 'r', member('a1'))
-    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
-    await own.crash()
-    await until(() => !a.adapter.stats.connected, slowly)
+    await dieWithWritesUnanswered(own, a.adapter, () => {
+      a.adapter.publish('s', Buffer.from('unanswered'), {})
+      leaveAs(a.adapter, a.host, 'r', member('a1'))
+    })
     // ioredis keeps commands that were in flight to resend after a reconnect that never comes.
-    const bounded = (done: Promise<void>) =>
-      Promise.race([
-        done.then(() => 'resolved'),
-        new Promise((resolve) => setTimeout(resolve, 2000, 'still waiting')),
-      ])
-    expect(await bounded(a.adapter.settled())).toBe('resolved')
-    expect(await bounded(a.adapter.close())).toBe('resolved')
+    expect(await within2s(a.adapter.settled())).toBe('resolved')
+    expect(await within2s(a.adapter.close())).toBe('resolved')
   } finally {
     await own.crash()
   }

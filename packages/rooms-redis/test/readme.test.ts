@@ -12,5 +12,6 @@ testReadme(new URL('../README.md', import.meta.url), {
   expect: {
     Example: ({ stdout }) => expect(stdout).toBe('{"type":"news","text":"hello from node A"}\n'),
     'Redis Cluster': ({ stdout }) => expect(stdout).toBe('registered on the cluster\n'),
+    'Durable mode': ({ stdout }) => expect(stdout).toBe('durable: outbox 0, dropped 0, missed 0\n'),
   },
 })

@@ -1,9 +1,10 @@
 // The adapter's parts on their own, without Redis: the batcher, in-flight tracking, members
-// queries and the reaper's parsing. The adapter as a whole is tested against a real Redis.
+// queries, the reaper's parsing, and durable mode's outbox, dedupe window and stream replies. The adapter as a whole is tested against a real Redis.
 import type { Redis } from 'ioredis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { memberField } from '../src/channels.ts'
 import { RecordType } from '../src/constants.ts'
+import { Dedupe } from '../src/dedupe.ts'
 import {
   decodeEnvelope,
   encodeMembersReply,
@@ -14,7 +15,9 @@ import { InFlight } from '../src/in-flight.ts'
 import { parseReaped } from '../src/liveness.ts'
 import { encodeMemberInfo } from '../src/member-info.ts'
 import { MembersQueries } from '../src/members-query.ts'
+import { Outbox } from '../src/outbox.ts'
 import { RoomBatcher } from '../src/room-batcher.ts'
+import { compareIds, streamEntries } from '../src/stream-transport.ts'
 
 const header = encodeNodeHeader('node-a')
 const connection = (status: string) => ({ status }) as unknown as Redis
@@ -40,7 +43,7 @@ describe('RoomBatcher', () => {
     let dropped = 0
     const errors: Error[] = []
     const b = new RoomBatcher({
-      pub: connection(status),
+      canSend: () => status === 'ready',
       header,
       publish: (room, bytes) => {
         const answer = deferred<unknown>()
@@ -221,5 +224,123 @@ describe('parseReaped', () => {
       { nodeId: 'dead', members: [{ room: 'room:x', connection: 'c:1', info }] },
       { nodeId: 'empty', members: [] },
     ])
+  })
+})
+
+describe('Outbox', () => {
+  function outbox(maxBytes = 100, maxAgeMs = 1000) {
+    let now = 0
+    const drops: [number, number][] = []
+    const box = new Outbox({
+      maxBytes,
+      maxAgeMs,
+      now: () => now,
+      dropped: (entries, records) => drops.push([entries, records]),
+    })
+    return { box, drops, tick: (ms: number) => (now += ms) }
+  }
+  const bytes = (n: number) => Buffer.alloc(n)
+  const seqs = (entries: { seq: number }[]) => entries.map((e) => e.seq)
+
+  it('numbers envelopes 1, 2, 3 and hands each out once per connection, in order', () => {
+    const { box } = outbox()
+    box.push(bytes(10), 1)
+    box.push(bytes(10), 2)
+    expect(seqs(box.take())).toEqual([1, 2])
+    box.push(bytes(10), 1)
+    expect(seqs(box.take())).toEqual([3])
+    expect(box.take()).toEqual([])
+    expect(box.unacked).toBe(3)
+    box.acked(2)
+    expect(box.unacked).toBe(1)
+  })
+
+  it('after a reconnect, writes again from the first unacknowledged; after a lost stream, from the oldest kept', () => {
+    const { box } = outbox()
+    for (let i = 0; i < 4; i++) box.push(bytes(10), 1)
+    for (const entry of box.take()) entry.written = true
+    box.acked(2)
+    expect(box.rewind(false)).toBe(2)
+    expect(seqs(box.take())).toEqual([3, 4])
+    expect(box.rewind(true)).toBe(4)
+    expect(box.unacked).toBe(4)
+    expect(seqs(box.take())).toEqual([1, 2, 3, 4])
+  })
+
+  it('over maxBytes, lets the oldest go: acknowledged ones uncounted, unacknowledged ones counted as dropped', () => {
+    const { box, drops } = outbox(30)
+    box.push(bytes(10), 1)
+    box.take()
+    box.acked(1)
+    box.push(bytes(10), 2)
+    box.push(bytes(10), 3)
+    expect(drops).toEqual([])
+    box.push(bytes(10), 4) // 40 bytes: the acknowledged #1 goes, uncounted
+    expect(drops).toEqual([])
+    box.push(bytes(15), 5) // 45 bytes: #2 (2 records) and #3 (3 records) go, counted
+    expect(drops).toEqual([[2, 5]])
+    expect(seqs(box.take())).toEqual([4, 5])
+    expect(box.bytes).toBe(25)
+  })
+
+  it('lets envelopes older than maxAgeMs go, counted when unacknowledged', () => {
+    const { box, drops, tick } = outbox(1000, 100)
+    box.push(bytes(1), 1)
+    tick(60)
+    box.push(bytes(1), 1)
+    tick(60)
+    expect(seqs(box.take())).toEqual([2])
+    expect(drops).toEqual([[1, 1]])
+    expect(box.unacked).toBe(1)
+  })
+
+  it('stays bounded under a long run of pushes and acknowledgements', () => {
+    const { box } = outbox(1000)
+    for (let i = 1; i <= 10_000; i++) {
+      box.push(bytes(10), 1)
+      box.take()
+      box.acked(i)
+    }
+    expect(box.bytes).toBeLessThanOrEqual(1000)
+    expect(box.unacked).toBe(0)
+  })
+})
+
+describe('Dedupe', () => {
+  it('delivers each sequence number of a sender once, in order, and counts the gaps', () => {
+    const d = new Dedupe(10)
+    expect(d.check('a', 5)).toEqual({ duplicate: false, missed: 0 })
+    expect(d.check('a', 6)).toEqual({ duplicate: false, missed: 0 })
+    expect(d.check('a', 6)).toEqual({ duplicate: true })
+    expect(d.check('a', 3)).toEqual({ duplicate: true })
+    expect(d.check('a', 9)).toEqual({ duplicate: false, missed: 2 })
+    expect(d.check('b', 1)).toEqual({ duplicate: false, missed: 0 })
+  })
+
+  it('remembers at most maxSenders, forgetting the least recently heard', () => {
+    const d = new Dedupe(2)
+    d.check('a', 1)
+    d.check('b', 1)
+    d.check('a', 2) // a heard again: b is now the oldest
+    d.check('c', 1)
+    expect(d.size).toBe(2)
+    expect(d.check('a', 2)).toEqual({ duplicate: true })
+    expect(d.check('b', 1)).toEqual({ duplicate: false, missed: 0 }) // forgotten
+  })
+})
+
+describe('stream replies', () => {
+  it('orders stream ids by time, then sequence', () => {
+    expect(compareIds('5-0', '5-0')).toBe(0)
+    expect(compareIds('5-1', '5-10')).toBe(-1)
+    expect(compareIds('10-0', '9-99')).toBe(1)
+    expect(compareIds('0-0', '1700000000000-0')).toBe(-1)
+  })
+
+  it('reads the entries of an XREAD reply in RESP2 and RESP3 shapes, and a timeout', () => {
+    const entry = [Buffer.from('1-0'), [Buffer.from('n'), Buffer.from('x')]]
+    expect(streamEntries([[Buffer.from('k'), [entry]]])).toEqual([entry])
+    expect(streamEntries([Buffer.from('k'), [entry]])).toEqual([entry])
+    expect(streamEntries(null)).toEqual([])
   })
 })
