@@ -104,3 +104,13 @@ export function clusterUnavailable(error: Error): boolean {
     error.message,
   )
 }
+
+/** Whether the cluster says it serves every slot (`cluster_state:ok`); false when it cannot say. */
+export async function clusterServesEverySlot(connection: Connection): Promise<boolean> {
+  try {
+    const info = await (connection as Cluster).cluster('INFO')
+    return String(info).includes('cluster_state:ok')
+  } catch {
+    return false
+  }
+}

@@ -14,6 +14,7 @@ import { memberField, type Names, names } from './channels.ts'
 import {
   type Connection,
   closeConnection,
+  clusterServesEverySlot,
   clusterUnavailable,
   isClusterSource,
   openConnection,
@@ -545,9 +546,13 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Ro
     if (this.#pub.status !== 'ready' || this.#sub.status !== 'ready') return
     const rooms = this.#stream === undefined ? [...this.#rooms] : []
     const channels = rooms.map((room) => this.#names.room(room))
-    void this.#subscribeChannels(channels).then((ok) => {
-      if (ok) this.#checkUp()
-    })
+    // Until the cluster itself sees every slot served again, a quiet room on a master still
+    // down would end the outage that its next broadcast starts again.
+    void clusterServesEverySlot(this.#pub)
+      .then((ok) => ok && this.#subscribeChannels(channels))
+      .then((ok) => {
+        if (ok) this.#checkUp()
+      })
   }
 
   /** Durable mode's connections are ready too (always true in at-most-once mode). */

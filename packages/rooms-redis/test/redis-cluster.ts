@@ -60,6 +60,16 @@ export class RedisCluster {
     }
   }
 
+  /** Whether a live master says the cluster serves every slot (`cluster_state:ok`). */
+  servesEverySlot(): boolean {
+    for (const port of this.ports) {
+      try {
+        return cli(port, 'CLUSTER', 'INFO').includes('cluster_state:ok')
+      } catch {}
+    }
+    return false
+  }
+
   /** The port of the master serving `key`'s slot. */
   masterOf(key: string): number {
     const slot = Number(cli(this.ports[0] as number, 'CLUSTER', 'KEYSLOT', key).trim())
