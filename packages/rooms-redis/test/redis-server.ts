@@ -61,7 +61,8 @@ export function skipWithoutRedis(): string | undefined {
   return skip
 }
 
-async function freePort(): Promise<number> {
+/** A port free on loopback right now. */
+export async function freePort(): Promise<number> {
   const server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
