@@ -13,13 +13,7 @@ import { RoomsErrorCode } from './errors.ts'
 import { type ResolvedRoomOptions, resolveOptions } from './options.ts'
 import { checkRoomName } from './room-name.ts'
 import { type QueuedMember, SendQueue } from './send-queue.ts'
-import type {
-  ClientInfo,
-  Encoder,
-  RoomManagerEvents,
-  RoomManagerOptions,
-  RoomStats,
-} from './types.ts'
+import type { ClientInfo, RoomManagerEvents, RoomManagerOptions, RoomStats } from './types.ts'
 
 /** One added client. Also what `getRoomMembers` hands out, typed as `ClientInfo`. */
 class Client implements ClientInfo, MemberInfo, QueuedMember {
@@ -48,7 +42,6 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
   readonly #clients = new Map<string, Client>()
   readonly #rooms = new Map<string, Room>()
   readonly #options: ResolvedRoomOptions
-  readonly #encode: Encoder
   readonly #adapter: RoomsAdapter
   readonly #queue: SendQueue<Client>
   #closed = false
@@ -65,7 +58,6 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
   constructor(options: RoomManagerOptions = {}) {
     super()
     this.#options = resolveOptions(options)
-    this.#encode = this.#options.encoder
     this.#queue = new SendQueue(this.#options.maxBufferedBytes, (client, buffered) =>
       this.#slow(client, buffered),
     )
@@ -210,7 +202,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
     if (typeof roomId !== 'string') return 0
     let bytes: Uint8Array
     try {
-      bytes = this.#encode(message)
+      bytes = this.#options.encoder(message)
     } catch (cause) {
       this.#refuse(
         this.#clients.get(excludeClient ?? ''),
@@ -246,7 +238,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
   send(connectionId: string, message: unknown): boolean {
     const client = this.#clients.get(connectionId)
     if (!client) return false
-    const bytes = this.#encode(message)
+    const bytes = this.#options.encoder(message)
     if (!this.#enqueue(client, bytes)) return false
     this.emit('delivered', bytes, 1)
     return true
@@ -380,7 +372,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
     if (!this.#options.notices) return
     let bytes: Uint8Array
     try {
-      bytes = this.#encode({ type, connectionId, room: roomId, timestamp: Date.now() })
+      bytes = this.#options.encoder({ type, connectionId, room: roomId, timestamp: Date.now() })
     } catch (error) {
       // Only a broken custom encoder gets here; the membership change itself stands.
       this.#adapterError(error)
@@ -394,7 +386,7 @@ export class TCPRoomManager extends EventEmitter<RoomManagerEvents> {
     this.#stats.refused++
     if (client && this.#options.replyErrors && !client.removed) {
       try {
-        const bytes = this.#encode({
+        const bytes = this.#options.encoder({
           type: 'error',
           code: error.code,
           message: error.message,
