@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
-import { freePort, skipWithoutRedis } from './redis-server.ts'
+import { freePort, REDIS_SERVER, skipWithoutRedis } from './redis-server.ts'
 
 function cli(port: number, ...args: string[]): string {
   const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
@@ -82,7 +82,7 @@ export class RedisCluster {
 
   #spawn(port: number): void {
     const child = spawn(
-      'redis-server',
+      REDIS_SERVER,
       [
         '--port',
         String(port),

@@ -7,10 +7,11 @@ import { once } from 'node:events'
 import { createServer, Socket } from 'node:net'
 import { afterAll, beforeAll, beforeEach } from 'vitest'
 
-const BINARY = process.env.REDIS_SERVER ?? 'redis-server'
+/** The redis-server the tests run: `REDIS_SERVER` (empty counts as unset, as for `npm test`) or PATH's. */
+export const REDIS_SERVER = process.env.REDIS_SERVER || 'redis-server'
 
 /** Why Redis tests cannot run here (how to install it), or `undefined` when they can. */
-export function redisServerMissing(binary = BINARY): string | undefined {
+export function redisServerMissing(binary = REDIS_SERVER): string | undefined {
   const probe = spawnSync(binary, ['--version'], { encoding: 'utf8' })
   if (probe.error === undefined && probe.status === 0) return undefined
   return (
@@ -136,7 +137,7 @@ export class RedisServer {
 
   async #spawn(): Promise<void> {
     const child = spawn(
-      BINARY,
+      REDIS_SERVER,
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
